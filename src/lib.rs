@@ -1,0 +1,2 @@
+//! matrix-crypto-guardian: see README.md.
+pub mod model;
