@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# npm run build: writes the publishable npm package to pkg/.
+#   pkg/index.js         ESM entry (Guardian), pkg/index.d.ts its types
+#   pkg/dropin.js        classic <script> loader (installs the fetch tap synchronously, loads the rest)
+#   pkg/core/…           the core wasm + wasm-bindgen glue (fetched at start)
+#   pkg/forensics/…      the matrix-sdk-crypto module (fetched only on first need)
+# Deterministic: same sources and Cargo.lock/package-lock.json → same bytes. No network beyond registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+unset RUSTFLAGS # it would replace .cargo/config.toml's --cfg=web_sys_unstable_apis
+TARGET=wasm32-unknown-unknown
+OUT=target/$TARGET/release
+
+cargo build --release --target $TARGET -p matrix-crypto-guardian -p matrix-crypto-guardian-forensics
+
+rm -rf pkg
+mkdir -p pkg/core pkg/forensics
+wasm-bindgen --target web --out-dir pkg/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
+wasm-bindgen --target web --out-dir pkg/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
+
+# wasm-opt from the npm package binaryen (Debian's 108 rejects current Rust output). The feature list is
+# what rustc emits for wasm32-unknown-unknown by default.
+WASM_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --enable-reference-types --enable-multivalue)
+for wasm in pkg/core/guardian_core_bg.wasm pkg/forensics/forensics_bg.wasm; do
+  node_modules/.bin/wasm-opt -Oz "${WASM_FEATURES[@]}" "$wasm" -o "$wasm.opt"
+  mv "$wasm.opt" "$wasm"
+done
+
+# The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
+cp js/index.js js/fetch-tap.js js/index.d.ts pkg/
+node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --log-level=warning \
+  --outfile=pkg/dropin.js
+node scripts/write-pkg-json.mjs
+cp README.md pkg/README.md
+echo "pkg/ written:"; (cd pkg && find . -type f | sort | xargs ls -l | awk '{printf "  %8d  %s\n", $5, $9}')

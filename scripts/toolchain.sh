@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Makes a fresh machine ready to build, test and demo matrix-crypto-guardian.
+# Idempotent: every step checks first, so a second run takes seconds.
+# Caches live in the user's home (cargo registry, ~/.cache), never in the repo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\033[1m[toolchain]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# 1. The wasm target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (a mismatch fails at build time).
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  step "cargo install wasm-bindgen-cli $want (about 2 minutes, once)"
+  cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+# 3. Debian's Chromium and ChromeDriver (playwright-core and wasm-bindgen-test-runner drive them).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  step "apt-get install chromium chromium-driver"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
+fi
+
+# 4. npm dependencies from the committed lockfile.
+stamp=node_modules/.mcg-lockfile
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+# 5. Synapse from PyPI in a cached venv (tests and the demo start it on 127.0.0.1).
+SYNAPSE_VERSION=1.163.2
+venv="${MCG_SYNAPSE_VENV:-$HOME/.cache/mcg-synapse-venv}"
+if ! "$venv/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
+  step "pip install matrix-synapse==$SYNAPSE_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
+fi
+step "ready"

@@ -1,0 +1,24 @@
+// Writes pkg/package.json, the manifest of the published npm package, from the workspace's version.
+import { readFileSync, writeFileSync } from "node:fs";
+
+const workspace = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+const manifest = {
+  name: "matrix-crypto-guardian",
+  version: workspace.version,
+  description:
+    "Keeps the end-to-end-encryption store of web Matrix clients healthy: stops the keys/upload 'already exists' loop, explains it, and mends it.",
+  license: "Apache-2.0",
+  type: "module",
+  main: "./index.js",
+  types: "./index.d.ts",
+  exports: {
+    ".": { types: "./index.d.ts", default: "./index.js" },
+    "./dropin.js": "./dropin.js",
+    "./package.json": "./package.json",
+  },
+  // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its tap on load.
+  sideEffects: ["./dropin.js"],
+  files: ["index.js", "index.d.ts", "fetch-tap.js", "dropin.js", "core/", "forensics/", "README.md"],
+  keywords: ["matrix", "e2ee", "matrix-js-sdk", "webassembly", "one-time-keys", "crypto"],
+};
+writeFileSync(new URL("../pkg/package.json", import.meta.url), JSON.stringify(manifest, null, 2) + "\n");
