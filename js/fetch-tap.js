@@ -17,18 +17,20 @@ const CORE_WAIT_MS = 10_000;
 // How long a new upload waits for the previous upload's answer to be read (keeps decisions in order).
 const OBSERVE_WAIT_MS = 2_000;
 
+/** The URL string of a fetch input (string, URL or Request), or null. */
+function urlOf(input) {
+  if (typeof input === "string") return input;
+  if (input instanceof URL) return input.href;
+  if (input && typeof input.url === "string") return input.url;
+  return null;
+}
+
 /** True when (input, init) is a POST to a client-server keys/upload endpoint. Cheap and total. */
 export function isKeysUpload(input, init) {
-  let url;
-  let method = init && init.method;
-  if (typeof input === "string") url = input;
-  else if (input instanceof URL) url = input.href;
-  else if (input && typeof input.url === "string") {
-    url = input.url;
-    method = method || input.method;
-  } else return false;
-  if (!KEYS_UPLOAD.test(url)) return false;
-  return String(method || "GET").toUpperCase() === "POST";
+  const url = urlOf(input);
+  if (url === null || !KEYS_UPLOAD.test(url)) return false;
+  const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+  return String(method).toUpperCase() === "POST";
 }
 
 /** Reads at most `cap` bytes of a Response clone; reports whether the whole body was read. */
@@ -87,7 +89,7 @@ function withTimeout(promise, ms) {
  *
  * The tap does nothing until a handler is attached with `tap.attach(handler)`; a keys/upload sent
  * before that waits (at most CORE_WAIT_MS) for it. The handler is the guardian core:
- *   beforeUpload(bodyText, authorization) -> { action: "pass" | "probe" | "replay", status?, body? }
+ *   beforeUpload(bodyText, authorization, url) -> { action: "pass" | "probe" | "replay", status?, body? }
  *   afterUpload(bodyText, status, bytes, complete)
  *   uploadFailed(bodyText, error)
  */
@@ -126,7 +128,7 @@ export function installFetchTap(scope = globalThis) {
       body = await requestBodyText(input, init);
       // The previous upload's answer must be seen before this one is decided (a storm is back-to-back).
       await withTimeout(lastObservation, OBSERVE_WAIT_MS);
-      decision = h.beforeUpload(body, authorizationOf(input, init));
+      decision = h.beforeUpload(body, authorizationOf(input, init), urlOf(input));
     } catch (err) {
       reportInternal(err);
       return Reflect.apply(original, scope, args);

@@ -1,0 +1,56 @@
+// npm run bench — every figure of the project in one table (stdout) and bench/results.json.
+// Figures are measured against a baseline in the same run where one exists; budgets are checked
+// here (the bench fails its own budget check), never as timed assertions in tests.
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+
+const root = new URL("../", import.meta.url);
+const figures = [];
+
+function gzipped(paths) {
+  return paths.reduce((sum, p) => sum + gzipSync(readFileSync(new URL(p, root)), { level: 9 }).length, 0);
+}
+
+function record(figure) {
+  figures.push(figure);
+}
+
+// --- Sizes (issue 8 budgets: core ≤ 60 KB gzipped, forensics ≤ 200 KB gzipped) ---
+const core = ["pkg/core/guardian_core_bg.wasm", "pkg/core/guardian_core.js", "pkg/index.js", "pkg/fetch-tap.js"];
+const forensics = ["pkg/forensics/forensics_bg.wasm", "pkg/forensics/forensics.js"];
+for (const p of [...core, ...forensics]) {
+  if (!existsSync(new URL(p, root))) throw new Error(`${p} is missing: run npm run build`);
+}
+record({ name: "core wasm + JS glue, gzipped", value: gzipped(core) / 1024, unit: "KB", budget: 60 });
+record({ name: "forensics wasm + glue, gzipped", value: gzipped(forensics) / 1024, unit: "KB", budget: 200 });
+record({ name: "drop-in loader, gzipped", value: gzipped(["pkg/dropin.js"]) / 1024, unit: "KB" });
+
+// --- Output ---
+const rows = figures.map((f) => ({
+  figure: f.name,
+  value: `${f.value.toFixed(f.unit === "KB" ? 1 : 2)} ${f.unit}`,
+  baseline: f.baseline === undefined ? "" : `${f.baseline.toFixed(2)} ${f.unit}`,
+  ratio: f.baseline ? (f.value / f.baseline).toFixed(3) : "",
+  "goal/budget": f.budget !== undefined ? `≤ ${f.budget} ${f.unit}` : f.goal ?? "",
+  ok: f.budget !== undefined ? (f.value <= f.budget ? "yes" : "OVER") : "",
+}));
+const cols = Object.keys(rows[0]);
+const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+const line = (cells) => "| " + cells.map((c, i) => String(c).padEnd(width[i])).join(" | ") + " |";
+console.log(line(cols));
+console.log("|" + width.map((w) => "-".repeat(w + 2)).join("|") + "|");
+for (const r of rows) console.log(line(cols.map((c) => r[c])));
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}` },
+  figures,
+};
+writeFileSync(new URL("bench/results.json", root), JSON.stringify(results, null, 2) + "\n");
+console.log(JSON.stringify(results));
+const over = figures.filter((f) => f.budget !== undefined && f.value > f.budget);
+if (over.length) {
+  console.error(`budget exceeded: ${over.map((f) => f.name).join(", ")}`);
+  process.exit(1);
+}
