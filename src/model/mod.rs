@@ -1,1 +1,24 @@
+//! The pure model: no browser, no I/O, clock passed in. Tested natively with `cargo test`.
+//!
+//! * [`conflict`]: classify a keys/upload answer (Synapse, Dendrite, fail-soft for the rest).
+//! * [`pyrepr`]: the Python-repr parser Synapse's "new key" needs.
+//! * [`upload`]: read a keys/upload request (key ids, device keys).
+//! * [`breaker`]: the storm detector / circuit breaker state machine.
+//! * [`diagnosis`]: which divergence (store loss, two writers, exhaustion) is behind a conflict.
+//! * [`keys_query`]: this device's ed25519 key from a /keys/query answer.
+//! * [`storm`]: ties upload, breaker, conflict and diagnosis together for the API layer.
 
+pub mod breaker;
+pub mod conflict;
+pub mod diagnosis;
+pub mod pyrepr;
+pub mod upload;
+pub mod keys_query;
+pub mod storm;
+
+pub use breaker::{
+    Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,
+};
+pub use conflict::{classify_upload_answer, Conflict, Homeserver, KeyKind, SignedKey, UploadAnswer};
+pub use diagnosis::{diagnose, Diagnosis, DiagnosisInput};
+pub use upload::{key_ids_fingerprint, parse_upload_request, DeviceKeysSummary, ParsedUpload, UploadRequest};

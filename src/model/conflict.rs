@@ -1,0 +1,1005 @@
+//! Classifies the homeserver's answer to `POST /_matrix/client/v3/keys/upload`.
+//!
+//! The storm we stop is a 400 that says a one-time key id is already taken by different key
+//! material. Each homeserver words it differently (checked against their sources):
+//!
+//! * **Synapse** (`synapse/handlers/e2e_keys.py`, `_upload_one_time_keys_for_user`, 1.163):
+//!   `SynapseError(400, "One time key %s:%s already exists. Old key: %s; new key: %r")`, i.e.
+//!   `{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists.
+//!   Old key: {\"key\":…}; new key: {'key': …}"}`. The old key is the canonical JSON Synapse
+//!   stored; the new key is a *Python repr* (parsed by [`super::pyrepr`]). Fallback keys are
+//!   upserted (`_set_e2e_fallback_keys_txn`), so Synapse has no fallback-key conflict.
+//! * **Dendrite** (`userapi/internal/key_api.go`, `uploadOneTimeKeys`): a 400 whose body is the
+//!   per-device error map, no `errcode`: `{"@u:hs":{"DEV":{"error":"@u:hs device DEV: algorithm /
+//!   key ID signed_curve25519:AAAA one-time key already exists"}}}` (older builds: `"Err"`).
+//! * **Conduit, conduwuit, continuwuity, tuwunel** (`add_one_time_key`): overwrite the stored key
+//!   silently and answer 200, so they never storm. [`Homeserver::ConduitFamily`] therefore only
+//!   comes from [`Homeserver::from_server_name`], never from an error text.
+//! * matrix-rust-sdk's `DuplicateOneTimeKeyErrorMessage` splits Synapse's text on `;` and swaps `'`
+//!   for `"` — good enough for logging, wrong for keys whose repr holds `True` or quotes.
+//!
+//! Anything else that mentions an existing one-time key still counts as a conflict
+//! (`details_known: false`): failing soft here costs one unnecessary breaker trip, failing hard
+//! costs a storm. Hostile input (HTML error pages, truncated or huge bodies, invalid UTF-8, deep
+//! nesting) always yields a classification and never panics.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::pyrepr;
+
+/// Bodies larger than this are not parsed as JSON, only scanned (a Synapse conflict is < 1 KB).
+pub const MAX_PARSE_BYTES: usize = 1 << 20;
+/// How much of a body (or error text) the text scanners look at.
+pub const SCAN_BYTES: usize = 64 * 1024;
+/// The server's message is kept up to this many bytes (cut at a char boundary, then `…`).
+pub const MAX_MESSAGE_BYTES: usize = 2048;
+/// errcodes are short identifiers; anything longer is cut.
+const MAX_ERRCODE_BYTES: usize = 64;
+
+/// Which kind of key the server says is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    OneTimeKey,
+    FallbackKey,
+}
+
+/// The homeserver implementation, as far as the answer (or a known server name) tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Homeserver {
+    Synapse,
+    ConduitFamily,
+    Dendrite,
+    Unknown,
+}
+
+impl Homeserver {
+    /// Maps a server software name (e.g. `server.name` of `/_matrix/federation/v1/version`, or a
+    /// `Server` header) to a flavour.
+    pub fn from_server_name(name: &str) -> Self {
+        let n = name.to_ascii_lowercase();
+        if n.contains("synapse") {
+            Homeserver::Synapse
+        } else if n.contains("dendrite") {
+            Homeserver::Dendrite
+        } else if [
+            "conduit",
+            "conduwuit",
+            "continuwuity",
+            "tuwunel",
+            "grapevine",
+        ]
+        .iter()
+        .any(|f| n.contains(f))
+        {
+            Homeserver::ConduitFamily
+        } else {
+            Homeserver::Unknown
+        }
+    }
+}
+
+/// A (possibly signed) public key as it appears in keys/upload: `{"key": …, "signatures": …}`, or
+/// a bare base64 string for legacy unsigned `curve25519:` keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedKey {
+    /// The public key, unpadded base64.
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<bool>,
+    /// user id -> ("ed25519:DEVICE" -> signature)
+    pub signatures: BTreeMap<String, BTreeMap<String, String>>,
+    /// The object as the server (or request) gave it; signature checks need the exact fields.
+    pub raw: Value,
+}
+
+impl SignedKey {
+    pub fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::String(s) => Some(SignedKey {
+                key: s.clone(),
+                fallback: None,
+                signatures: BTreeMap::new(),
+                raw: v.clone(),
+            }),
+            Value::Object(o) => {
+                let key = o.get("key")?.as_str()?.to_owned();
+                let mut signatures = BTreeMap::new();
+                if let Some(Value::Object(users)) = o.get("signatures") {
+                    for (user, sigs) in users {
+                        if let Value::Object(sigs) = sigs {
+                            let per_user: BTreeMap<String, String> = sigs
+                                .iter()
+                                .filter_map(|(k, s)| Some((k.clone(), s.as_str()?.to_owned())))
+                                .collect();
+                            signatures.insert(user.clone(), per_user);
+                        }
+                    }
+                }
+                Some(SignedKey {
+                    key,
+                    fallback: o.get("fallback").and_then(Value::as_bool),
+                    signatures,
+                    raw: v.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The signature by `user_id`'s device `device_id` (key id `ed25519:<device_id>`).
+    pub fn signature(&self, user_id: &str, device_id: &str) -> Option<&str> {
+        self.signatures
+            .get(user_id)?
+            .get(&format!("ed25519:{device_id}"))
+            .map(String::as_str)
+    }
+
+    /// Every (user id, device id) with an ed25519 signature on this key.
+    pub fn ed25519_signers(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (user, sigs) in &self.signatures {
+            for key_id in sigs.keys() {
+                if let Some(device) = key_id.strip_prefix("ed25519:") {
+                    out.push((user.clone(), device.to_owned()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A key-id conflict reported by the homeserver.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    pub kind: KeyKind,
+    /// e.g. `signed_curve25519`
+    pub algorithm: Option<String>,
+    /// The full id as in the request's `one_time_keys` map: `signed_curve25519:AAAAAAAAAA0`.
+    pub key_id: Option<String>,
+    /// What the server holds under that id.
+    pub old_key: Option<SignedKey>,
+    /// What the request tried to store.
+    pub new_key: Option<SignedKey>,
+    /// First ed25519 signer of the old key (else of the new key). For Dendrite, which prints no
+    /// keys, the user and device the server names.
+    pub signer_user_id: Option<String>,
+    pub signer_device_id: Option<String>,
+    /// True when the key id and both old and new keys were read from the answer.
+    pub details_known: bool,
+    pub homeserver: Homeserver,
+    pub errcode: Option<String>,
+    /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
+    pub message: String,
+}
+
+impl Conflict {
+    /// Whether old and new keys carry different public keys (None when either is unknown).
+    pub fn key_material_differs(&self) -> Option<bool> {
+        Some(self.old_key.as_ref()?.key != self.new_key.as_ref()?.key)
+    }
+
+    fn fail_soft(
+        kind: KeyKind,
+        key_id: Option<String>,
+        errcode: Option<String>,
+        text: &str,
+    ) -> Self {
+        Conflict {
+            kind,
+            algorithm: key_id.as_deref().and_then(algorithm_of),
+            key_id,
+            old_key: None,
+            new_key: None,
+            signer_user_id: None,
+            signer_device_id: None,
+            details_known: false,
+            homeserver: Homeserver::Unknown,
+            errcode,
+            message: truncate(text, MAX_MESSAGE_BYTES),
+        }
+    }
+}
+
+/// The classification of one keys/upload answer.
+// Short-lived (one per answer) and matched on everywhere: not boxing the big variant keeps
+// `UploadAnswer::Conflict(c)` patterns simple for the API layer.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum UploadAnswer {
+    /// 2xx with a JSON object (Synapse: `{"one_time_key_counts": {...}}`).
+    Accepted {
+        one_time_key_counts: BTreeMap<String, u64>,
+    },
+    /// The key-id conflict that drives the storm.
+    Conflict(Conflict),
+    /// A readable Matrix error that is not a conflict (rate limit, M_TOO_LARGE, bad token, …).
+    OtherError {
+        status: u16,
+        errcode: Option<String>,
+        message: Option<String>,
+    },
+    /// Not a Matrix answer we can read: HTML proxy page, truncated, too large, not JSON.
+    Unreadable { status: u16, reason: String },
+}
+
+impl UploadAnswer {
+    pub fn conflict(&self) -> Option<&Conflict> {
+        match self {
+            UploadAnswer::Conflict(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, UploadAnswer::Accepted { .. })
+    }
+}
+
+/// Classifies a keys/upload answer. `body` is what was read of it (the fetch tap caps reads);
+/// `body_complete` is false when the read stopped early.
+pub fn classify_upload_answer(status: u16, body: &[u8], body_complete: bool) -> UploadAnswer {
+    if body.len() > MAX_PARSE_BYTES {
+        let reason = format!("body too large to parse ({} bytes)", body.len());
+        return classify_unparsed(status, body, reason);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => classify_object(status, &map),
+        Ok(_) => classify_unparsed(status, body, "JSON body is not an object".into()),
+        Err(e) => {
+            let reason = describe_unreadable(body, body_complete, &e);
+            classify_unparsed(status, body, reason)
+        }
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+fn classify_object(status: u16, map: &Map<String, Value>) -> UploadAnswer {
+    if is_success(status) {
+        let counts = map
+            .get("one_time_key_counts")
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return UploadAnswer::Accepted {
+            one_time_key_counts: counts,
+        };
+    }
+    let errcode = map
+        .get("errcode")
+        .and_then(Value::as_str)
+        .map(|s| truncate(s, MAX_ERRCODE_BYTES));
+    if let Some(error) = map.get("error").and_then(Value::as_str) {
+        if let Some(c) = conflict_from_text(error, errcode.clone()) {
+            return UploadAnswer::Conflict(c);
+        }
+        return UploadAnswer::OtherError {
+            status,
+            errcode,
+            message: Some(truncate(error, MAX_MESSAGE_BYTES)),
+        };
+    }
+    if errcode.is_none() {
+        if let Some((user, device, error)) = dendrite_key_error(map) {
+            if let Some(mut c) = conflict_from_text(error, None) {
+                c.homeserver = Homeserver::Dendrite;
+                c.signer_user_id = c.signer_user_id.or(Some(truncate(user, 256)));
+                c.signer_device_id = c.signer_device_id.or(Some(truncate(device, 256)));
+                return UploadAnswer::Conflict(c);
+            }
+            return UploadAnswer::OtherError {
+                status,
+                errcode: None,
+                message: Some(truncate(error, MAX_MESSAGE_BYTES)),
+            };
+        }
+    }
+    UploadAnswer::OtherError {
+        status,
+        errcode,
+        message: None,
+    }
+}
+
+/// Dendrite answers key errors as `{"<user>": {"<device>": {"error": "…"}}}`.
+fn dendrite_key_error(map: &Map<String, Value>) -> Option<(&str, &str, &str)> {
+    for (user, devices) in map {
+        let Value::Object(devices) = devices else {
+            continue;
+        };
+        for (device, err) in devices {
+            let Value::Object(err) = err else { continue };
+            for field in ["error", "Err", "Error"] {
+                if let Some(text) = err.get(field).and_then(Value::as_str) {
+                    return Some((user, device, text));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The body is not a JSON object: still look for a conflict in its text (a truncated Synapse
+/// answer still names the key id), else call it unreadable.
+fn classify_unparsed(status: u16, body: &[u8], reason: String) -> UploadAnswer {
+    if !is_success(status) {
+        let text = lossy_prefix(body, SCAN_BYTES);
+        // A cut JSON body: decode what there is of its "error" string, which un-escapes the old key.
+        let error = partial_json_string_field(&text, "error");
+        let errcode =
+            partial_json_string_field(&text, "errcode").map(|s| truncate(&s, MAX_ERRCODE_BYTES));
+        let candidate = error.as_deref().unwrap_or(&text);
+        if let Some(c) = conflict_from_text(candidate, errcode) {
+            return UploadAnswer::Conflict(c);
+        }
+    }
+    UploadAnswer::Unreadable { status, reason }
+}
+
+fn describe_unreadable(body: &[u8], body_complete: bool, e: &serde_json::Error) -> String {
+    let trimmed = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..]);
+    match trimmed {
+        None => "empty body".into(),
+        Some(t) if t.first() == Some(&b'<') => {
+            "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)".into()
+        }
+        _ if !body_complete => format!("truncated body ({} bytes read)", body.len()),
+        _ if std::str::from_utf8(body).is_err() => "body is not valid UTF-8".into(),
+        _ => format!("body is not JSON: {e}"),
+    }
+}
+
+/// Finds a conflict in a server's error text: Synapse's exact wording with details, Dendrite's
+/// wording, or (failing soft) any text about an existing one-time/fallback key.
+fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
+    let text = cut(text, SCAN_BYTES);
+    if let Some(mut c) = parse_synapse(text) {
+        c.errcode = errcode;
+        return Some(c);
+    }
+    if let Some(mut c) = parse_dendrite(text) {
+        c.errcode = errcode;
+        return Some(c);
+    }
+    let lower = text.to_ascii_lowercase();
+    let mentions_otk = [
+        "one time key",
+        "one-time key",
+        "onetime key",
+        "one_time_key",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+        || has_word(&lower, "otk");
+    let mentions_fallback = lower.contains("fallback key") || lower.contains("fallback_key");
+    let mentions_exists = [
+        "already exist",
+        "exists already",
+        "already been uploaded",
+        "already uploaded",
+        "duplicate",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    let names_key_id = find_key_id(text).is_some();
+    if !(mentions_exists && (mentions_otk || mentions_fallback || names_key_id)) {
+        return None;
+    }
+    let kind = if mentions_fallback && !mentions_otk {
+        KeyKind::FallbackKey
+    } else {
+        KeyKind::OneTimeKey
+    };
+    Some(Conflict::fail_soft(kind, find_key_id(text), errcode, text))
+}
+
+const SYNAPSE_PREFIX: &str = "One time key ";
+const SYNAPSE_EXISTS: &str = " already exists";
+
+/// `One time key <alg>:<id> already exists. Old key: <json>; new key: <python repr>`
+fn parse_synapse(text: &str) -> Option<Conflict> {
+    let start = text.find(SYNAPSE_PREFIX)? + SYNAPSE_PREFIX.len();
+    let rest = &text[start..];
+    let end = rest.find(SYNAPSE_EXISTS)?;
+    let key_id = rest[..end].trim();
+    if key_id.is_empty() || key_id.len() > 256 || key_id.contains(char::is_whitespace) {
+        return None;
+    }
+    let after = &rest[end + SYNAPSE_EXISTS.len()..];
+    let (old_key, new_key) = parse_old_new(after);
+    let signer = old_key
+        .as_ref()
+        .and_then(|k| k.ed25519_signers().into_iter().next())
+        .or_else(|| {
+            new_key
+                .as_ref()
+                .and_then(|k| k.ed25519_signers().into_iter().next())
+        });
+    Some(Conflict {
+        kind: KeyKind::OneTimeKey,
+        algorithm: algorithm_of(key_id),
+        key_id: Some(key_id.to_owned()),
+        details_known: old_key.is_some() && new_key.is_some(),
+        old_key,
+        new_key,
+        signer_user_id: signer.as_ref().map(|s| s.0.clone()),
+        signer_device_id: signer.map(|s| s.1),
+        homeserver: Homeserver::Synapse,
+        errcode: None,
+        message: truncate(text, MAX_MESSAGE_BYTES),
+    })
+}
+
+/// `. Old key: <json>; new key: <repr>` — each half independently, so a cut message still
+/// yields the old key.
+fn parse_old_new(after: &str) -> (Option<SignedKey>, Option<SignedKey>) {
+    let Some(i) = after.find("Old key:") else {
+        return (None, None);
+    };
+    let s = &after[i + "Old key:".len()..];
+    let Some((old, consumed)) = json_or_repr_prefix(s) else {
+        return (None, None);
+    };
+    let old_key = SignedKey::from_value(&old);
+    // The separator is "; new key: " (the field reports paraphrase it without the ';').
+    let tail = s[consumed..].trim_start();
+    let tail = tail.strip_prefix(';').unwrap_or(tail).trim_start();
+    let new_key = strip_prefix_ignore_case(tail, "new key:")
+        .and_then(|t| pyrepr::parse_prefix(t).ok())
+        .and_then(|(v, _)| SignedKey::from_value(&v));
+    (old_key, new_key)
+}
+
+/// The old key is canonical JSON; fall back to the repr parser for hand-edited variants.
+fn json_or_repr_prefix(s: &str) -> Option<(Value, usize)> {
+    let mut it = serde_json::Deserializer::from_str(s).into_iter::<Value>();
+    if let Some(Ok(v)) = it.next() {
+        return Some((v, it.byte_offset()));
+    }
+    pyrepr::parse_prefix(s).ok()
+}
+
+/// `<user> device <device>: algorithm / key ID <alg>:<id> one-time key already exists`
+fn parse_dendrite(text: &str) -> Option<Conflict> {
+    const MARK: &str = "algorithm / key ID ";
+    let at = text.find(MARK)?;
+    let after = &text[at + MARK.len()..];
+    // `after` starts with the id once leading blanks are gone, so the slice below is on a boundary.
+    let after = after.trim_start();
+    let key_id = after.split_whitespace().next()?;
+    if !after[key_id.len()..].contains("already exists") {
+        return None;
+    }
+    let head = text[..at].trim_end().trim_end_matches(':');
+    let (user, device) = match head.rsplit_once(" device ") {
+        Some((u, d)) => (u.split_whitespace().last(), Some(d.trim())),
+        None => (None, None),
+    };
+    let fallback = after.contains("fallback");
+    Some(Conflict {
+        kind: if fallback {
+            KeyKind::FallbackKey
+        } else {
+            KeyKind::OneTimeKey
+        },
+        algorithm: algorithm_of(key_id),
+        key_id: Some(key_id.to_owned()),
+        old_key: None,
+        new_key: None,
+        signer_user_id: user.map(str::to_owned),
+        signer_device_id: device.filter(|d| !d.is_empty()).map(str::to_owned),
+        details_known: false,
+        homeserver: Homeserver::Dendrite,
+        errcode: None,
+        message: truncate(text, MAX_MESSAGE_BYTES),
+    })
+}
+
+fn algorithm_of(key_id: &str) -> Option<String> {
+    key_id
+        .split_once(':')
+        .map(|(a, _)| a.to_owned())
+        .filter(|a| !a.is_empty())
+}
+
+/// A `<...curve25519>:<id>` token anywhere in the text.
+fn find_key_id(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(rel) = text[from..].find("curve25519:") {
+        let at = from + rel;
+        let colon = at + "curve25519".len();
+        let mut start = at;
+        while start > 0
+            && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'_' | b'.'))
+        {
+            start -= 1;
+        }
+        let mut end = colon + 1;
+        while end < bytes.len()
+            && (bytes[end].is_ascii_alphanumeric()
+                || matches!(bytes[end], b'+' | b'/' | b'=' | b'_' | b'-'))
+        {
+            end += 1;
+        }
+        if end > colon + 1 {
+            return Some(text[start..end].to_owned());
+        }
+        from = colon + 1;
+    }
+    None
+}
+
+fn has_word(lower: &str, word: &str) -> bool {
+    let b = lower.as_bytes();
+    let mut from = 0;
+    while let Some(rel) = lower[from..].find(word) {
+        let at = from + rel;
+        let before = at.checked_sub(1).map(|i| b[i]);
+        let after = b.get(at + word.len()).copied();
+        let boundary = |c: Option<u8>| !matches!(c, Some(c) if c.is_ascii_alphanumeric());
+        // "otks" counts as the word too
+        if boundary(before) && (boundary(after) || after == Some(b's')) {
+            return true;
+        }
+        from = at + word.len();
+    }
+    false
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `cut`, plus an ellipsis when something was dropped.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    let c = cut(s, max);
+    if c.len() < s.len() {
+        format!("{c}…")
+    } else {
+        c.to_owned()
+    }
+}
+
+fn lossy_prefix(body: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(max)]).into_owned()
+}
+
+/// Decodes the string value of `"field":"…"` from possibly cut JSON text, up to its closing quote
+/// or the end of the text. Good enough to recover Synapse's message from a truncated body.
+fn partial_json_string_field(text: &str, field: &str) -> Option<String> {
+    let pat = format!("\"{field}\"");
+    let at = text.find(&pat)? + pat.len();
+    let rest = text[at..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('b') => out.push('\u{08}'),
+                Some('f') => out.push('\u{0C}'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(ch) if hex.len() == 4 => out.push(ch),
+                        _ => out.push('\u{FFFD}'),
+                    }
+                }
+                Some(other) => out.push(other), // \" \\ \/
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SYNAPSE_TWO_TABS: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA\",\"signatures\":{\"@guardian:localhost\":{\"ed25519:GUARDIANDEV\":\"pKd6kpaW\"}}}; new key: {'key': 'zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg', 'signatures': {'@guardian:localhost': {'ed25519:GUARDIANDEV': '//kgiUtP'}}}"}"#;
+
+    fn conflict(status: u16, body: &str) -> Conflict {
+        match classify_upload_answer(status, body.as_bytes(), true) {
+            UploadAnswer::Conflict(c) => c,
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn synapse_conflict_in_full() {
+        let c = conflict(400, SYNAPSE_TWO_TABS);
+        assert_eq!(c.kind, KeyKind::OneTimeKey);
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
+        assert_eq!(c.algorithm.as_deref(), Some("signed_curve25519"));
+        assert_eq!(c.homeserver, Homeserver::Synapse);
+        assert_eq!(c.errcode.as_deref(), Some("M_UNKNOWN"));
+        assert!(c.details_known);
+        let old = c.old_key.as_ref().unwrap();
+        let new = c.new_key.as_ref().unwrap();
+        assert_eq!(old.key, "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
+        assert_eq!(new.key, "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
+        assert_eq!(
+            old.signature("@guardian:localhost", "GUARDIANDEV"),
+            Some("pKd6kpaW")
+        );
+        assert_eq!(
+            new.signature("@guardian:localhost", "GUARDIANDEV"),
+            Some("//kgiUtP")
+        );
+        assert_eq!(c.signer_user_id.as_deref(), Some("@guardian:localhost"));
+        assert_eq!(c.signer_device_id.as_deref(), Some("GUARDIANDEV"));
+        assert_eq!(c.key_material_differs(), Some(true));
+        assert!(c
+            .message
+            .starts_with("One time key signed_curve25519:AAAAAAAAAA0 already exists."));
+    }
+
+    #[test]
+    fn synapse_fallback_flag_and_quotes_in_repr() {
+        // A repr with True and a quote inside a string: the naive ' -> " swap would fail here.
+        let msg = r#"One time key signed_curve25519:AAAAAAAAAAE already exists. Old key: {"fallback":true,"key":"b2xk","signatures":{}}; new key: {'key': "it's", 'fallback': True, 'signatures': {}}"#;
+        let body = json!({"errcode": "M_UNKNOWN", "error": msg}).to_string();
+        let c = conflict(400, &body);
+        assert!(c.details_known);
+        assert_eq!(c.old_key.as_ref().unwrap().fallback, Some(true));
+        assert_eq!(c.new_key.as_ref().unwrap().key, "it's");
+        assert_eq!(c.new_key.as_ref().unwrap().fallback, Some(true));
+        assert_eq!(c.signer_user_id, None);
+    }
+
+    #[test]
+    fn synapse_unsigned_string_keys() {
+        let msg = r#"One time key curve25519:AAAAAAAAAGQ already exists. Old key: "8oo0dEe9"; new key: 'blu2LHMo'"#;
+        let c = conflict(
+            400,
+            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        );
+        assert_eq!(c.key_id.as_deref(), Some("curve25519:AAAAAAAAAGQ"));
+        assert_eq!(c.old_key.as_ref().unwrap().key, "8oo0dEe9");
+        assert_eq!(c.new_key.as_ref().unwrap().key, "blu2LHMo");
+        assert!(c.old_key.as_ref().unwrap().signatures.is_empty());
+    }
+
+    #[test]
+    fn field_report_paraphrase_without_semicolon() {
+        // seeds/001 KE-1: "… Old key: {…} new key: {…}" — a human paraphrase, still a conflict.
+        let msg =
+            "One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {…} new key: {…}";
+        let c = conflict(
+            400,
+            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        );
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
+        assert!(!c.details_known);
+        let msg = r#"One time key signed_curve25519:AAAA already exists. Old key: {"key":"a"} new key: {'key': 'b'}"#;
+        let c = conflict(
+            400,
+            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        );
+        assert!(c.details_known);
+        assert_eq!(c.new_key.unwrap().key, "b");
+    }
+
+    #[test]
+    fn dendrite_map_shape() {
+        let body = json!({"@alice:example.org": {"JLAFKJWSCS": {"error":
+            "@alice:example.org device JLAFKJWSCS: algorithm / key ID signed_curve25519:AAAAHQ one-time key already exists"}}})
+        .to_string();
+        let c = conflict(400, &body);
+        assert_eq!(c.homeserver, Homeserver::Dendrite);
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAHQ"));
+        assert_eq!(c.signer_user_id.as_deref(), Some("@alice:example.org"));
+        assert_eq!(c.signer_device_id.as_deref(), Some("JLAFKJWSCS"));
+        assert!(!c.details_known);
+        // older Dendrite: field "Err"
+        let old = json!({"@a:b": {"D": {"Err": "@a:b device D: algorithm / key ID signed_curve25519:X one-time key already exists"}}}).to_string();
+        assert_eq!(
+            conflict(400, &old).key_id.as_deref(),
+            Some("signed_curve25519:X")
+        );
+        // a Dendrite key error that is not a conflict
+        let other = json!({"@a:b": {"D": {"error": "failed to store one-time keys: disk full"}}})
+            .to_string();
+        assert!(
+            matches!(classify_upload_answer(400, other.as_bytes(), true),
+            UploadAnswer::OtherError { errcode: None, message: Some(ref m), .. } if m.contains("disk full"))
+        );
+    }
+
+    #[test]
+    fn dendrite_wording_with_odd_spacing_and_non_ascii() {
+        // Extra blanks before a multibyte "id": slicing must stay on char boundaries.
+        let text = "@a:b device D: algorithm / key ID   \u{2603}:x already exists";
+        let body = json!({"@a:b": {"D": {"error": text}}}).to_string();
+        assert_eq!(conflict(400, &body).key_id.as_deref(), Some("\u{2603}:x"));
+        let body = json!({"@a:b": {"D": {"error": "algorithm / key ID \u{e9}"}}}).to_string();
+        assert!(matches!(
+            classify_upload_answer(400, body.as_bytes(), true),
+            UploadAnswer::OtherError { .. }
+        ));
+    }
+
+    #[test]
+    fn fail_soft_wordings() {
+        for (text, kind, id) in [
+            (
+                "OTK signed_curve25519:AAAB already exists on this server",
+                KeyKind::OneTimeKey,
+                Some("signed_curve25519:AAAB"),
+            ),
+            ("Duplicate one-time key upload", KeyKind::OneTimeKey, None),
+            (
+                "The fallback key signed_curve25519:AAAC already exists",
+                KeyKind::FallbackKey,
+                Some("signed_curve25519:AAAC"),
+            ),
+            (
+                "key signed_curve25519:AAAD already exists",
+                KeyKind::OneTimeKey,
+                Some("signed_curve25519:AAAD"),
+            ),
+            ("ONE TIME KEY xyz ALREADY EXISTS", KeyKind::OneTimeKey, None),
+        ] {
+            let c = conflict(
+                400,
+                &json!({"errcode": "M_UNKNOWN", "error": text}).to_string(),
+            );
+            assert_eq!(c.kind, kind, "{text}");
+            assert_eq!(c.key_id.as_deref(), id, "{text}");
+            assert!(!c.details_known);
+            assert_eq!(c.homeserver, Homeserver::Unknown);
+        }
+    }
+
+    #[test]
+    fn not_conflicts() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"errcode":"M_TOO_LARGE","error":"Uploading 501 more signed_curve25519 one-time keys would leave the device holding 506, over the limit of 500"}"#,
+            ),
+            (
+                429,
+                r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":2000}"#,
+            ),
+            (
+                401,
+                r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed.","soft_logout":false}"#,
+            ),
+            (
+                400,
+                r#"{"errcode":"M_UNKNOWN","error":"hotkey already exists"}"#,
+            ),
+        ] {
+            match classify_upload_answer(status, body.as_bytes(), true) {
+                UploadAnswer::OtherError {
+                    status: s,
+                    errcode,
+                    message,
+                } => {
+                    assert_eq!(s, status);
+                    assert!(errcode.is_some());
+                    assert!(message.is_some());
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        // error fields of the wrong type
+        assert_eq!(
+            classify_upload_answer(400, br#"{"errcode": 5, "error": ["x"]}"#, true),
+            UploadAnswer::OtherError {
+                status: 400,
+                errcode: None,
+                message: None
+            }
+        );
+    }
+
+    #[test]
+    fn accepted() {
+        let a = classify_upload_answer(
+            200,
+            br#"{"one_time_key_counts":{"signed_curve25519":50}}"#,
+            true,
+        );
+        assert_eq!(
+            a,
+            UploadAnswer::Accepted {
+                one_time_key_counts: [("signed_curve25519".to_string(), 50)].into()
+            }
+        );
+        // spec-less 2xx object: accepted, no counts; 2xx that is no object: unreadable
+        assert_eq!(
+            classify_upload_answer(200, b"{}", true),
+            UploadAnswer::Accepted {
+                one_time_key_counts: BTreeMap::new()
+            }
+        );
+        assert!(matches!(
+            classify_upload_answer(200, b"[1]", true),
+            UploadAnswer::Unreadable { status: 200, .. }
+        ));
+        // a conflict text in a 2xx is not a conflict
+        let body = json!({"one_time_key_counts": {}, "error": "One time key a:b already exists. Old key: \"x\"; new key: 'y'"}).to_string();
+        assert!(classify_upload_answer(200, body.as_bytes(), true).is_accepted());
+    }
+
+    #[test]
+    fn hostile_bodies() {
+        let html = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        match classify_upload_answer(502, html, true) {
+            UploadAnswer::Unreadable {
+                status: 502,
+                reason,
+            } => assert!(reason.contains("HTML")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            classify_upload_answer(400, b"", true),
+            UploadAnswer::Unreadable {
+                status: 400,
+                reason: "empty body".into()
+            }
+        );
+        match classify_upload_answer(400, b"\xff\xfe{\"a\"", true) {
+            UploadAnswer::Unreadable { reason, .. } => {
+                assert!(reason.contains("UTF-8"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match classify_upload_answer(400, br#"{"errcode":"M_UNKN"#, false) {
+            UploadAnswer::Unreadable { reason, .. } => assert!(reason.contains("truncated")),
+            other => panic!("{other:?}"),
+        }
+        let deep = "[".repeat(1_000_000);
+        assert!(matches!(
+            classify_upload_answer(400, deep.as_bytes(), true),
+            UploadAnswer::Unreadable { .. }
+        ));
+        let deep_obj = "{\"a\":".repeat(100_000);
+        assert!(matches!(
+            classify_upload_answer(400, deep_obj.as_bytes(), false),
+            UploadAnswer::Unreadable { .. }
+        ));
+    }
+
+    #[test]
+    fn truncated_synapse_body_still_names_the_key() {
+        // Cut right after the old key: the message is recovered from the partial JSON string.
+        let cut_at = SYNAPSE_TWO_TABS.find("; new key").unwrap() + 3;
+        let c = match classify_upload_answer(400, &SYNAPSE_TWO_TABS.as_bytes()[..cut_at], false) {
+            UploadAnswer::Conflict(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
+        assert_eq!(
+            c.old_key.as_ref().unwrap().key,
+            "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA"
+        );
+        assert!(c.new_key.is_none());
+        assert!(!c.details_known);
+        assert_eq!(c.errcode.as_deref(), Some("M_UNKNOWN"));
+    }
+
+    #[test]
+    fn ten_megabytes() {
+        // Conflict text at the front of a huge body: scanned, classified fail-soft.
+        let mut big = SYNAPSE_TWO_TABS[..200].as_bytes().to_vec();
+        big.resize(10 * 1024 * 1024, b'x');
+        let c = match classify_upload_answer(400, &big, true) {
+            UploadAnswer::Conflict(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
+        assert!(c.message.len() <= MAX_MESSAGE_BYTES + "…".len());
+        // A huge body without a conflict, valid JSON or not.
+        let mut junk = br#"{"errcode":"M_UNKNOWN","error":""#.to_vec();
+        junk.resize(10 * 1024 * 1024, b'a');
+        junk.extend_from_slice(b"\"}");
+        match classify_upload_answer(400, &junk, true) {
+            UploadAnswer::Unreadable { reason, .. } => assert!(reason.contains("too large")),
+            other => panic!("{other:?}"),
+        }
+        // Invalid UTF-8 all the way through.
+        let bad = vec![0xC3u8; 10 * 1024 * 1024];
+        assert!(matches!(
+            classify_upload_answer(400, &bad, true),
+            UploadAnswer::Unreadable { .. }
+        ));
+        // A very long but parseable message is cut at a char boundary.
+        let long = json!({"errcode": "M_UNKNOWN", "error": "é".repeat(300_000)}).to_string();
+        match classify_upload_answer(400, long.as_bytes(), true) {
+            UploadAnswer::OtherError {
+                message: Some(m), ..
+            } => {
+                assert!(m.len() <= MAX_MESSAGE_BYTES + 3 && m.ends_with('…'));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_names() {
+        assert_eq!(Homeserver::from_server_name("Synapse"), Homeserver::Synapse);
+        assert_eq!(
+            Homeserver::from_server_name("continuwuity"),
+            Homeserver::ConduitFamily
+        );
+        assert_eq!(
+            Homeserver::from_server_name("Conduit"),
+            Homeserver::ConduitFamily
+        );
+        assert_eq!(
+            Homeserver::from_server_name("Dendrite"),
+            Homeserver::Dendrite
+        );
+        assert_eq!(Homeserver::from_server_name("nginx"), Homeserver::Unknown);
+    }
+
+    #[test]
+    fn serialises_for_js() {
+        let a = classify_upload_answer(400, SYNAPSE_TWO_TABS.as_bytes(), true);
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["type"], "conflict");
+        assert_eq!(v["kind"], "one-time-key");
+        assert_eq!(v["keyId"], "signed_curve25519:AAAAAAAAAA0");
+        assert_eq!(v["detailsKnown"], true);
+        assert_eq!(v["homeserver"], "synapse");
+        let o = serde_json::to_value(classify_upload_answer(
+            429,
+            br#"{"errcode":"M_LIMIT_EXCEEDED"}"#,
+            true,
+        ))
+        .unwrap();
+        assert_eq!(
+            o,
+            json!({"type": "other-error", "status": 429, "errcode": "M_LIMIT_EXCEEDED", "message": null})
+        );
+    }
+}

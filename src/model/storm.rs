@@ -1,0 +1,291 @@
+//! Storm watch: the one object the API layer talks to about keys/upload.
+//!
+//! It ties the pieces together — read the request ([`super::upload`]), ask the [`Breaker`], classify
+//! the answer ([`super::conflict`]), remember the last conflict, decide the cause ([`super::diagnosis`])
+//! — and turns every state change into a named event (`storm`, `breaker-open`, `breaker-probe`,
+//! `breaker-closed`, `diagnosis`) with a serialisable detail. Pure: the clock is passed in.
+use serde::Serialize;
+use serde_json::Value;
+
+use super::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Decision, ObservedAnswer};
+use super::conflict::{classify_upload_answer, Conflict, KeyKind, UploadAnswer};
+use super::diagnosis::{diagnose, Diagnosis, DiagnosisInput};
+use super::upload::{parse_upload_request, ParsedUpload, UploadRequest};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StormConfig {
+    pub breaker: BreakerConfig,
+}
+
+/// One event for the host: `type` is the DOM event name, `detail` its payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardianEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub detail: Value,
+}
+
+/// What to do with an upload, for the fetch tap.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum UploadDecision {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "probe")]
+    Probe,
+    /// The server's own last answer, byte for byte (a `Uint8Array` on the JS side).
+    #[serde(rename = "replay")]
+    Replay {
+        status: u16,
+        #[serde(serialize_with = "as_bytes")]
+        body: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BeforeUpload {
+    pub decision: UploadDecision,
+    pub events: Vec<GuardianEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AfterUpload {
+    pub events: Vec<GuardianEvent>,
+    /// A conflict that has not been diagnosed yet: the JS layer should gather the evidence.
+    pub needs_diagnosis: bool,
+}
+
+/// The evidence the JS layer fetches for a diagnosis (the old key is checked by the forensics module).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosisNeeds {
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    /// The server's old key object as JSON, for the signature check.
+    pub old_key_json: Option<String>,
+    /// The device's current ed25519 key when the failing request announced it (a blank store does).
+    pub current_ed25519: Option<String>,
+}
+
+/// `guardian.storm()` and the detail of `storm` / `diagnosis`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StormState {
+    pub active: bool,
+    pub key_ids: Vec<String>,
+    pub diagnosis: DiagnosisView,
+    pub breaker: BreakerSnapshot,
+    pub first_seen: Option<f64>,
+    /// Conflict answers the host saw: from the server plus local replays.
+    pub count: u64,
+    pub conflict: Option<ConflictSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiagnosisView {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+/// A conflict without its raw JSON: what a host, a report or a prompt needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictSummary {
+    pub kind: &'static str,
+    pub algorithm: Option<String>,
+    pub key_id: Option<String>,
+    /// Public keys only (old: what the server holds; new: what the request tried to store).
+    pub old_key: Option<String>,
+    pub new_key: Option<String>,
+    pub signer_user_id: Option<String>,
+    pub signer_device_id: Option<String>,
+    pub details_known: bool,
+    pub homeserver: super::conflict::Homeserver,
+}
+
+impl ConflictSummary {
+    fn of(c: &Conflict) -> Self {
+        ConflictSummary {
+            kind: match c.kind {
+                KeyKind::OneTimeKey => "one-time-key",
+                KeyKind::FallbackKey => "fallback-key",
+            },
+            algorithm: c.algorithm.clone(),
+            key_id: c.key_id.clone(),
+            old_key: c.old_key.as_ref().map(|k| k.key.clone()),
+            new_key: c.new_key.as_ref().map(|k| k.key.clone()),
+            signer_user_id: c.signer_user_id.clone(),
+            signer_device_id: c.signer_device_id.clone(),
+            details_known: c.details_known,
+            homeserver: c.homeserver,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StormWatch {
+    breaker: Breaker,
+    first_seen: Option<f64>,
+    last_conflict: Option<Conflict>,
+    /// The request the last conflict answered (its device_keys tell the current identity).
+    failing_request: Option<UploadRequest>,
+    diagnosis: Option<Diagnosis>,
+    diagnosis_pending: bool,
+    /// `signed_curve25519` count from the last accepted upload.
+    server_otk_count: Option<u64>,
+}
+
+impl StormWatch {
+    pub fn new(config: StormConfig) -> Self {
+        StormWatch {
+            breaker: Breaker::new(config.breaker),
+            first_seen: None,
+            last_conflict: None,
+            failing_request: None,
+            diagnosis: None,
+            diagnosis_pending: false,
+            server_otk_count: None,
+        }
+    }
+
+    pub fn before_upload(&mut self, request_body: &str, now_ms: f64) -> BeforeUpload {
+        let request = parse_upload_request(request_body.as_bytes());
+        let step = self.breaker.decide(now_ms, &request);
+        let decision = match step.decision {
+            Decision::PassThrough => UploadDecision::Pass,
+            Decision::Probe => UploadDecision::Probe,
+            Decision::Replay { status, body } => UploadDecision::Replay { status, body },
+        };
+        BeforeUpload { decision, events: step.event.map(|e| self.breaker_event(e)).into_iter().collect() }
+    }
+
+    pub fn after_upload(&mut self, request_body: &str, status: u16, body: &[u8], complete: bool, now_ms: f64) -> AfterUpload {
+        let request = parse_upload_request(request_body.as_bytes());
+        let answer = classify_upload_answer(status, body, complete);
+        let seen = ObservedAnswer { status, body, body_complete: complete, answer: &answer };
+        let breaker_event = self.breaker.on_answer(now_ms, &request, &seen);
+        let mut events = Vec::new();
+        let mut needs_diagnosis = false;
+        match &answer {
+            UploadAnswer::Accepted { one_time_key_counts } => {
+                if let Some(n) = one_time_key_counts.get("signed_curve25519") {
+                    self.server_otk_count = Some(*n);
+                }
+            }
+            UploadAnswer::Conflict(conflict) => {
+                let first = self.first_seen.is_none();
+                self.first_seen.get_or_insert(now_ms);
+                let new_key_id = self.last_conflict.as_ref().map(|c| &c.key_id) != Some(&conflict.key_id);
+                if new_key_id {
+                    self.diagnosis = None;
+                }
+                self.last_conflict = Some(conflict.clone());
+                if let ParsedUpload::Comparable(r) = &request {
+                    self.failing_request = Some(r.clone());
+                }
+                if self.diagnosis.is_none() && !self.diagnosis_pending {
+                    self.diagnosis_pending = true;
+                    needs_diagnosis = true;
+                }
+                // The storm starts at the first conflict, even one we could not replay.
+                let opened = matches!(breaker_event, Some(BreakerEvent::Opened { .. }));
+                if first || opened {
+                    events.push(GuardianEvent { kind: "storm", detail: to_value(&self.state()) });
+                }
+            }
+            _ => {}
+        }
+        if let Some(e) = breaker_event {
+            events.insert(0, self.breaker_event(e));
+        }
+        AfterUpload { events, needs_diagnosis }
+    }
+
+    pub fn upload_failed(&mut self, request_body: &str, _reason: &str, now_ms: f64) -> AfterUpload {
+        let request = parse_upload_request(request_body.as_bytes());
+        let events = self.breaker.on_network_failure(now_ms, &request).map(|e| self.breaker_event(e)).into_iter().collect();
+        AfterUpload { events, needs_diagnosis: false }
+    }
+
+    pub fn diagnosis_input(&self) -> Option<DiagnosisNeeds> {
+        let conflict = self.last_conflict.as_ref()?;
+        let announced = self.failing_request.as_ref().and_then(|r| r.device_keys.as_ref());
+        Some(DiagnosisNeeds {
+            user_id: conflict.signer_user_id.clone().or_else(|| announced.map(|d| d.user_id.clone())),
+            device_id: conflict.signer_device_id.clone().or_else(|| announced.map(|d| d.device_id.clone())),
+            old_key_json: conflict.old_key.as_ref().map(|k| k.raw.to_string()),
+            current_ed25519: announced.and_then(|d| d.ed25519.clone()),
+        })
+    }
+
+    /// Records the forensics verdict on the old key (`"valid"`, `"invalid"`, `"no-signature"`,
+    /// `"malformed: …"`, or none) and decides the cause. Emits `diagnosis`.
+    pub fn diagnose(&mut self, verdict: Option<&str>, current_ed25519: Option<&str>, _now_ms: f64) -> AfterUpload {
+        self.diagnosis_pending = false;
+        let Some(conflict) = self.last_conflict.as_ref() else {
+            return AfterUpload { events: Vec::new(), needs_diagnosis: false };
+        };
+        let old_key_signature_valid = match verdict {
+            Some("valid") => Some(true),
+            Some("invalid") => Some(false),
+            // No signature by this device, or an unreadable key: the check says nothing.
+            _ => None,
+        };
+        let input = DiagnosisInput {
+            conflict,
+            current_ed25519,
+            old_key_signature_valid,
+            server_otk_count: self.server_otk_count,
+            request_had_device_keys: self.failing_request.as_ref().is_some_and(|r| r.has_device_keys),
+        };
+        self.diagnosis = Some(diagnose(&input));
+        AfterUpload { events: vec![GuardianEvent { kind: "diagnosis", detail: to_value(&self.state()) }], needs_diagnosis: false }
+    }
+
+    pub fn state(&self) -> StormState {
+        let breaker = self.breaker.snapshot();
+        let diagnosis = match (&self.diagnosis, &self.last_conflict) {
+            (Some(d), _) => DiagnosisView { kind: d.kind(), reason: d.reason().to_owned() },
+            (None, Some(_)) => DiagnosisView { kind: "pending", reason: "the cause is being checked".into() },
+            (None, None) => DiagnosisView { kind: "undetermined", reason: "no conflict seen".into() },
+        };
+        let key_ids = if breaker.failing_key_ids.is_empty() {
+            self.last_conflict.iter().filter_map(|c| c.key_id.clone()).collect()
+        } else {
+            breaker.failing_key_ids.clone()
+        };
+        StormState {
+            active: self.first_seen.is_some(),
+            key_ids,
+            diagnosis,
+            count: breaker.server_conflicts + breaker.local_answers,
+            breaker,
+            first_seen: self.first_seen,
+            conflict: self.last_conflict.as_ref().map(ConflictSummary::of),
+        }
+    }
+
+    /// A breaker event as a DOM event: its own fields plus the breaker snapshot after it.
+    fn breaker_event(&self, event: BreakerEvent) -> GuardianEvent {
+        let kind = match event {
+            BreakerEvent::Opened { .. } | BreakerEvent::Reopened { .. } => "breaker-open",
+            BreakerEvent::Probe { .. } => "breaker-probe",
+            BreakerEvent::Closed { .. } => "breaker-closed",
+        };
+        let mut detail = to_value(&event);
+        if let Value::Object(map) = &mut detail {
+            map.insert("breaker".into(), to_value(&self.breaker.snapshot()));
+        }
+        GuardianEvent { kind, detail }
+    }
+}
+
+fn as_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(bytes)
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}

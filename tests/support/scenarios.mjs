@@ -1,0 +1,166 @@
+// The divergence scenarios of the storm watch, shared by the end-to-end tests (short windows) and the
+// bench (long windows). Everything is real: Synapse, matrix-js-sdk rust crypto in Chromium, and the
+// server's own access log is what counts the conflicting uploads that reached it.
+import { ensureWwwBuilt } from '../../scripts/build-www.mjs';
+import { serve } from '../../scripts/serve.mjs';
+import { launchBrowser, login, newUserPage } from './browser.mjs';
+import { startHomeserver } from './homeserver.mjs';
+
+export const CRYPTO_STORES = ['matrix-js-sdk::matrix-sdk-crypto', 'matrix-js-sdk::matrix-sdk-crypto-meta'];
+const UPLOAD = { method: 'POST', pathIncludes: '/keys/upload' };
+
+/** Synapse + the demo client's server + Chromium. `close()` stops all three. */
+export async function startStack() {
+  const [hs, browser] = await Promise.all([startHomeserver(), launchBrowser(), ensureWwwBuilt()]);
+  const web = await serve({ homeserver: hs.baseUrl });
+  return {
+    hs,
+    web,
+    browser,
+    async close() {
+      await Promise.allSettled([browser.close(), web.close()]);
+      await hs.stop();
+    },
+  };
+}
+
+let userSerial = 0;
+/** Registers a fresh user (each scenario run gets its own device and keys). */
+export async function freshUser(hs, prefix) {
+  const localpart = `${prefix}${Date.now().toString(36)}${userSerial++}`;
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const user = await hs.registerUser(localpart, password);
+  return { ...user, localpart, password };
+}
+
+/**
+ * A peer who keeps the account busy: a room it posts into `perSecond` times a second, so every /sync of
+ * the members completes quickly — matrix-js-sdk retries a failed keys/upload once per completed /sync.
+ */
+export async function busyPeer(hs, { perSecond = 2 } = {}) {
+  const peer = await freshUser(hs, 'peer');
+  const { room_id: roomId } = await hs.api('POST', '/_matrix/client/v3/createRoom', {
+    token: peer.accessToken,
+    body: { preset: 'public_chat', name: 'busy room' },
+  });
+  let timer = null;
+  let sent = 0;
+  return {
+    peer,
+    roomId,
+    get sent() {
+      return sent;
+    },
+    start() {
+      timer ??= setInterval(() => {
+        const txn = `t${Date.now()}${sent}`;
+        hs.api('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, {
+          token: peer.accessToken,
+          body: { msgtype: 'm.text', body: `busy ${sent}` },
+        }).then(() => sent++, () => {});
+      }, 1000 / perSecond);
+    },
+    stop() {
+      clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+/** Joins the page's logged-in client to a room (through the client itself). */
+async function joinFromPage(page, roomId) {
+  await page.evaluate((r) => window.demo.client.joinRoom(r), roomId);
+}
+
+/** What the page's guardian says (null when the page runs without it). */
+export async function guardianView(page) {
+  return page.evaluate(() => {
+    const g = window.demo && window.demo.guardian;
+    if (!g || typeof g.storm !== 'function') return null;
+    const events = [...document.querySelectorAll('#guardian-events li[data-guardian-event]')].map((li) => li.dataset.guardianEvent);
+    return { storm: g.storm(), events };
+  });
+}
+
+/** Waits until the page's guardian has emitted an event of that type (or the timeout passes). */
+export async function waitForGuardianEvent(page, type, timeout = 15_000) {
+  await page.waitForSelector(`#guardian-events li[data-guardian-event="${type}"]`, { state: 'attached', timeout });
+}
+
+/**
+ * *evict*: log in, let the keys upload, close the tab, delete only the crypto IndexedDB, reload with the
+ * same localStorage session, while the peer keeps the account busy for `windowMs`.
+ * Returns the conflicting uploads the server answered and what the guardian saw.
+ */
+export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict' }) {
+  const { hs, web, browser } = stack;
+  const user = await freshUser(hs, prefix);
+  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}` };
+  let page = await newUserPage(browser, opts);
+  const context = page.context();
+  const { deviceId } = await login(page, user.localpart, user.password);
+  await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+  await joinFromPage(page, peer.roomId);
+  await page.close();
+
+  // The store loss: only the crypto databases go; localStorage (the session) and the sync store stay.
+  const blank = await context.newPage();
+  await blank.goto(new URL('/config.json', web.url).href);
+  await blank.evaluate(async (names) => {
+    for (const name of names) {
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.deleteDatabase(name);
+        req.onsuccess = resolve;
+        req.onerror = () => reject(req.error);
+        req.onblocked = resolve;
+      });
+    }
+  }, CRYPTO_STORES);
+  await blank.close();
+
+  const since = hs.mark();
+  page = await newUserPage(browser, { ...opts, context });
+  peer.start();
+  await page.waitForTimeout(windowMs);
+  peer.stop();
+  const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
+  return { user, deviceId, page, since, conflicts, guardian: await guardianView(page) };
+}
+
+/**
+ * *two tabs on one session* (no writer lock): both tabs run the rust crypto engine on one store. The
+ * peer claims this device's one-time keys so both engines replenish them, each with its own in-memory
+ * key counter — the same key ids with different key material reach the server.
+ */
+export async function twoTabsScenario(stack, { guardian, windowMs, claimsPerSecond = 4, prefix = 'tabs' }) {
+  const { hs, web, browser } = stack;
+  const user = await freshUser(hs, prefix);
+  const claimer = await freshUser(hs, 'claimer');
+  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1` };
+  const first = await newUserPage(browser, opts);
+  const { deviceId } = await login(first, user.localpart, user.password);
+  await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+  const second = await newUserPage(browser, { ...opts, name: `${prefix}-${guardian}-2`, context: first.context() });
+  await second.waitForFunction(() => document.body.dataset.appState === 'ready', null, { timeout: 30_000 });
+
+  const since = hs.mark();
+  let claims = 0;
+  const timer = setInterval(() => {
+    hs.api('POST', '/_matrix/client/v3/keys/claim', {
+      token: claimer.accessToken,
+      body: { one_time_keys: { [user.userId]: { [deviceId]: 'signed_curve25519' } } },
+    }).then(() => claims++, () => {});
+  }, 1000 / claimsPerSecond);
+  await first.waitForTimeout(windowMs);
+  clearInterval(timer);
+  const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
+  return {
+    user,
+    deviceId,
+    pages: [first, second],
+    since,
+    claims,
+    conflicts,
+    guardians: [await guardianView(first), await guardianView(second)],
+  };
+}
