@@ -130,16 +130,17 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
 /**
  * *two tabs on one session* (no writer lock): both tabs run the rust crypto engine on one store. The
  * peer claims this device's one-time keys so both engines replenish them, each with its own in-memory
- * key counter — the same key ids with different key material reach the server.
+ * key counter — the same key ids with different key material reach the server. The peer also keeps
+ * the account busy: a claim alone wakes no /sync, and the engines only replenish after a sync.
  */
-export async function twoTabsScenario(stack, { guardian, windowMs, claimsPerSecond = 4, prefix = 'tabs' }) {
+export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsPerSecond = 4, prefix = 'tabs' }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
-  const claimer = await freshUser(hs, 'claimer');
-  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1` };
+    const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1` };
   const first = await newUserPage(browser, opts);
   const { deviceId } = await login(first, user.localpart, user.password);
   await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+  await joinFromPage(first, peer.roomId);
   const second = await newUserPage(browser, { ...opts, name: `${prefix}-${guardian}-2`, context: first.context() });
   await second.waitForFunction(() => document.body.dataset.appState === 'ready', null, { timeout: 30_000 });
 
@@ -147,11 +148,13 @@ export async function twoTabsScenario(stack, { guardian, windowMs, claimsPerSeco
   let claims = 0;
   const timer = setInterval(() => {
     hs.api('POST', '/_matrix/client/v3/keys/claim', {
-      token: claimer.accessToken,
+      token: peer.peer.accessToken,
       body: { one_time_keys: { [user.userId]: { [deviceId]: 'signed_curve25519' } } },
     }).then(() => claims++, () => {});
   }, 1000 / claimsPerSecond);
+  peer.start();
   await first.waitForTimeout(windowMs);
+  peer.stop();
   clearInterval(timer);
   const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
   return {
