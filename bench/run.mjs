@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
 
+import { stormFigures } from "./storm.mjs";
+
 const root = new URL("../", import.meta.url);
 const figures = [];
 
@@ -26,14 +28,18 @@ record({ name: "core wasm + JS glue, gzipped", value: gzipped(core) / 1024, unit
 record({ name: "forensics wasm + glue, gzipped", value: gzipped(forensics) / 1024, unit: "KB", budget: 200 });
 record({ name: "drop-in loader, gzipped", value: gzipped(["pkg/dropin.js"]) / 1024, unit: "KB" });
 
+// --- Storm watch (issue 3): real Synapse, real matrix-js-sdk, Chromium ---
+const windowMs = Number(process.env.MCG_BENCH_WINDOW_MS || 60_000);
+for (const f of await stormFigures({ windowMs })) record(f);
+
 // --- Output ---
 const rows = figures.map((f) => ({
   figure: f.name,
-  value: `${f.value.toFixed(f.unit === "KB" ? 1 : 2)} ${f.unit}`,
-  baseline: f.baseline === undefined ? "" : `${f.baseline.toFixed(2)} ${f.unit}`,
+  value: `${Number.isInteger(f.value) ? f.value : f.value.toFixed(f.unit === "KB" ? 1 : 2)} ${f.unit}`,
+  baseline: f.baseline === undefined ? "" : `${Number.isInteger(f.baseline) ? f.baseline : f.baseline.toFixed(2)} ${f.unit}`,
   ratio: f.baseline ? (f.value / f.baseline).toFixed(3) : "",
   "goal/budget": f.budget !== undefined ? `≤ ${f.budget} ${f.unit}` : f.goal ?? "",
-  ok: f.budget !== undefined ? (f.value <= f.budget ? "yes" : "OVER") : "",
+  ok: f.budget !== undefined ? (f.value <= f.budget ? "yes" : "OVER") : f.ok === undefined ? "" : f.ok ? "yes" : "no",
 }));
 const cols = Object.keys(rows[0]);
 const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));

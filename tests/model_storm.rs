@@ -1,0 +1,158 @@
+//! The storm watch (what the JS layer talks to) on real Synapse answers: the events a host sees, the
+//! exact replay, the probe cycle and the diagnosis hand-off.
+#![cfg(not(target_arch = "wasm32"))]
+
+use matrix_crypto_guardian::model::breaker::BreakerConfig;
+use matrix_crypto_guardian::model::storm::{StormConfig, StormWatch, UploadDecision};
+use serde_json::Value;
+
+fn fixture(name: &str) -> Value {
+    let p = format!("{}/tests/fixtures/synapse/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// (request body, status, response body) of a captured exchange.
+fn exchange(name: &str) -> (String, u16, Vec<u8>) {
+    let fx = fixture(name);
+    let request = serde_json::to_string(&fx["request"]["body"]).unwrap();
+    let status = fx["response"]["status"].as_u64().unwrap() as u16;
+    (request, status, fx["response"]["body"].as_str().unwrap().as_bytes().to_vec())
+}
+
+fn kinds(events: &[matrix_crypto_guardian::model::storm::GuardianEvent]) -> Vec<&'static str> {
+    events.iter().map(|e| e.kind).collect()
+}
+
+const T0: f64 = 1_700_000_000_000.0;
+
+#[test]
+fn first_conflict_opens_the_breaker_and_identical_retries_get_the_servers_own_answer() {
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    let mut watch = StormWatch::new(StormConfig::default());
+
+    assert_eq!(watch.before_upload(&request, T0).decision, UploadDecision::Pass);
+    let after = watch.after_upload(&request, status, &body, true, T0 + 50.0);
+    assert_eq!(kinds(&after.events), ["breaker-open", "storm"]);
+    assert!(after.needs_diagnosis);
+
+    let storm = &after.events[1].detail;
+    assert_eq!(storm["active"], true);
+    assert_eq!(storm["firstSeen"], T0 + 50.0);
+    assert_eq!(storm["diagnosis"]["kind"], "pending");
+    assert_eq!(storm["breaker"]["state"], "open");
+    assert!(storm["conflict"]["keyId"].as_str().unwrap().starts_with("signed_curve25519:"));
+
+    for i in 1..=5 {
+        match watch.before_upload(&request, T0 + 1000.0 * i as f64).decision {
+            UploadDecision::Replay { status: 400, body: replayed } => assert_eq!(replayed, body, "byte for byte"),
+            other => panic!("retry {i} was not answered locally: {other:?}"),
+        }
+    }
+    let state = watch.state();
+    assert_eq!((state.breaker.server_conflicts, state.breaker.local_answers, state.count), (1, 5, 6));
+    // A second look at the same storm asks for no second diagnosis.
+    assert!(!watch.after_upload(&request, status, &body, true, T0 + 9000.0).needs_diagnosis);
+}
+
+#[test]
+fn a_different_upload_passes_while_open() {
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    // The SDK's next batch: other key ids (here: one fewer).
+    let mut next: Value = serde_json::from_str(&request).unwrap();
+    let otks = next["one_time_keys"].as_object_mut().unwrap();
+    let first = otks.keys().next().unwrap().clone();
+    otks.remove(&first);
+    let other = next.to_string();
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&request, status, &body, true, T0);
+    assert_eq!(watch.before_upload(&other, T0 + 10.0).decision, UploadDecision::Pass);
+}
+
+#[test]
+fn probe_after_backoff_and_a_2xx_closes() {
+    let (request, status, body) = exchange("conflict_same_identity");
+    let config = StormConfig { breaker: BreakerConfig { initial_backoff_ms: 60_000.0, ..BreakerConfig::default() } };
+    let mut watch = StormWatch::new(config);
+    watch.after_upload(&request, status, &body, true, T0);
+
+    assert!(matches!(watch.before_upload(&request, T0 + 59_000.0).decision, UploadDecision::Replay { .. }));
+    let probe = watch.before_upload(&request, T0 + 60_000.0);
+    assert_eq!(probe.decision, UploadDecision::Probe);
+    assert_eq!(kinds(&probe.events), ["breaker-probe"]);
+
+    let accepted = br#"{"one_time_key_counts":{"signed_curve25519":50}}"#;
+    let closed = watch.after_upload(&request, 200, accepted, true, T0 + 60_100.0);
+    assert_eq!(kinds(&closed.events), ["breaker-closed"]);
+    assert_eq!(closed.events[0].detail["reason"], "probe-accepted");
+    assert_eq!(watch.before_upload(&request, T0 + 60_200.0).decision, UploadDecision::Pass);
+}
+
+#[test]
+fn a_cut_conflict_body_is_a_storm_but_never_replayed() {
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    let mut watch = StormWatch::new(StormConfig::default());
+    let after = watch.after_upload(&request, status, &body[..body.len() / 2], false, T0);
+    assert_eq!(kinds(&after.events), ["storm"]);
+    assert_eq!(watch.before_upload(&request, T0 + 10.0).decision, UploadDecision::Pass);
+}
+
+#[test]
+fn diagnosis_uses_the_announced_identity_and_the_forensics_verdict() {
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    let fx = fixture("conflict_identity_replaced");
+    let new_ed25519 = fx["request"]["body"]["device_keys"]["keys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.starts_with("ed25519:"))
+        .map(|(_, v)| v.as_str().unwrap().to_owned())
+        .unwrap();
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&request, status, &body, true, T0);
+
+    let needs = watch.diagnosis_input().expect("a conflict needs a diagnosis");
+    assert_eq!(needs.current_ed25519.as_deref(), Some(new_ed25519.as_str()), "a blank store re-announces its keys");
+    assert_eq!(needs.user_id.as_deref(), fx["user_id"].as_str());
+    assert_eq!(needs.device_id.as_deref(), fx["device_id"].as_str());
+    let old: Value = serde_json::from_str(needs.old_key_json.as_deref().unwrap()).unwrap();
+    assert!(old["signatures"].is_object());
+
+    let out = watch.diagnose(Some("invalid"), Some(&new_ed25519), T0 + 100.0);
+    assert_eq!(kinds(&out.events), ["diagnosis"]);
+    assert_eq!(out.events[0].detail["diagnosis"]["kind"], "identity-replaced");
+    assert_eq!(watch.state().diagnosis.kind, "identity-replaced");
+}
+
+#[test]
+fn same_identity_with_a_valid_old_signature_is_two_writers() {
+    let (request, status, body) = exchange("conflict_same_identity");
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&request, status, &body, true, T0);
+    let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
+    assert_eq!(out.events[0].detail["diagnosis"]["kind"], "concurrent-writers");
+    // A verdict the check could not give leaves the cause open rather than guessing.
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&request, status, &body, true, T0);
+    watch.diagnose(Some("malformed: bad base64"), None, T0 + 100.0);
+    assert_eq!(watch.state().diagnosis.kind, "undetermined");
+}
+
+#[test]
+fn hostile_answers_never_open_the_breaker() {
+    let (request, _, _) = exchange("conflict_identity_replaced");
+    let mut watch = StormWatch::new(StormConfig::default());
+    let hostile: [(u16, &[u8]); 4] = [
+        (502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        (400, b"{\"errcode\":\"M_UNKN"),
+        (400, &[0xff, 0xfe, 0x00, 0x41]),
+        (200, b"not json at all"),
+    ];
+    for (status, body) in hostile {
+        let out = watch.after_upload(&request, status, body, true, T0);
+        assert!(out.events.is_empty(), "{status}: {:?}", out.events);
+    }
+    let big = vec![b'a'; 10 * 1024 * 1024];
+    assert!(watch.after_upload(&request, 400, &big, true, T0).events.is_empty());
+    assert_eq!(watch.before_upload(&request, T0 + 1.0).decision, UploadDecision::Pass);
+    assert!(!watch.state().active);
+}
