@@ -38,6 +38,8 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
       assert.equal(storm.diagnosis.kind, 'identity-replaced', storm.diagnosis.reason);
       assert.match(storm.conflict.keyId, /^signed_curve25519:/);
       assert.equal(storm.conflict.signerDeviceId, guarded.deviceId);
+      const fetched = await guarded.page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
+      assert.ok(fetched.some((n) => n.includes('/pkg/forensics/forensics_bg.wasm')), 'the conflict loaded the forensics module');
 
       // While the breaker is open the client keeps working: it receives the peer's messages and sends its own.
       await openRoom(guarded.page, peer.roomId);
@@ -53,6 +55,19 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
       await sendMessage(guarded.page, text);
       const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
       assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message sent while the breaker was open');
+    });
+    await guarded.page.close();
+  });
+
+  test('drop-in: the one <script> line stops the evict storm with no other change to the client', async () => {
+    const guarded = await evictScenario(stack, { guardian: 'dropin', windowMs: WINDOW_MS, peer, prefix: 'evictdrop' });
+    await withArtifacts('storm-evict-dropin', [guarded.page], async () => {
+      assert.ok(guarded.conflicts <= 1, `at most 1 conflicting upload reaches the server (got ${guarded.conflicts})`);
+      await waitForGuardianEvent(guarded.page, 'diagnosis');
+      const { storm } = await guardianView(guarded.page);
+      assert.ok(storm.breaker.localAnswers >= 2, JSON.stringify(storm.breaker));
+      assert.equal(storm.diagnosis.kind, 'identity-replaced', storm.diagnosis.reason);
+      assert.equal(await guarded.page.evaluate(() => window.matrixCryptoGuardian === window.demo.guardian), true);
     });
     await guarded.page.close();
   });
