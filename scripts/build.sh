@@ -29,7 +29,7 @@ for wasm in pkg/core/guardian_core_bg.wasm pkg/forensics/forensics_bg.wasm; do
 done
 
 # The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
-cp js/index.js js/fetch-tap.js js/index.d.ts pkg/
+for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" pkg/; done
 node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --log-level=warning \
   --outfile=pkg/dropin.js
 node scripts/write-pkg-json.mjs

@@ -18,7 +18,7 @@ const manifest = {
   },
   // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its tap on load.
   sideEffects: ["./dropin.js"],
-  files: ["index.js", "index.d.ts", "fetch-tap.js", "dropin.js", "core/", "forensics/", "README.md"],
+  files: ["*.js", "*.d.ts", "core/", "forensics/", "README.md"],
   keywords: ["matrix", "e2ee", "matrix-js-sdk", "webassembly", "one-time-keys", "crypto"],
 };
 writeFileSync(new URL("../pkg/package.json", import.meta.url), JSON.stringify(manifest, null, 2) + "\n");
