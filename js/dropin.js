@@ -23,7 +23,7 @@ import { installFetchTap } from "./fetch-tap.js";
   window.matrixCryptoGuardian = { loading: true, ready };
 
   import(/* webpackIgnore: true */ new URL("index.js", base).href)
-    .then(({ Guardian }) => Guardian.start({}))
+    .then(({ Guardian }) => Guardian.start({ preset: (script && script.dataset.preset) || "generic" }))
     .then(
       (guardian) => {
         guardian.ready = ready;

@@ -125,6 +125,8 @@ export function installFetchTap(scope = globalThis) {
     let body;
     let decision;
     try {
+      // Uploads are held while the guardian waits for the user (e.g. a store loss seen at start).
+      if (h.uploadGate) await h.uploadGate();
       body = await requestBodyText(input, init);
       // The previous upload's answer must be seen before this one is decided (a storm is back-to-back).
       await withTimeout(lastObservation, OBSERVE_WAIT_MS);

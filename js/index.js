@@ -7,8 +7,9 @@
 //
 // This file is the thin JS adapter around the wasm core (src/api.rs): it owns the event target, the
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
-import initCore, { GuardianCore, coreVersion } from "./core/guardian_core.js";
+import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, checkStoreAtStart } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
+import { snapshotSession, startPersistence } from "./prevention.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 
@@ -32,6 +33,14 @@ const OPTION_CHECKS = {
   coreWasmUrl: (v) => typeof v === "string" || v instanceof URL || "must be a URL or string",
   // Where the forensics module is imported from (default: ./forensics/forensics.js next to this file).
   forensicsUrl: (v) => typeof v === "string" || v instanceof URL || "must be a URL or string",
+  // Where the client keeps its session in localStorage, for the store-loss check at start.
+  preset: (v) => ["cinny", "element", "generic"].includes(v) || 'must be "cinny", "element" or "generic"',
+  // The session, when the host names it itself ({ userId, deviceId }); wins over the preset's keys.
+  session: (v) => (v && typeof v.userId === "string" && typeof v.deviceId === "string") || "must be { userId, deviceId }",
+  // IndexedDB names of the crypto store (default: the preset's rust and legacy names).
+  cryptoStores: (v) => (Array.isArray(v) && v.every((n) => typeof n === "string")) || "must be an array of database names",
+  // Ask for persistent storage at start (default true).
+  persist: (v) => typeof v === "boolean" || "must be true or false",
 };
 
 function checkOptions(options) {
@@ -49,12 +58,24 @@ function checkOptions(options) {
 
 let starting = null;
 
+// The localStorage keys each preset reads, needed before the wasm has loaded; the core checks that it
+// agrees (sessionKeys) so the two lists cannot drift apart silently.
+const PRESET_SESSION_KEYS = {
+  cinny: ["matrixSessions", "cinny_user_id", "cinny_device_id", "cinny_hs_base_url"],
+  element: ["mx_user_id", "mx_device_id", "mx_hs_url"],
+};
+
 export class Guardian extends EventTarget {
   #core;
   #options;
   #session = { userId: null, deviceId: null, baseUrl: null, authorization: null };
   #client = null;
   #forensics = null;
+  #storeCheck = { verdict: "not-checked" };
+  #persistence = { supported: null, persisted: null, outcome: "not-requested", usage: null, quota: null };
+  #requestPersistence = null;
+  #releaseUploads = null;
+  #uploadsHeld = null;
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -73,10 +94,15 @@ export class Guardian extends EventTarget {
     }
     const tap = installFetchTap(globalThis);
     if (starting) return starting;
+    // The session as it was before this page could log in: read synchronously, before any await, so
+    // a login later in this page is never mistaken for a surviving session.
+    const sessionAtStart = { preset: options.preset || "generic", values: snapshotSession(PRESET_SESSION_KEYS[options.preset] || []) };
     starting = (async () => {
       await initCore(options.coreWasmUrl ? { module_or_path: options.coreWasmUrl } : undefined);
       const guardian = new Guardian(options);
       if (tap) tap.attach(guardian.#uploadHandler());
+      await guardian.#checkStore(sessionAtStart);
+      if (options.persist !== false) guardian.#requestPersistence = startPersistence((s) => guardian.#persistenceChanged(s));
       return guardian;
     })();
     starting.catch(() => {
@@ -116,6 +142,55 @@ export class Guardian extends EventTarget {
     return this;
   }
 
+  /** The result of the store-loss check made at start (`verdict`: no-session | healthy | store-lost | unknown). */
+  storeCheck() {
+    return structuredClone(this.#storeCheck);
+  }
+
+  /** Persistent storage: `{ supported, persisted, outcome, usage, quota }`. */
+  persistence() {
+    return { ...this.#persistence };
+  }
+
+  /** Asks for persistent storage now (call it from a user gesture, e.g. at login). */
+  async requestPersistence() {
+    if (!this.#requestPersistence) this.#requestPersistence = startPersistence((s) => this.#persistenceChanged(s));
+    else await this.#requestPersistence();
+    return this.persistence();
+  }
+
+  /**
+   * After a store loss the user chose to go on with this device anyway: key uploads are released.
+   * Their choice is recorded in the `store-loss-accepted` event (and the journal).
+   */
+  continueDespiteStoreLoss() {
+    if (!this.#releaseUploads) return false;
+    this.#releaseUploads();
+    this.#releaseUploads = null;
+    this.#uploadsHeld = null;
+    this.#emit([{ type: "store-loss-accepted", detail: { at: Date.now(), session: this.#storeCheck.session || null } }]);
+    return true;
+  }
+
+  async #checkStore({ preset, values }) {
+    const known = sessionKeys(preset);
+    if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
+    const stores = this.#options.cryptoStores || presetCryptoStores(preset);
+    const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
+    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, null);
+    if (this.#storeCheck.verdict === "store-lost") {
+      // Hold key uploads until the user has chosen: a blank store would publish a new identity under
+      // the old device id and start the storm.
+      this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
+      this.#emit([{ type: "store-lost", detail: structuredClone(this.#storeCheck) }]);
+    }
+  }
+
+  #persistenceChanged(state) {
+    this.#persistence = state;
+    this.#emit([{ type: "persistence", detail: { ...state } }]);
+  }
+
   /** The current storm state: breaker, failing key ids, counts, diagnosis. */
   storm() {
     return this.#core.storm();
@@ -129,6 +204,7 @@ export class Guardian extends EventTarget {
 
   #uploadHandler() {
     return {
+      uploadGate: () => this.#uploadsHeld,
       beforeUpload: (body, authorization, url) => {
         // Kept in memory only, for the diagnosis' /keys/query; never stored, logged or reported.
         if (authorization) this.#session.authorization = authorization;

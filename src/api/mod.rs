@@ -6,6 +6,8 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod prevention;
+
 use crate::model::storm::{StormConfig, StormWatch};
 
 /// The crate version, which is also the npm package's.

@@ -7,6 +7,7 @@
 //! * [`diagnosis`]: which divergence (store loss, two writers, exhaustion) is behind a conflict.
 //! * [`keys_query`]: this device's ed25519 key from a /keys/query answer.
 //! * [`storm`]: ties upload, breaker, conflict and diagnosis together for the API layer.
+//! * [`writer`]: one crypto writer across tabs — lock name, the localStorage lease, the tab census.
 
 pub mod breaker;
 pub mod conflict;
@@ -15,6 +16,7 @@ pub mod pyrepr;
 pub mod upload;
 pub mod keys_query;
 pub mod storm;
+pub mod store_loss;
 
 pub use breaker::{
     Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,

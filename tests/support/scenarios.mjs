@@ -89,10 +89,12 @@ export async function waitForGuardianEvent(page, type, timeout = 15_000) {
 
 /**
  * *evict*: log in, let the keys upload, close the tab, delete only the crypto IndexedDB, reload with the
- * same localStorage session, while the peer keeps the account busy for `windowMs`.
+ * same localStorage session, while the peer keeps the account busy for `windowMs`. With the guardian,
+ * the store-loss check warns at start; `storeLoss: 'continue'` (default) takes the user's "continue at my
+ * own risk" so the storm itself can be watched, `'ask'` leaves the warning unanswered.
  * Returns the conflicting uploads the server answered and what the guardian saw.
  */
-export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict' }) {
+export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict', storeLoss = 'continue' }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
   const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}` };
@@ -119,7 +121,9 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
   await blank.close();
 
   const since = hs.mark();
-  page = await newUserPage(browser, { ...opts, context });
+  // storeLoss 'continue': the user goes on despite the store-loss warning (so the storm can be watched);
+  // 'ask': the demo waits for the user's choice.
+  page = await newUserPage(browser, { ...opts, context, query: storeLoss === 'continue' ? { storeLoss } : {} });
   peer.start();
   await page.waitForTimeout(windowMs);
   peer.stop();

@@ -44,7 +44,8 @@ const GUARDIAN_EVENTS = [
   'writer-lost',
   'diagnosis',
   'remedy',
-  'persist',
+  'persistence',
+  'store-loss-accepted',
   'report',
   'error',
 ];
@@ -220,13 +221,35 @@ async function startGuardianNpm() {
     throw new Error(missing ? '/pkg/index.js is missing (pkg/ not built: run npm run build)' : `import('/pkg/index.js') failed: ${e.message}`);
   }
   if (!mod || !mod.Guardian || typeof mod.Guardian.start !== 'function') throw new Error('/pkg/index.js has no Guardian.start');
-  const guardian = await mod.Guardian.start({});
+  const guardian = await mod.Guardian.start({ preset: 'cinny' });
   demo.guardian = guardian;
   demo.guardianModule = mod;
   subscribeGuardian(guardian);
   const version = guardian.version ?? mod.version ?? mod.VERSION ?? '?';
   setGuardianStatus(`guardian ${version} loaded`, 'loaded');
+  showStoreCheck(guardian);
   return guardian;
+}
+
+// The store-loss check ran at start, before this page could log in. Until the recovery prompt lands
+// (remedies), the demo shows the finding and the one choice that exists: continue at your own risk.
+// `?storeLoss=continue` makes that choice at once (the storm-watch tests need the storm to happen).
+function showStoreCheck(guardian) {
+  const check = typeof guardian.storeCheck === 'function' ? guardian.storeCheck() : null;
+  if (!check || check.verdict !== 'store-lost') return;
+  onGuardianEvent('store-lost', check);
+  const proceed = () => {
+    guardian.continueDespiteStoreLoss();
+    notice.remove();
+  };
+  const notice = h(
+    'div',
+    { id: 'store-lost', role: 'alert' },
+    h('p', { text: `Encryption store lost: ${check.reason}` }),
+    h('button', { id: 'store-lost-continue', type: 'button', text: 'Continue at my own risk', onclick: proceed }),
+  );
+  document.body.prepend(notice);
+  if (params.get('storeLoss') === 'continue') proceed();
 }
 
 function withTimeout(p, ms, what) {
@@ -244,6 +267,7 @@ async function watchDropinGuardian() {
   subscribeGuardian(inst);
   const version = inst.version ?? g.version ?? '?';
   setGuardianStatus(`guardian ${version} loaded (drop-in)`, 'loaded');
+  showStoreCheck(inst);
   return inst;
 }
 

@@ -1,0 +1,52 @@
+//! Prevention surface: the store-loss check (persistence is plain JS: js/prevention.js).
+use wasm_bindgen::prelude::*;
+
+use crate::browser::store_probe;
+use crate::model::store_loss::{check_store, read_session, Sentinel, SessionFacts, SessionPreset};
+
+/// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
+#[wasm_bindgen(js_name = sessionKeys)]
+pub fn session_keys(preset: &str) -> Vec<String> {
+    SessionPreset::parse(preset).map(|p| p.keys().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
+}
+
+/// The crypto-store database names a preset's client may have.
+#[wasm_bindgen(js_name = presetCryptoStores)]
+pub fn preset_crypto_stores(preset: &str) -> Vec<String> {
+    SessionPreset::parse(preset).map(|p| p.crypto_stores().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostSession {
+    user_id: String,
+    device_id: String,
+    homeserver: Option<String>,
+}
+
+/// Runs the store-loss check. `session_values`: `{ key: value | null }` snapshotted at start for
+/// `preset`; `host_session`: `{ userId, deviceId }` when the host names its session itself (wins);
+/// `crypto_stores`: the names to look for; `sentinel`: the guardian's record of this device or null.
+#[wasm_bindgen(js_name = checkStoreAtStart)]
+pub async fn check_store_at_start(
+    preset: String,
+    session_values: JsValue,
+    host_session: JsValue,
+    crypto_stores: Vec<String>,
+    sentinel: JsValue,
+) -> JsValue {
+    let session = match serde_wasm_bindgen::from_value::<HostSession>(host_session) {
+        Ok(h) => Some(SessionFacts { user_id: h.user_id, device_id: h.device_id, homeserver: h.homeserver }),
+        Err(_) => {
+            let values: std::collections::HashMap<String, Option<String>> =
+                serde_wasm_bindgen::from_value(session_values).unwrap_or_default();
+            SessionPreset::parse(&preset).and_then(|p| read_session(p, |k| values.get(k).cloned().flatten()))
+        }
+    };
+    // Firefox before 126 and some webviews cannot list databases: that is "unknown", not "lost".
+    let databases = store_probe::database_names().await.ok();
+    let sentinel: Option<Sentinel> = serde_wasm_bindgen::from_value(sentinel).ok();
+    let verdict = check_store(session, databases.as_deref(), &crypto_stores, sentinel.as_ref());
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    serde::Serialize::serialize(&verdict, &serializer).unwrap_or(JsValue::NULL)
+}

@@ -1,0 +1,232 @@
+//! The store-loss check: a session survives in localStorage but the crypto store it belongs to is gone.
+//!
+//! That is the state in which matrix-js-sdk comes back with the same device id and a blank crypto
+//! store — a new identity key under the old device id — and storms (rust crypto) or silently breaks
+//! (legacy libolm crypto). It must be seen *before* the SDK starts, so the check only uses what the
+//! page had at start: the session keys in localStorage, the IndexedDB database names, and the
+//! guardian's own per-device sentinel (the identity it saw this device upload).
+use serde::Serialize;
+use serde_json::Value;
+
+/// Where a client keeps its session in localStorage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPreset {
+    /// Cinny: the `matrixSessions` JSON array (current), else the legacy `cinny_*` strings.
+    Cinny,
+    /// Element Web: `mx_user_id`, `mx_device_id`, `mx_hs_url`.
+    Element,
+}
+
+impl SessionPreset {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "cinny" => Some(SessionPreset::Cinny),
+            "element" => Some(SessionPreset::Element),
+            _ => None,
+        }
+    }
+
+    /// The localStorage keys this preset reads (the JS adapter reads exactly these, nothing else:
+    /// never the access token).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            SessionPreset::Cinny => &["matrixSessions", "cinny_user_id", "cinny_device_id", "cinny_hs_base_url"],
+            SessionPreset::Element => &["mx_user_id", "mx_device_id", "mx_hs_url"],
+        }
+    }
+
+    /// IndexedDB names of this client's crypto store: the rust crypto store (default prefix) and the
+    /// legacy libolm store, which does not storm after a loss and so is only caught here.
+    pub fn crypto_stores(self) -> &'static [&'static str] {
+        match self {
+            SessionPreset::Cinny => &["matrix-js-sdk::matrix-sdk-crypto", "crypto-store"],
+            SessionPreset::Element => &["matrix-js-sdk::matrix-sdk-crypto", "matrix-js-sdk:crypto"],
+        }
+    }
+}
+
+/// The session found in localStorage (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionFacts {
+    pub user_id: String,
+    pub device_id: String,
+    pub homeserver: Option<String>,
+}
+
+/// Reads the session from the preset's localStorage values (`get(key)`); any malformed value is
+/// "no session" rather than an error — we only warn about what we can show.
+pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>) -> Option<SessionFacts> {
+    let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    match preset {
+        SessionPreset::Cinny => {
+            if let Some(raw) = nonempty("matrixSessions") {
+                if let Ok(Value::Array(sessions)) = serde_json::from_str::<Value>(&raw) {
+                    let first = sessions.first()?;
+                    let field = |name: &str| first.get(name).and_then(Value::as_str).map(str::to_owned);
+                    return Some(SessionFacts {
+                        user_id: field("userId")?,
+                        device_id: field("deviceId")?,
+                        homeserver: field("baseUrl"),
+                    });
+                }
+            }
+            Some(SessionFacts {
+                user_id: nonempty("cinny_user_id")?,
+                device_id: nonempty("cinny_device_id")?,
+                homeserver: nonempty("cinny_hs_base_url"),
+            })
+        }
+        SessionPreset::Element => Some(SessionFacts {
+            user_id: nonempty("mx_user_id")?,
+            device_id: nonempty("mx_device_id")?,
+            homeserver: nonempty("mx_hs_url"),
+        }),
+    }
+}
+
+/// What the guardian remembers of a device: the identity it saw the device upload successfully.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sentinel {
+    pub user_id: String,
+    pub device_id: String,
+    pub ed25519: Option<String>,
+    pub first_seen: f64,
+    pub last_seen: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+pub enum StoreCheck {
+    /// No session at start: a first login or a signed-out client. Nothing to protect yet.
+    NoSession,
+    /// The session and its crypto store are both there.
+    Healthy { session: SessionFacts, store: String },
+    /// The session survived, its crypto store did not: the SDK would start a new identity under the
+    /// old device id.
+    StoreLost { session: SessionFacts, missing: Vec<String>, known_identity: Option<String>, reason: String },
+    /// The browser cannot list databases (`indexedDB.databases()` missing): we do not guess.
+    Unknown { session: SessionFacts, reason: String },
+}
+
+impl StoreCheck {
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            StoreCheck::NoSession => "no-session",
+            StoreCheck::Healthy { .. } => "healthy",
+            StoreCheck::StoreLost { .. } => "store-lost",
+            StoreCheck::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// The check itself. `databases`: the origin's IndexedDB names, `None` where they cannot be listed.
+/// `crypto_stores`: the names this client's crypto store may have. `sentinel`: what the guardian's
+/// own database remembers for this device, if anything.
+pub fn check_store(
+    session: Option<SessionFacts>,
+    databases: Option<&[String]>,
+    crypto_stores: &[String],
+    sentinel: Option<&Sentinel>,
+) -> StoreCheck {
+    let Some(session) = session else { return StoreCheck::NoSession };
+    let Some(databases) = databases else {
+        return StoreCheck::Unknown { session, reason: "this browser cannot list IndexedDB databases".into() };
+    };
+    if let Some(store) = crypto_stores.iter().find(|name| databases.contains(name)) {
+        return StoreCheck::Healthy { session, store: store.clone() };
+    }
+    let known_identity = sentinel
+        .filter(|s| s.user_id == session.user_id && s.device_id == session.device_id)
+        .and_then(|s| s.ed25519.clone());
+    let mut reason = format!(
+        "a session for {} (device {}) is in localStorage, but its crypto store ({}) is not in IndexedDB: \
+         the browser evicted it or it was cleared",
+        session.user_id,
+        session.device_id,
+        crypto_stores.join(" or ")
+    );
+    if let Some(key) = &known_identity {
+        reason.push_str(&format!("; this device's identity key was {key}, and its private half is gone"));
+    }
+    StoreCheck::StoreLost { session, missing: crypto_stores.to_vec(), known_identity, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn storage(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn alice() -> SessionFacts {
+        SessionFacts { user_id: "@alice:hs".into(), device_id: "DEV".into(), homeserver: Some("https://hs".into()) }
+    }
+
+    #[test]
+    fn reads_cinny_current_and_legacy_and_element_sessions() {
+        let current = storage(&[(
+            "matrixSessions",
+            r#"[{"baseUrl":"https://hs","userId":"@alice:hs","deviceId":"DEV","accessToken":"syt_secret","fallbackSdkStores":false}]"#,
+        )]);
+        assert_eq!(read_session(SessionPreset::Cinny, current), Some(alice()));
+        let legacy = storage(&[("cinny_user_id", "@alice:hs"), ("cinny_device_id", "DEV"), ("cinny_hs_base_url", "https://hs")]);
+        assert_eq!(read_session(SessionPreset::Cinny, legacy), Some(alice()));
+        let element = storage(&[("mx_user_id", "@alice:hs"), ("mx_device_id", "DEV"), ("mx_hs_url", "https://hs")]);
+        assert_eq!(read_session(SessionPreset::Element, element), Some(alice()));
+    }
+
+    #[test]
+    fn partial_or_malformed_sessions_are_no_session() {
+        assert_eq!(read_session(SessionPreset::Cinny, storage(&[("cinny_user_id", "@alice:hs")])), None);
+        assert_eq!(read_session(SessionPreset::Cinny, storage(&[("matrixSessions", "[]")])), None);
+        assert_eq!(read_session(SessionPreset::Cinny, storage(&[("matrixSessions", r#"[{"userId":"@a:hs"}]"#)])), None);
+        assert_eq!(read_session(SessionPreset::Element, storage(&[("mx_user_id", ""), ("mx_device_id", "D")])), None);
+        // Not JSON: fall back to the legacy keys.
+        let junk = storage(&[("matrixSessions", "{not json"), ("cinny_user_id", "@alice:hs"), ("cinny_device_id", "DEV")]);
+        assert_eq!(read_session(SessionPreset::Cinny, junk).map(|s| s.device_id), Some("DEV".into()));
+    }
+
+    #[test]
+    fn the_verdicts() {
+        let stores = names(SessionPreset::Cinny.crypto_stores());
+        let with_store = names(&["matrix-js-sdk:web-sync-store", "matrix-js-sdk::matrix-sdk-crypto"]);
+        let legacy_store = names(&["crypto-store"]);
+        let evicted = names(&["matrix-js-sdk:web-sync-store"]);
+
+        assert_eq!(check_store(None, Some(&evicted), &stores, None), StoreCheck::NoSession);
+        assert_eq!(check_store(Some(alice()), Some(&with_store), &stores, None).verdict(), "healthy");
+        assert_eq!(check_store(Some(alice()), Some(&legacy_store), &stores, None).verdict(), "healthy");
+        assert_eq!(check_store(Some(alice()), None, &stores, None).verdict(), "unknown");
+
+        let lost = check_store(Some(alice()), Some(&evicted), &stores, None);
+        assert_eq!(lost.verdict(), "store-lost");
+        let StoreCheck::StoreLost { known_identity, reason, .. } = lost else { unreachable!() };
+        assert_eq!(known_identity, None);
+        assert!(reason.contains("@alice:hs") && reason.contains("DEV"), "{reason}");
+    }
+
+    #[test]
+    fn the_sentinel_names_the_lost_identity_only_for_the_same_device() {
+        let stores = names(SessionPreset::Cinny.crypto_stores());
+        let evicted: Vec<String> = Vec::new();
+        let seen = Sentinel { user_id: "@alice:hs".into(), device_id: "DEV".into(), ed25519: Some("ED".into()), first_seen: 1.0, last_seen: 2.0 };
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, Some(&seen)) else {
+            panic!()
+        };
+        assert_eq!(known_identity.as_deref(), Some("ED"));
+        let other = Sentinel { device_id: "OTHER".into(), ..seen };
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, Some(&other)) else {
+            panic!()
+        };
+        assert_eq!(known_identity, None);
+    }
+}

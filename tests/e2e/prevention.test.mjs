@@ -1,0 +1,124 @@
+// Prevention end to end: the store-loss check before the SDK starts, no false alarms on the ordinary
+// paths, and persistent storage asked for and reported truthfully either way.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { login, logout, newUserPage, waitForAppState, withArtifacts } from '../support/browser.mjs';
+import { busyPeer, evictScenario, freshUser, startStack } from '../support/scenarios.mjs';
+
+const UPLOADS = { method: 'POST', pathIncludes: '/keys/upload' };
+
+const guardianFacts = (page) =>
+  page.evaluate(() => ({
+    check: window.demo.guardian.storeCheck(),
+    warned: !!document.querySelector('#store-lost'),
+    events: window.demo.guardianEvents.map((e) => e.type),
+  }));
+
+describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
+  let stack;
+  let peer;
+  before(async () => {
+    stack = await startStack();
+    peer = await busyPeer(stack.hs, { perSecond: 3 });
+  });
+  after(async () => {
+    peer?.stop();
+    await stack?.close();
+  });
+
+  for (const guardian of ['npm', 'dropin']) {
+    test(`evict (${guardian}): store-lost is raised before the SDK sends any keys/upload, and none reaches the server`, async () => {
+      const run = await evictScenario(stack, { guardian, windowMs: 8_000, peer, prefix: `lost${guardian}`, storeLoss: 'ask' });
+      await withArtifacts(`prevention-evict-${guardian}`, [run.page], async () => {
+        const uploads = stack.hs.countRequests({ ...UPLOADS, user: run.user.userId, since: run.since });
+        assert.equal(uploads, 0, 'no keys/upload at all while the user has not chosen');
+        assert.equal(run.conflicts, 0);
+        const { check, warned } = await guardianFacts(run.page);
+        assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
+        assert.equal(check.session.userId, run.user.userId);
+        assert.equal(check.session.deviceId, run.deviceId);
+        assert.ok(check.missing.includes('matrix-js-sdk::matrix-sdk-crypto'));
+        assert.ok(warned, 'the user is told');
+        // The client itself keeps syncing: the peer's messages still arrive.
+        const seen = await run.page.evaluate(() => document.querySelector('#sync-state').dataset.syncCount);
+        assert.ok(Number(seen) > 0, `sync count ${seen}`);
+
+        // Choosing to continue releases the uploads (and the storm watch takes over from there).
+        const since = stack.hs.mark();
+        await run.page.click('#store-lost-continue');
+        peer.start();
+        await stack.hs.waitForRequests({ ...UPLOADS, user: run.user.userId, since }, 1, { timeout: 20_000 });
+        peer.stop();
+        const { events } = await guardianFacts(run.page);
+        assert.ok(events.includes('store-loss-accepted'), events.join());
+      });
+      await run.page.close();
+    });
+  }
+
+  test('no false store-lost: first login on a fresh profile, reloads, sign-out and sign-in again', async () => {
+    const user = await freshUser(stack.hs, 'noalarm');
+    const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: 'noalarm' });
+    await withArtifacts('prevention-no-false-alarm', [page], async () => {
+      await waitForAppState(page, 'login');
+      assert.equal((await guardianFacts(page)).check.verdict, 'no-session', 'fresh profile');
+      const first = await login(page, user.localpart, user.password);
+      await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+      const checks = [];
+      for (let i = 0; i < 2; i++) {
+        await page.reload();
+        await waitForAppState(page, 'ready');
+        checks.push(await guardianFacts(page));
+      }
+      await logout(page);
+      checks.push(await guardianFacts(page));
+      const second = await login(page, user.localpart, user.password);
+      assert.notEqual(second.deviceId, first.deviceId, 'a sign-in after a sign-out is a new device');
+      await page.reload();
+      await waitForAppState(page, 'ready');
+      checks.push(await guardianFacts(page));
+      assert.deepEqual(checks.map((c) => c.check.verdict), ['healthy', 'healthy', 'no-session', 'healthy']);
+      for (const c of checks) {
+        assert.equal(c.warned, false);
+        assert.ok(!c.events.includes('store-lost'), c.events.join());
+      }
+    });
+    await page.context().close();
+  });
+
+  for (const [setting, expected] of [['granted', true], ['denied', false]]) {
+    test(`persistent storage ${setting} by the browser is reported truthfully`, async () => {
+      const context = await stack.browser.newContext();
+      const cdp = await stack.browser.newBrowserCDPSession();
+      const origin = new URL(stack.web.url).origin;
+      const browserContextId = await contextId(context);
+      if (setting === 'granted') await cdp.send('Browser.grantPermissions', { permissions: ['durableStorage'], origin, browserContextId });
+      else await cdp.send('Browser.setPermission', { permission: { name: 'persistent-storage' }, setting, origin, browserContextId });
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: `persist-${setting}`, context });
+      await waitForAppState(page, 'login');
+      await page.waitForFunction(() => !['pending', 'not-requested'].includes(window.demo.guardian.persistence().outcome), null, { timeout: 10_000 });
+      const state = await page.evaluate(async () => ({
+        reported: window.demo.guardian.persistence(),
+        browser: await navigator.storage.persisted(),
+        events: window.demo.guardianEvents.filter((e) => e.type === 'persistence').map((e) => e.detail.outcome),
+      }));
+      assert.equal(state.browser, expected, 'the browser agrees with the setting');
+      assert.equal(state.reported.persisted, expected);
+      assert.equal(state.reported.supported, true);
+      assert.ok(expected ? /^(already-persisted|granted)$/.test(state.reported.outcome) : state.reported.outcome === 'denied', state.reported.outcome);
+      assert.ok(Number.isFinite(state.reported.quota) && state.reported.quota > 0, 'estimate() recorded');
+      assert.ok(state.events.length >= 1, 'a persistence event was emitted');
+      await context.close();
+    });
+  }
+});
+
+/** The CDP browserContextId of a Playwright context. */
+async function contextId(context) {
+  const probe = await context.newPage();
+  const session = await context.newCDPSession(probe);
+  const { targetInfo } = await session.send('Target.getTargetInfo');
+  await probe.close();
+  return targetInfo.browserContextId;
+}
