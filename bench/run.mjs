@@ -6,6 +6,9 @@ import { gzipSync } from "node:zlib";
 import os from "node:os";
 
 import { stormFigures } from "./storm.mjs";
+import { loadingFigures } from "./loading.mjs";
+import { diagnosticsFigures } from "./diagnostics.mjs";
+import { writerFigures } from "./writer.mjs";
 
 const root = new URL("../", import.meta.url);
 const figures = [];
@@ -28,9 +31,18 @@ record({ name: "core wasm + JS glue, gzipped", value: gzipped(core) / 1024, unit
 record({ name: "forensics wasm + glue, gzipped", value: gzipped(forensics) / 1024, unit: "KB", budget: 200 });
 record({ name: "drop-in loader, gzipped", value: gzipped(["pkg/dropin.js"]) / 1024, unit: "KB" });
 
+// --- Drop-in loading (issue 8): script start -> guardian ready, next to the page's own load ---
+for (const f of await loadingFigures()) record(f);
+
 // --- Storm watch (issue 3): real Synapse, real matrix-js-sdk, Chromium ---
 const windowMs = Number(process.env.MCG_BENCH_WINDOW_MS || 60_000);
 for (const f of await stormFigures({ windowMs })) record(f);
+
+// --- Diagnostics (issue 7): console tap, journal, own database, memory after a storm ---
+for (const f of await diagnosticsFigures()) record(f);
+
+// --- Single writer (issue 4): failover latency, Web Locks vs the lease fallback ---
+for (const f of await writerFigures()) record(f);
 
 // --- Output ---
 const rows = figures.map((f) => ({

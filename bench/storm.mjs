@@ -102,9 +102,9 @@ export async function stormFigures({ windowMs = 60_000 } = {}) {
     await evictOn.page.close();
     figures.push({ name: `conflicting uploads at the server, busy evict, ${seconds} s`, value: evictOn.conflicts, baseline: evictOff.conflicts, unit: 'requests', goal: '≤ 1', ok: evictOn.conflicts <= 1 });
 
-    const tabsOff = await twoTabsScenario(stack, { guardian: 'off', windowMs, peer, prefix: 'btabsoff' });
+    const tabsOff = await twoTabsScenario(stack, { guardian: 'off', query: { writer: 'off' }, windowMs, peer, prefix: 'btabsoff' });
     await Promise.all(tabsOff.pages.map((p) => p.close()));
-    const tabsOn = await twoTabsScenario(stack, { guardian: 'npm', windowMs, peer, prefix: 'btabson' });
+    const tabsOn = await twoTabsScenario(stack, { guardian: 'npm', query: { writer: 'off' }, windowMs, peer, prefix: 'btabson' });
     await Promise.all(tabsOn.pages.map((p) => p.close()));
     figures.push({ name: `conflicting uploads at the server, two tabs, ${seconds} s`, value: tabsOn.conflicts, baseline: tabsOff.conflicts, unit: 'requests', goal: '≤ 1 per tab', ok: tabsOn.conflicts <= 2 });
   } finally {

@@ -8,14 +8,36 @@
 // wasm), the tap is abandoned, the host runs exactly as without the guardian, and one console warning
 // says why. Bundled by scripts/build.sh into pkg/dropin.js (an IIFE).
 import { installFetchTap } from "./fetch-tap.js";
+import { installConsoleTap } from "./console-tap.js";
+import { installIdbGate } from "./idb-gate.js";
+import { readDropInConfig } from "./dropin-config.js";
 
 (function startDropIn() {
   const script = document.currentScript;
+  mark("script-start"); // npm run bench: script start -> ready, next to the page's own load
+  let config = { options: { preset: "generic" }, problems: [] };
+  try {
+    config = readDropInConfig(script && script.dataset);
+  } catch {
+    /* defaults */
+  }
+  if (config.problems.length) console.warn(`[matrix-crypto-guardian] drop-in <script> attributes: ${config.problems.join("; ")}`);
   let tap = null;
   try {
     tap = installFetchTap(window);
   } catch {
     return;
+  }
+  // The journal's console tap, before the host logs anything; lines wait in a buffer until the core loads.
+  installConsoleTap(window);
+  // Single writer: crypto-store opens wait until this tab is the writer (released at once if we fail).
+  let gate = null;
+  let writerHold = null;
+  try {
+    gate = installIdbGate(window, { prefix: config.options.cryptoStorePrefix });
+    writerHold = gate && gate.hold("writer");
+  } catch {
+    gate = null;
   }
   const base = script && script.src ? new URL(".", script.src) : new URL("./", location.href);
   let markReady;
@@ -23,19 +45,37 @@ import { installFetchTap } from "./fetch-tap.js";
   window.matrixCryptoGuardian = { loading: true, ready };
 
   import(/* webpackIgnore: true */ new URL("index.js", base).href)
-    .then(({ Guardian }) => Guardian.start({ preset: (script && script.dataset.preset) || "generic" }))
+    .then(({ Guardian }) => Guardian.start(config.options))
     .then(
       (guardian) => {
         guardian.ready = ready;
         window.matrixCryptoGuardian = guardian;
         markReady(guardian);
+        mark("ready");
+        if (gate) {
+          import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
+            .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold }))
+            .catch((e) => {
+              gate.releaseAll();
+              console.warn("[matrix-crypto-guardian] single writer not active:", e && e.message ? e.message : e);
+            });
+        }
         document.dispatchEvent(new CustomEvent("matrix-crypto-guardian:ready", { detail: guardian }));
       },
       (err) => {
         if (tap) tap.abandon();
+        if (gate) gate.releaseAll();
         window.matrixCryptoGuardian = { loading: false, failed: String(err && err.message ? err.message : err), ready };
         markReady(null);
         console.warn("[matrix-crypto-guardian] not active (the client runs unguarded):", err && err.message ? err.message : err);
       },
     );
 })();
+
+function mark(name) {
+  try {
+    performance.mark(`matrix-crypto-guardian:${name}`);
+  } catch {
+    /* no User Timing: no figure */
+  }
+}

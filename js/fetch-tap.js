@@ -119,9 +119,11 @@ export function installFetchTap(scope = globalThis) {
     },
   };
 
-  async function guardUpload(args, input, init) {
+  // `self` is the `this` the host called fetch with, passed on unchanged: the host's own fetch (or its
+  // wrapper) behaves exactly as without the tap (native fetch rejects a non-window `this`).
+  async function guardUpload(self, args, input, init) {
     const h = handler || (await withTimeout(ready, CORE_WAIT_MS));
-    if (!h) return Reflect.apply(original, scope, args);
+    if (!h) return Reflect.apply(original, self, args);
     let body;
     let decision;
     try {
@@ -130,21 +132,29 @@ export function installFetchTap(scope = globalThis) {
       body = await requestBodyText(input, init);
       // The previous upload's answer must be seen before this one is decided (a storm is back-to-back).
       await withTimeout(lastObservation, OBSERVE_WAIT_MS);
+      // An aborted request is the host's own fetch's to reject (with the abort reason), never ours to
+      // answer: no decision, no replay.
+      if (signalOf(input, init)?.aborted) return Reflect.apply(original, self, args);
       decision = h.beforeUpload(body, authorizationOf(input, init), urlOf(input));
     } catch (err) {
       reportInternal(err);
-      return Reflect.apply(original, scope, args);
+      return Reflect.apply(original, self, args);
     }
     if (decision && decision.action === "replay") {
-      return new Response(decision.body, {
-        status: decision.status,
-        statusText: "Bad Request",
-        headers: { "content-type": "application/json", [GUARDIAN_HEADER]: "breaker-open; replay of the server's last answer" },
-      });
+      try {
+        return new Response(decision.body, {
+          status: decision.status,
+          statusText: "Bad Request",
+          headers: { "content-type": "application/json", [GUARDIAN_HEADER]: "breaker-open; replay of the server's last answer" },
+        });
+      } catch (err) {
+        // Fail open: a replay we cannot build (e.g. a status Response refuses) goes to the server instead.
+        reportInternal(err);
+      }
     }
     let response;
     try {
-      response = await Reflect.apply(original, scope, args);
+      response = await Reflect.apply(original, self, args);
     } catch (err) {
       try {
         h.uploadFailed(body, String(err && err.name ? err.name : err));
@@ -172,8 +182,8 @@ export function installFetchTap(scope = globalThis) {
     } catch {
       upload = false;
     }
-    if (!upload) return Reflect.apply(original, scope, arguments);
-    return guardUpload(arguments, input, init);
+    if (!upload) return Reflect.apply(original, this, arguments);
+    return guardUpload(this, arguments, input, init);
   }
 
   try {
@@ -184,6 +194,12 @@ export function installFetchTap(scope = globalThis) {
     return null;
   }
   return tap;
+}
+
+/** The AbortSignal fetch would use: init.signal when given, else the Request's. */
+function signalOf(input, init) {
+  if (init && init.signal !== undefined) return init.signal;
+  return input instanceof Request ? input.signal : null;
 }
 
 function authorizationOf(input, init) {

@@ -9,9 +9,15 @@
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
 import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, checkStoreAtStart } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
+import { installConsoleTap, consoleTapOf } from "./console-tap.js";
+import { Diagnostics } from "./diagnostics.js";
+import { WriterLease, WriterCensus, writerLockName } from "./core/guardian_core.js";
+import { WriterLock, writerMechanism } from "./writer.js";
 import { snapshotSession, startPersistence } from "./prevention.js";
+import { RecoveryFlow } from "./recovery.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
+export { GuardianPanel, definePanel } from "./panel.js";
 
 /** Thrown by Guardian.start() for an option it does not know or cannot use; `option` names it. */
 export class GuardianOptionError extends TypeError {
@@ -33,6 +39,10 @@ const OPTION_CHECKS = {
   coreWasmUrl: (v) => typeof v === "string" || v instanceof URL || "must be a URL or string",
   // Where the forensics module is imported from (default: ./forensics/forensics.js next to this file).
   forensicsUrl: (v) => typeof v === "string" || v instanceof URL || "must be a URL or string",
+  // Name of the single-writer lock (default: derived from the store prefix, user and device).
+  writerLockName: (v) => (typeof v === "string" && v.trim() !== "") || "must be a non-empty string",
+  // Prefix of the crypto store's IndexedDB names (default "matrix-js-sdk::matrix-sdk-crypto").
+  cryptoStorePrefix: (v) => (typeof v === "string" && v !== "") || "must be a non-empty string",
   // Where the client keeps its session in localStorage, for the store-loss check at start.
   preset: (v) => ["cinny", "element", "generic"].includes(v) || 'must be "cinny", "element" or "generic"',
   // The session, when the host names it itself ({ userId, deviceId }); wins over the preset's keys.
@@ -41,6 +51,20 @@ const OPTION_CHECKS = {
   cryptoStores: (v) => (Array.isArray(v) && v.every((n) => typeof n === "string")) || "must be an array of database names",
   // Ask for persistent storage at start (default true).
   persist: (v) => typeof v === "boolean" || "must be true or false",
+  // Show the guardian's own recovery prompt (default true); false: the host handles the events itself.
+  prompt: (v) => typeof v === "boolean" || "must be true or false",
+  // Language of the guardian's own texts (prompt, panel), a tag such as "en" or "pt-BR" (default: the page's).
+  lang: (v) => (typeof v === "string" && /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i.test(v)) || 'must be a language tag such as "en" or "pt-BR"',
+  // Most entries the diagnostics journal keeps per session (default 200; repeats are counted, not added).
+  journalCapacity: (v) => (Number.isInteger(v) && v >= 10 && v <= 10000) || "must be an integer from 10 to 10000",
+  // The host's matrix-js-sdk version, shown in the diagnostics report (the SDK does not expose it).
+  sdkVersion: (v) => typeof v === "string" || "must be a string",
+  // Name of the guardian's own IndexedDB database (default "matrix-crypto-guardian"; tests use others).
+  ownDatabaseName: (v) => (typeof v === "string" && v !== "") || "must be a non-empty string",
+  // Replacements for any of the prompt's strings ({ key: text }, keys as in js/i18n/en.js).
+  strings: (v) => (v && typeof v === "object" && Object.values(v).every((s) => typeof s === "string")) || "must be an object of strings",
+  // What "sign out" clears after the server logout, and where it goes: { databases, localStorageKeys, localStoragePrefixes, reloadTo } (default: the preset's).
+  signOut: (v) => (v && typeof v === "object") || "must be an object",
 };
 
 function checkOptions(options) {
@@ -71,11 +95,14 @@ export class Guardian extends EventTarget {
   #session = { userId: null, deviceId: null, baseUrl: null, authorization: null };
   #client = null;
   #forensics = null;
+  #writer = null;
   #storeCheck = { verdict: "not-checked" };
   #persistence = { supported: null, persisted: null, outcome: "not-requested", usage: null, quota: null };
   #requestPersistence = null;
   #releaseUploads = null;
   #uploadsHeld = null;
+  #diagnostics = null;
+  #recovery = null;
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -93,6 +120,7 @@ export class Guardian extends EventTarget {
       return Promise.reject(err);
     }
     const tap = installFetchTap(globalThis);
+    installConsoleTap(globalThis);
     if (starting) return starting;
     // The session as it was before this page could log in: read synchronously, before any await, so
     // a login later in this page is never mistaken for a surviving session.
@@ -121,6 +149,24 @@ export class Guardian extends EventTarget {
       probeAfterMs: options.probeAfterMs,
       maxProbeAfterMs: options.maxProbeAfterMs,
     });
+    try {
+      this.#diagnostics = new Diagnostics(this, {
+        capacity: options.journalCapacity,
+        dbName: options.ownDatabaseName,
+        sdkVersion: options.sdkVersion,
+        consoleTap: consoleTapOf(globalThis),
+      });
+    } catch {
+      // Fail open: the guardian works without its journal.
+    }
+    this.#recovery = new RecoveryFlow(this, {
+      options: this.#options,
+      core: this.#core,
+      session: () => this.#remedySession(),
+      client: () => this.#client,
+      forensics: () => this.#forensicsModule(),
+      emit: (events) => this.#emit(events),
+    });
   }
 
   get version() {
@@ -139,6 +185,8 @@ export class Guardian extends EventTarget {
     this.#session.userId = client.getUserId();
     this.#session.deviceId = client.getDeviceId();
     this.#session.baseUrl = client.getHomeserverUrl();
+    this.#diagnostics?.attachSession(client).catch(() => {});
+    this.#recovery?.attached();
     return this;
   }
 
@@ -183,6 +231,7 @@ export class Guardian extends EventTarget {
       // the old device id and start the storm.
       this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
       this.#emit([{ type: "store-lost", detail: structuredClone(this.#storeCheck) }]);
+      this.#recovery?.needed("store-lost", this.#storeCheck.reason, false);
     }
   }
 
@@ -192,13 +241,122 @@ export class Guardian extends EventTarget {
   }
 
   /** The current storm state: breaker, failing key ids, counts, diagnosis. */
+  /**
+   * Makes this tab the session's one crypto writer. mode "wait" resolves true once acquired; "ifAvailable"
+   * resolves false at once if another tab holds it; "steal" takes it over (the holder gets writer-lost).
+   * Call it before `client.initRustCrypto()`. userId/deviceId default to the attached client's.
+   */
+  acquireWriter({ mode = "wait", userId, deviceId } = {}) {
+    if (!["wait", "ifAvailable", "steal"].includes(mode)) {
+      return Promise.reject(new TypeError(`matrix-crypto-guardian: acquireWriter mode must be "wait", "ifAvailable" or "steal"`));
+    }
+    if (!this.#writer) {
+      const name = writerLockName(
+        this.#options.writerLockName,
+        this.#options.cryptoStorePrefix,
+        userId ?? this.#session.userId ?? undefined,
+        deviceId ?? this.#session.deviceId ?? undefined,
+      );
+      this.#writer = new WriterLock({ name, emit: (events) => this.#emit(events), core: { WriterLease, WriterCensus } });
+    }
+    return this.#writer.acquire(mode);
+  }
+
+  /** Gives the writer role up (or stops waiting for it). */
+  releaseWriter() {
+    this.#writer?.release();
+  }
+
+  /** { mechanism: "web-locks" | "lease", name, tabId, role, isWriter, since, lost, census }. */
+  writer() {
+    if (this.#writer) return this.#writer.state();
+    return { mechanism: writerMechanism(), name: null, tabId: null, role: "idle", isWriter: false, since: null, lost: null, census: null };
+  }
+
+  /** Roll call of this session's open tabs: { tabs, writer, waiting, … } (about 200 ms). */
+  writerCensus() {
+    return this.#writer ? this.#writer.census() : Promise.resolve(null);
+  }
+
   storm() {
     return this.#core.storm();
   }
 
+  /** What the recovery prompt shows: `{ cause, reason, session, facts, offers, snoozedUntil }`, or null. */
+  recovery() {
+    return this.#recovery ? this.#recovery.view() : null;
+  }
+
+  /** Gathers the facts shown before any choice (key backup, secret storage, cross-signing, …) again. */
+  recoveryFacts() {
+    return this.#recovery ? this.#recovery.refreshFacts() : Promise.resolve(null);
+  }
+
+  /** The remedies offered now, best first: `[{ remedy, recommended, loses }]`. */
+  remedies() {
+    return this.#recovery ? this.#recovery.view()?.offers ?? [] : [];
+  }
+
+  /** Runs one remedy: "export-keys" {passphrase}, "sign-out" {clearAnyway?}, "repair", "continue", "snooze" {ms?}. */
+  runRemedy(name, args = {}) {
+    return this.#recovery ? this.#recovery.run(name, args) : Promise.reject(new Error("matrix-crypto-guardian: no recovery"));
+  }
+
+  /** Opens the recovery prompt (when one is pending and the prompt is not disabled). */
+  openPrompt() {
+    return this.#recovery ? this.#recovery.openPrompt() : false;
+  }
+
+  /** The session the remedies act on; the token is read from the client when asked, never stored. */
+  #remedySession() {
+    const lost = this.#storeCheck.session || {};
+    const c = this.#client;
+    const bearer = this.#session.authorization && /^Bearer (.+)$/i.exec(this.#session.authorization);
+    return {
+      userId: this.#session.userId || lost.userId || null,
+      deviceId: this.#session.deviceId || lost.deviceId || null,
+      baseUrl: this.#session.baseUrl || lost.homeserver || baseUrlOf(this.#session.uploadUrl),
+      accessToken: (c && typeof c.getAccessToken === "function" && c.getAccessToken()) || (bearer && bearer[1]) || null,
+      preset: this.#options.preset || "generic",
+    };
+  }
+
+  /** The diagnostics journal of this session: `{ v, session, capacity, total, dropped, keCounts, entries }`. */
+  journal() {
+    return this.#diagnostics ? this.#diagnostics.journal() : null;
+  }
+
+  /** Writes the journal to the guardian's own database now (it is otherwise written within a second). */
+  flushJournal() {
+    return this.#diagnostics ? this.#diagnostics.flush() : Promise.resolve();
+  }
+
+  /** The redacted diagnostics report (schema "matrix-crypto-guardian.report", docs/diagnostics.md). */
+  report() {
+    return this.#diagnostics ? this.#diagnostics.report() : Promise.reject(new Error("matrix-crypto-guardian: diagnostics unavailable"));
+  }
+
+  /** Saves the report as matrix-crypto-guardian-report-<UTC time>.json; resolves to the file name. */
+  downloadReport() {
+    return this.#diagnostics ? this.#diagnostics.downloadReport() : Promise.reject(new Error("matrix-crypto-guardian: diagnostics unavailable"));
+  }
+
+  /** Copies the report to the clipboard; resolves to true when copied. */
+  copyReport() {
+    return this.#diagnostics ? this.#diagnostics.copyReport() : Promise.resolve(false);
+  }
+
+  /** For the panel: `{ keCounts, last, ownDatabase }` without building a report. */
+  diagnosticsSummary(lastN = 10) {
+    const d = this.#diagnostics;
+    return d ? { keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
+  }
+
   #emit(events) {
     for (const { type, detail } of events || []) {
+      this.#diagnostics?.record(type, detail);
       this.dispatchEvent(new CustomEvent(type, { detail }));
+      this.#recovery?.observe(type, detail);
     }
   }
 
@@ -216,8 +374,13 @@ export class Guardian extends EventTarget {
       afterUpload: (body, status, bytes, complete) => {
         const out = this.#core.afterUpload(body, status, bytes, complete, Date.now());
         this.#emit(out.events);
+        this.#diagnostics?.observeUpload(body, status, bytes);
         if (out.needsDiagnosis && this.#options.diagnose) {
-          this.#diagnose().catch((err) => this.#emit([{ type: "diagnosis-failed", detail: { reason: String(err) } }]));
+          this.#diagnose().catch((err) => {
+            this.#emit([{ type: "diagnosis-failed", detail: { reason: String(err) } }]);
+            // Settle it as undetermined, so the core asks again for the next conflict's diagnosis.
+            this.#emit(this.#core.diagnose(undefined, undefined, Date.now()).events);
+          });
         }
       },
       uploadFailed: (body, reason) => {
@@ -229,8 +392,11 @@ export class Guardian extends EventTarget {
 
   async #forensicsModule() {
     if (!this.#forensics) {
-      const url = this.#options.forensicsUrl || new URL("./forensics/forensics.js", import.meta.url);
-      this.#forensics = import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)).then(async (m) => {
+      // A literal specifier by default, so Vite and webpack split the module into a lazy chunk (and emit its
+      // .wasm); an explicit URL is imported as it is, untouched by bundlers.
+      const url = this.#options.forensicsUrl;
+      const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
+      this.#forensics = loading.then(async (m) => {
         await m.default();
         return m;
       });

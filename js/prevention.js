@@ -35,9 +35,11 @@ export function startPersistence(report, scope = globalThis) {
     return { ...state };
   };
 
+  // `click`/`keyup`, not `pointerdown`: the retry's outcome must not land between a press and its release
+  // (a host that shows it could move the very button the user is pressing).
   const onGesture = () => {
-    scope.removeEventListener("pointerdown", onGesture, true);
-    scope.removeEventListener("keydown", onGesture, true);
+    scope.removeEventListener("click", onGesture, true);
+    scope.removeEventListener("keyup", onGesture, true);
     if (!state.persisted) ask("-on-gesture");
   };
 
@@ -50,8 +52,8 @@ export function startPersistence(report, scope = globalThis) {
     if (state.persisted) return publish("already-persisted");
     await ask("");
     if (!state.persisted && scope.addEventListener) {
-      scope.addEventListener("pointerdown", onGesture, { capture: true, passive: true });
-      scope.addEventListener("keydown", onGesture, { capture: true, passive: true });
+      scope.addEventListener("click", onGesture, { capture: true, passive: true });
+      scope.addEventListener("keyup", onGesture, { capture: true, passive: true });
     }
   })();
   return () => ask("-on-request");

@@ -30,6 +30,7 @@ done
 
 # The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
 for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" pkg/; done
+mkdir -p pkg/i18n && cp js/i18n/*.js pkg/i18n/   # prompt strings, one file per language
 node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --log-level=warning \
   --outfile=pkg/dropin.js
 node scripts/write-pkg-json.mjs

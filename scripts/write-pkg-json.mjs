@@ -1,7 +1,10 @@
 // Writes pkg/package.json, the manifest of the published npm package, from the workspace's version.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const workspace = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+const built = (file) => existsSync(new URL(`../pkg/${file}`, import.meta.url));
+// The panel module defines its custom element when imported: a side effect bundlers must keep.
+const hasPanel = built("panel.js");
 const manifest = {
   name: "matrix-crypto-guardian",
   version: workspace.version,
@@ -13,12 +16,14 @@ const manifest = {
   types: "./index.d.ts",
   exports: {
     ".": { types: "./index.d.ts", default: "./index.js" },
+    ...(hasPanel ? { "./panel": { types: built("panel.d.ts") ? "./panel.d.ts" : "./index.d.ts", default: "./panel.js" } } : {}),
     "./dropin.js": "./dropin.js",
     "./package.json": "./package.json",
   },
-  // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its tap on load.
-  sideEffects: ["./dropin.js"],
-  files: ["*.js", "*.d.ts", "core/", "forensics/", "README.md"],
+  // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its gates on
+  // load; the panel module registers <matrix-crypto-guardian-panel>.
+  sideEffects: ["./dropin.js", ...(hasPanel ? ["./panel.js"] : [])],
+  files: ["*.js", "*.d.ts", "core/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md"],
   keywords: ["matrix", "e2ee", "matrix-js-sdk", "webassembly", "one-time-keys", "crypto"],
 };
 writeFileSync(new URL("../pkg/package.json", import.meta.url), JSON.stringify(manifest, null, 2) + "\n");

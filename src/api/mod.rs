@@ -6,7 +6,10 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod journal;
 mod prevention;
+mod remedy;
+mod writer;
 
 use crate::model::storm::{StormConfig, StormWatch};
 
@@ -82,6 +85,12 @@ impl GuardianCore {
     #[wasm_bindgen(js_name = ed25519FromKeysQuery)]
     pub fn ed25519_from_keys_query(&self, status: u16, body: &[u8], user_id: &str, device_id: &str) -> Option<String> {
         crate::model::keys_query::device_ed25519(status, body, user_id, device_id)
+    }
+
+    /// Lets the next identical upload through as a probe now (after a repair drained the stale keys).
+    #[wasm_bindgen(js_name = requestProbe)]
+    pub fn request_probe(&mut self, now_ms: f64) {
+        self.storm.request_probe(now_ms);
     }
 
     /// The storm state (`guardian.storm()`).

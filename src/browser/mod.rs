@@ -1,6 +1,7 @@
 //! Thin adapters over browser APIs (web-sys). They observe and act; they never decide —
 //! every decision is made by `crate::model` from what these adapters report.
 pub mod locks;
+pub mod own_db;
 pub mod storage;
 pub mod store_probe;
 

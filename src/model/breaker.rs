@@ -256,7 +256,11 @@ impl Breaker {
         let now = self.clock(now_ms);
         let mut event = None;
         // A probe that never came back: back to open, then decide as open.
-        if let State::Probing { started_at, .. } = &self.state {
+        if let State::Probing { started_at, .. } = &mut self.state {
+            // A clock that jumped back must not postpone the timeout (as for next_probe_at below).
+            if *started_at > now {
+                *started_at = now;
+            }
             if now - *started_at >= self.config.probe_timeout_ms {
                 event = self.reopen(now, ReopenReason::ProbeLost, false, None);
             }

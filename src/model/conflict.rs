@@ -622,11 +622,25 @@ fn partial_json_string_field(text: &str, field: &str) -> Option<String> {
                 Some('b') => out.push('\u{08}'),
                 Some('f') => out.push('\u{0C}'),
                 Some('u') => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                        Some(ch) if hex.len() == 4 => out.push(ch),
-                        _ => out.push('\u{FFFD}'),
-                    }
+                    let unit = hex4(&mut chars);
+                    let ch = match unit {
+                        // A surrogate pair (how JSON escapes a character beyond the BMP, e.g. an
+                        // emoji under Python's default ensure_ascii): join it.
+                        Some(hi @ 0xD800..=0xDBFF) => {
+                            let mut ahead = chars.clone();
+                            let lo = (ahead.next() == Some('\\') && ahead.next() == Some('u'))
+                                .then(|| hex4(&mut ahead))
+                                .flatten()
+                                .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                            lo.and_then(|lo| {
+                                chars = ahead;
+                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                            })
+                        }
+                        Some(u) => char::from_u32(u),
+                        None => None,
+                    };
+                    out.push(ch.unwrap_or('\u{FFFD}'));
                 }
                 Some(other) => out.push(other), // \" \\ \/
                 None => break,
@@ -635,6 +649,15 @@ fn partial_json_string_field(text: &str, field: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The four hex digits of a `\u` escape, consumed from `chars`.
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let hex: String = chars.by_ref().take(4).collect();
+    if hex.len() != 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(&hex, 16).ok()
 }
 
 #[cfg(test)]

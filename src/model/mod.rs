@@ -16,7 +16,12 @@ pub mod pyrepr;
 pub mod upload;
 pub mod keys_query;
 pub mod storm;
+pub mod journal;
+pub mod redact;
+pub mod report;
+pub mod writer;
 pub mod store_loss;
+pub mod remedy;
 
 pub use breaker::{
     Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,

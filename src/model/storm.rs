@@ -244,6 +244,11 @@ impl StormWatch {
         AfterUpload { events: vec![GuardianEvent { kind: "diagnosis", detail: to_value(&self.state()) }], needs_diagnosis: false }
     }
 
+    /// The next identical upload goes through as a probe now (a remedy drained the stale keys).
+    pub fn request_probe(&mut self, now_ms: f64) {
+        self.breaker.request_probe(now_ms);
+    }
+
     pub fn state(&self) -> StormState {
         let breaker = self.breaker.snapshot();
         let diagnosis = match (&self.diagnosis, &self.last_conflict) {

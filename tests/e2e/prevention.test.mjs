@@ -11,7 +11,8 @@ const UPLOADS = { method: 'POST', pathIncludes: '/keys/upload' };
 const guardianFacts = (page) =>
   page.evaluate(() => ({
     check: window.demo.guardian.storeCheck(),
-    warned: !!document.querySelector('#store-lost'),
+    // The guardian's recovery prompt, open for the store loss.
+    warned: !!document.querySelector('matrix-crypto-guardian-prompt[open]') && window.demo.guardian.recovery()?.cause === 'store-lost',
     events: window.demo.guardianEvents.map((e) => e.type),
   }));
 

@@ -73,11 +73,11 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
   });
 
   test('two tabs on one session: at most one conflicting upload per tab, diagnosed as concurrent writers', async () => {
-    const baseline = await twoTabsScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer, prefix: 'tabsoff' });
+    const baseline = await twoTabsScenario(stack, { guardian: 'off', query: { writer: 'off' }, windowMs: WINDOW_MS, peer, prefix: 'tabsoff' });
     await Promise.all(baseline.pages.map((p) => p.close()));
     assert.ok(baseline.conflicts >= 2, `baseline: two unguarded tabs conflict (got ${baseline.conflicts} in ${WINDOW_MS} ms, ${baseline.claims} claims)`);
 
-    const guarded = await twoTabsScenario(stack, { guardian: 'npm', windowMs: WINDOW_MS, peer, prefix: 'tabsnpm' });
+    const guarded = await twoTabsScenario(stack, { guardian: 'npm', query: { writer: 'off' }, windowMs: WINDOW_MS, peer, prefix: 'tabsnpm' });
     await withArtifacts('storm-two-tabs', guarded.pages, async () => {
       assert.ok(guarded.conflicts <= 2, `at most 1 per tab reaches the server (got ${guarded.conflicts}; baseline ${baseline.conflicts})`);
       const stormy = guarded.guardians.filter((g) => g && g.storm.active);

@@ -1,6 +1,10 @@
 // The divergence scenarios of the storm watch, shared by the end-to-end tests (short windows) and the
 // bench (long windows). Everything is real: Synapse, matrix-js-sdk rust crypto in Chromium, and the
 // server's own access log is what counts the conflicting uploads that reached it.
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { ensureWwwBuilt } from '../../scripts/build-www.mjs';
 import { serve } from '../../scripts/serve.mjs';
 import { launchBrowser, login, newUserPage } from './browser.mjs';
@@ -8,11 +12,17 @@ import { startHomeserver } from './homeserver.mjs';
 
 export const CRYPTO_STORES = ['matrix-js-sdk::matrix-sdk-crypto', 'matrix-js-sdk::matrix-sdk-crypto-meta'];
 const UPLOAD = { method: 'POST', pathIncludes: '/keys/upload' };
+// A limit, not a measurement: the first page of a fresh browser compiles matrix-sdk-crypto-wasm, which
+// takes long on a loaded 2-core machine.
+const LOGIN_TIMEOUT_MS = 120_000;
 
-/** Synapse + the demo client's server + Chromium. `close()` stops all three. */
-export async function startStack() {
+/**
+ * Synapse + the demo client's server + Chromium. `close()` stops all three. `pkg`: serve the guardian
+ * package from this directory instead of pkg/ (e.g. a snapshot, immune to a rebuild during the run).
+ */
+export async function startStack({ pkg } = {}) {
   const [hs, browser] = await Promise.all([startHomeserver(), launchBrowser(), ensureWwwBuilt()]);
-  const web = await serve({ homeserver: hs.baseUrl });
+  const web = await serve({ homeserver: hs.baseUrl, pkg });
   return {
     hs,
     web,
@@ -100,7 +110,7 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
   const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}` };
   let page = await newUserPage(browser, opts);
   const context = page.context();
-  const { deviceId } = await login(page, user.localpart, user.password);
+  const { deviceId } = await login(page, user.localpart, user.password, { timeout: LOGIN_TIMEOUT_MS });
   await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1, { timeout: 30_000 });
   await joinFromPage(page, peer.roomId);
   await page.close();
@@ -137,16 +147,16 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
  * key counter — the same key ids with different key material reach the server. The peer also keeps
  * the account busy: a claim alone wakes no /sync, and the engines only replenish after a sync.
  */
-export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsPerSecond = 4, prefix = 'tabs' }) {
+export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsPerSecond = 4, prefix = 'tabs', query, secondTabSettled = secondTabReady }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
-    const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1` };
+  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1`, query };
   const first = await newUserPage(browser, opts);
-  const { deviceId } = await login(first, user.localpart, user.password);
+  const { deviceId } = await login(first, user.localpart, user.password, { timeout: LOGIN_TIMEOUT_MS });
   await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1, { timeout: 30_000 });
   await joinFromPage(first, peer.roomId);
   const second = await newUserPage(browser, { ...opts, name: `${prefix}-${guardian}-2`, context: first.context() });
-  await second.waitForFunction(() => document.body.dataset.appState === 'ready', null, { timeout: 30_000 });
+  await secondTabSettled(second);
 
   const since = hs.mark();
   let claims = 0;
@@ -170,4 +180,26 @@ export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsP
     conflicts,
     guardians: [await guardianView(first), await guardianView(second)],
   };
+}
+
+/** twoTabsScenario's default: the second tab runs its own crypto engine (the app is ready). */
+export async function secondTabReady(page) {
+  await page.waitForFunction(() => document.body.dataset.appState === 'ready', null, { timeout: 30_000 });
+}
+
+/**
+ * A private copy of pkg/ for one test file, so that a rebuild of pkg/ during the run (another build on
+ * the same checkout) cannot pull files from under the pages. Waits for a build in progress to finish
+ * (package.json is the build's last file).
+ */
+export async function snapshotPkg(pkgDir = new URL('../../pkg/', import.meta.url).pathname, { timeout = 180_000 } = {}) {
+  const until = Date.now() + timeout;
+  const complete = () => ['index.js', 'dropin.js', 'package.json', 'core/guardian_core_bg.wasm'].every((f) => existsSync(join(pkgDir, f)));
+  while (!complete()) {
+    if (Date.now() > until) throw new Error(`${pkgDir} is not built (npm run build)`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const dir = join(mkdtempSync(join(tmpdir(), 'mcg-pkg-')), 'pkg');
+  cpSync(pkgDir, dir, { recursive: true });
+  return dir;
 }

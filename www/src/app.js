@@ -26,6 +26,8 @@ import {
   MatrixEventEvent,
   RoomEvent,
 } from 'matrix-js-sdk';
+// The same rust crypto matrix-js-sdk runs on: its own Megolm key-file decryption, for "Import room keys".
+import { OlmMachine } from '@matrix-org/matrix-sdk-crypto-wasm';
 
 const SESSION_KEYS = {
   accessToken: 'cinny_access_token',
@@ -42,8 +44,11 @@ const GUARDIAN_EVENTS = [
   'store-lost',
   'writer-acquired',
   'writer-lost',
+  'writer-waiting',
   'diagnosis',
   'remedy',
+  'recovery',
+  'recovery-facts',
   'persistence',
   'store-loss-accepted',
   'report',
@@ -158,6 +163,14 @@ function renderShell() {
         ),
       ),
     ),
+    // Developer tools: the guardian's panel, as a client would mount it (docs/diagnostics.md). Last in the
+    // page, so its live updates never move the login form or the chat under the pointer.
+    h(
+      'details',
+      { id: 'devtools', open: guardianMode !== 'off' },
+      h('summary', { text: 'Developer tools' }),
+      h('matrix-crypto-guardian-panel', { id: 'guardian-panel' }),
+    ),
   );
   $('#login-form').addEventListener('submit', onLoginSubmit);
   $('#dm-form').addEventListener('submit', onDmSubmit);
@@ -189,6 +202,8 @@ function onGuardianEvent(type, ev) {
 
 function subscribeGuardian(g) {
   if (!g || typeof g.addEventListener !== 'function') return;
+  const panel = $('#guardian-panel');
+  if (panel) panel.guardian = g;
   for (const type of GUARDIAN_EVENTS) {
     try {
       g.addEventListener(type, (ev) => onGuardianEvent(type, ev));
@@ -231,25 +246,17 @@ async function startGuardianNpm() {
   return guardian;
 }
 
-// The store-loss check ran at start, before this page could log in. Until the recovery prompt lands
-// (remedies), the demo shows the finding and the one choice that exists: continue at your own risk.
-// `?storeLoss=continue` makes that choice at once (the storm-watch tests need the storm to happen).
+// The store-loss check ran at start, before this page could log in. The guardian's own recovery prompt
+// (<matrix-crypto-guardian-prompt>) tells the user and offers the remedies; its "Continue at my own risk"
+// keeps the id #store-lost-continue. `?storeLoss=continue` makes that choice at once (the storm-watch
+// tests need the storm to happen).
 function showStoreCheck(guardian) {
   const check = typeof guardian.storeCheck === 'function' ? guardian.storeCheck() : null;
   if (!check || check.verdict !== 'store-lost') return;
   onGuardianEvent('store-lost', check);
-  const proceed = () => {
-    guardian.continueDespiteStoreLoss();
-    notice.remove();
-  };
-  const notice = h(
-    'div',
-    { id: 'store-lost', role: 'alert' },
-    h('p', { text: `Encryption store lost: ${check.reason}` }),
-    h('button', { id: 'store-lost-continue', type: 'button', text: 'Continue at my own risk', onclick: proceed }),
-  );
-  document.body.prepend(notice);
-  if (params.get('storeLoss') === 'continue') proceed();
+  if (params.get('storeLoss') !== 'continue') return;
+  if (typeof guardian.runRemedy === 'function') guardian.runRemedy('continue').catch(() => guardian.continueDespiteStoreLoss());
+  else guardian.continueDespiteStoreLoss();
 }
 
 function withTimeout(p, ms, what) {
@@ -263,6 +270,8 @@ async function watchDropinGuardian() {
   if (g.ready && typeof g.ready.then === 'function') inst = (await withTimeout(g.ready, 30_000, 'drop-in ready')) || g;
   else if (typeof g.then === 'function') inst = (await withTimeout(g, 30_000, 'drop-in')) || g;
   if (inst.error) throw inst.error instanceof Error ? inst.error : new Error(String(inst.error));
+  const settled = window.matrixCryptoGuardian; // the drop-in replaces its placeholder when it settles
+  if (settled && settled.failed) throw new Error(settled.failed); // it failed open (e.g. its wasm was blocked)
   demo.guardian = inst;
   subscribeGuardian(inst);
   const version = inst.version ?? g.version ?? '?';
@@ -380,10 +389,51 @@ async function startSession(session) {
     }
   }
 
+  // npm integration of the single writer: only the writer tab runs the crypto engine.
+  // `?writer=off`: no single-writer lock (tests use it to create the two-writer divergence on purpose).
+  if (guardianMode === 'npm' && params.get('writer') !== 'off' && demo.guardian && typeof demo.guardian.acquireWriter === 'function') {
+    await becomeWriter(demo.guardian, client);
+  }
   await client.initRustCrypto();
   wireClient(client);
   await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
   setAppState('started');
+}
+
+/**
+ * Waits until this tab is the session's crypto writer (another tab may hold it: a notice offers "Use here"),
+ * and stops the client if another tab takes over later. Fails open: a guardian error lets the client start.
+ */
+async function becomeWriter(guardian, client) {
+  const notice = h('div', { id: 'writer-notice', role: 'status', hidden: true });
+  $('#guardian').append(notice);
+  const say = (text, button) => {
+    notice.hidden = false;
+    notice.replaceChildren(h('span', { text }), button || '');
+  };
+  guardian.addEventListener('writer-waiting', () => {
+    setAppState('waiting-for-writer');
+    say('This session is open in another tab.', h('button', { id: 'writer-use-here', type: 'button', text: 'Use here', onclick: () => guardian.acquireWriter({ mode: 'steal' }) }));
+  });
+  guardian.addEventListener('writer-acquired', () => {
+    notice.hidden = true;
+  });
+  guardian.addEventListener('writer-lost', () => {
+    // Its engine must not keep writing: stop the client (and with it the rust crypto's outgoing requests).
+    try {
+      client.stopClient();
+    } catch (e) {
+      console.warn('[demo] stopClient failed', e);
+    }
+    setAppState('writer-lost');
+    say('Another tab took over this session; this tab stopped.', h('button', { id: 'writer-reload', type: 'button', text: 'Reload', onclick: () => location.reload() }));
+  });
+  try {
+    await guardian.acquireWriter({ mode: 'wait' });
+  } catch (e) {
+    showError('acquireWriter failed (continuing without the single-writer lock)', e);
+  }
+  setAppState('starting');
 }
 
 async function logout() {
@@ -636,7 +686,14 @@ async function onComposerSubmit(ev) {
   }
 }
 
-Object.assign(demo, { openRoom, acceptInvite, startDm, sendMessage, logout, login, render: scheduleRender, EventStatus });
+/** Imports a Megolm key export file (as Element's "Import room keys" does): matrix-js-sdk's own rust crypto decrypts and imports it. */
+async function importRoomKeyFile(text, passphrase) {
+  const json = OlmMachine.decryptExportedRoomKeys(text, passphrase);
+  await demo.client.getCrypto().importRoomKeysAsJson(json);
+  return JSON.parse(json).length;
+}
+
+Object.assign(demo, { importRoomKeyFile, openRoom, acceptInvite, startDm, sendMessage, logout, login, render: scheduleRender, EventStatus });
 
 // ------------------------------------------------------------------------------------------------
 // boot

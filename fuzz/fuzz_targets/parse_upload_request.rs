@@ -1,0 +1,13 @@
+//! The keys/upload request reader on any bytes: never panics; the key-id set is the union of the
+//! one-time and fallback ids, and the fingerprint counts them.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use matrix_crypto_guardian::model::{parse_upload_request, ParsedUpload};
+
+fuzz_target!(|data: &[u8]| {
+    if let ParsedUpload::Comparable(r) = parse_upload_request(data) {
+        let ids = r.key_ids();
+        assert_eq!(ids.len(), r.one_time_key_ids.union(&r.fallback_key_ids).count());
+        assert!(r.key_ids_fingerprint.starts_with(&format!("{}-", ids.len())));
+    }
+});

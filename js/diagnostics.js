@@ -1,0 +1,262 @@
+// Diagnostics glue: feeds the wasm journal (console tap + guardian events), persists it per session in
+// the guardian's own IndexedDB (written by the wasm core through indexed_db_futures), keeps the
+// per-device sentinel, and builds / downloads / copies the redacted report. Classification, bounds,
+// de-duplication and redaction are the core's (src/model/journal.rs, report.rs, redact.rs); this file
+// only gathers browser facts and schedules writes. Every failure here is swallowed and journaled or
+// printed once with the guardian's prefix: diagnostics never break the host or the guardian.
+import {
+  JournalCore,
+  ownDbOpen,
+  ownDbLoadJournal,
+  ownDbSaveJournal,
+  ownDbJournalSessions,
+  ownDbObserveSentinel,
+  ownDbLoadSentinel,
+  readAcceptedUpload,
+  redactText,
+} from "./core/guardian_core.js";
+import { OWN_PREFIX } from "./console-tap.js";
+
+/** Journal writes are coalesced: at most one per this many ms during a storm. */
+const SAVE_DELAY_MS = 1000;
+
+export class Diagnostics {
+  #guardian;
+  #journal;
+  #dbName;
+  #session = null; // { userId, deviceId, key }
+  #client = null;
+  #saveTimer = null;
+  #saving = Promise.resolve();
+  #dirty = false;
+  #lastSaveAt = 0;
+  #ownDb = null; // { available, createdThisPage, previousVersion, error }
+  #ownDbReady;
+  #otkCounts = null;
+  #sentinel = null;
+  #warned = false;
+
+  #sdkVersion;
+
+  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion } = {}) {
+    this.#guardian = guardian;
+    this.#sdkVersion = sdkVersion ?? null;
+    this.#journal = new JournalCore(capacity);
+    this.#dbName = dbName;
+    this.#ownDbReady = ownDbOpen(dbName).then(
+      (o) => (this.#ownDb = { available: true, createdThisPage: o.previousVersion === 0, previousVersion: o.previousVersion }),
+      (err) => (this.#ownDb = { available: false, createdThisPage: false, previousVersion: null, error: String(err) }),
+    );
+    if (consoleTap) consoleTap.attach((level, text, at) => this.#recordConsole(level, text, at));
+  }
+
+  #recordConsole(level, text, at) {
+    if (this.#journal.recordConsole(level, text, at)) this.#scheduleSave();
+  }
+
+  /** A guardian event (from Guardian#emit). */
+  record(type, detail) {
+    try {
+      if (this.#journal.recordEvent(type, detail ?? null, Date.now())) this.#scheduleSave();
+    } catch (err) {
+      this.#warn("journal", err);
+    }
+  }
+
+  /** The client's session: loads that session's stored journal and folds this page's entries in. */
+  async attachSession(client) {
+    this.#client = client;
+    await this.adoptSession(client.getUserId && client.getUserId(), client.getDeviceId && client.getDeviceId());
+  }
+
+  /** Journals under this session from now on (attach, or the user/device of a keys/upload request). */
+  async adoptSession(userId, deviceId) {
+    if (typeof userId !== "string" || typeof deviceId !== "string" || !userId || !deviceId) return;
+    const key = `${userId}|${deviceId}`;
+    if (this.#session && this.#session.key === key) return;
+    const switching = this.#session !== null;
+    if (switching) await this.flush();
+    this.#session = { userId, deviceId, key };
+    // A new session in this page starts its own journal; the first one takes the page's early lines.
+    this.#journal.setSession(userId, deviceId, switching);
+    this.#otkCounts = null;
+    try {
+      await this.#ownDbReady;
+      const stored = await ownDbLoadJournal(key, this.#dbName);
+      if (stored && !this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
+      this.#sentinel = await ownDbObserveSentinel(userId, deviceId, undefined, Date.now(), this.#dbName);
+    } catch (err) {
+      this.#warn("own database", err);
+    }
+    this.#dirty = true;
+    await this.flush();
+  }
+
+  /** A keys/upload answer seen by the fetch tap: accepted ones give OTK counts and the ed25519. */
+  observeUpload(body, status, bytes) {
+    try {
+      const seen = readAcceptedUpload(typeof body === "string" ? body : "", status === 200 && bytes ? bytes : new Uint8Array());
+      // Without attach() (the drop-in) the session is the one the uploads name.
+      if (!this.#session && seen.userId && seen.deviceId) {
+        this.adoptSession(seen.userId, seen.deviceId);
+        return;
+      }
+      if (status !== 200 || !this.#session) return;
+      if (seen.otkCounts) this.#otkCounts = { counts: seen.otkCounts, seenAt: Date.now(), source: "keys/upload" };
+      const { userId, deviceId } = this.#session;
+      if (seen.ed25519 && seen.userId === userId && seen.deviceId === deviceId) {
+        ownDbObserveSentinel(userId, deviceId, seen.ed25519, Date.now(), this.#dbName).then(
+          (s) => (this.#sentinel = s),
+          (err) => this.#warn("own database", err),
+        );
+      }
+    } catch (err) {
+      this.#warn("upload", err);
+    }
+  }
+
+  // Leading-edge throttle: a lone entry is written at once (a reload right after it keeps it); a storm's
+  // entries are coalesced into at most one write per SAVE_DELAY_MS.
+  #scheduleSave() {
+    this.#dirty = true;
+    if (this.#saveTimer || !this.#session) return;
+    const wait = Math.max(0, this.#lastSaveAt + SAVE_DELAY_MS - Date.now());
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = null;
+      this.flush();
+    }, wait);
+  }
+
+  /** Writes the journal now if it changed; resolves when written (never rejects). */
+  flush() {
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = null;
+    }
+    this.#saving = this.#saving.then(async () => {
+      const key = this.#journal.sessionKey();
+      if (!this.#dirty || !key) return;
+      this.#dirty = false;
+      this.#lastSaveAt = Date.now();
+      try {
+        await this.#ownDbReady;
+        if (this.#ownDb && this.#ownDb.available) await ownDbSaveJournal(key, this.#journal.toStoredJson(), this.#dbName);
+      } catch (err) {
+        this.#warn("own database", err);
+      }
+    });
+    return this.#saving;
+  }
+
+  /** The journal: `{ v, session, capacity, total, dropped, keCounts, entries }`. */
+  journal() {
+    return this.#journal.snapshot();
+  }
+
+  keCounts() {
+    return this.#journal.keCounts();
+  }
+
+  lastEntries(n = 20) {
+    return this.#journal.last(n);
+  }
+
+  ownDatabase() {
+    return this.#ownDb;
+  }
+
+  /** The redacted report object (schema: docs/diagnostics.md). */
+  async report() {
+    await this.#ownDbReady;
+    const g = this.#guardian;
+    const client = this.#client;
+    const input = {
+      generatedAt: Date.now(),
+      guardianVersion: safe(() => g.version),
+      sdk: {
+        name: client ? "matrix-js-sdk" : null,
+        version: this.#sdkVersion,
+        cryptoVersion: safe(() => client && client.getCrypto && client.getCrypto()?.getVersion()) ?? null,
+      },
+      userId: this.#session?.userId ?? null,
+      deviceId: this.#session?.deviceId ?? null,
+      homeserver: safe(() => client && client.getHomeserverUrl()) ?? null,
+      browser: safe(() => ({
+        userAgent: navigator.userAgent,
+        language: navigator.language,
+        online: navigator.onLine,
+        cookieEnabled: navigator.cookieEnabled,
+      })),
+      storage: safe(() => {
+        const p = typeof g.persistence === "function" ? g.persistence() : null;
+        return p ? { persisted: p.persisted ?? null, usage: p.usage ?? null, quota: p.quota ?? null } : null;
+      }),
+      ownDatabase: this.#ownDb ? { ...this.#ownDb, sentinel: this.#sentinel ?? null } : null,
+      writer: safe(() => {
+        const w = typeof g.writer === "function" ? g.writer() : null;
+        if (!w) return null;
+        const t = w.census ? w.census.tabs : null;
+        const tabs = typeof t === "number" ? t : Array.isArray(t) ? t.length : null;
+        return { mechanism: w.mechanism ?? null, state: w.role ?? null, tabs, census: w.census ?? null };
+      }),
+      otkCounts: this.#otkCounts,
+      storm: safe(() => g.storm()),
+      journalSessions: await safeAsync(() => (this.#ownDb?.available ? ownDbJournalSessions(this.#dbName) : null)),
+    };
+    if (this.#ownDb?.available && this.#session && !this.#sentinel) {
+      input.ownDatabase.sentinel = await safeAsync(() => ownDbLoadSentinel(this.#session.key, this.#dbName));
+    }
+    return JSON.parse(this.#journal.buildReport(input));
+  }
+
+  /** Saves the report as `matrix-crypto-guardian-report-<UTC time>.json`; resolves to the file name. */
+  async downloadReport() {
+    const report = await this.report();
+    const name = `matrix-crypto-guardian-report-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+    const url = URL.createObjectURL(new Blob([JSON.stringify(report, null, 2)], { type: "application/json" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    a.rel = "noopener";
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return name;
+  }
+
+  /** Copies the report (JSON text) to the clipboard; resolves to true when it was copied. */
+  async copyReport() {
+    const text = JSON.stringify(await this.report(), null, 2);
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #warn(what, err) {
+    if (this.#warned) return;
+    this.#warned = true;
+    // Printed with the guardian's prefix (the console tap skips it) and redacted.
+    console.warn(`${OWN_PREFIX} diagnostics: ${what}: ${redactText(String(err && err.message ? err.message : err))}`);
+  }
+}
+
+function safe(fn) {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
+
+async function safeAsync(fn) {
+  try {
+    return (await fn()) ?? null;
+  } catch {
+    return null;
+  }
+}

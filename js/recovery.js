@@ -1,0 +1,239 @@
+// The recovery flow: when to prompt, the facts, and running a remedy. The decisions (offers, what may be
+// deleted, drain steps, snooze) are the core's (src/model/remedy.rs); the prompt (./prompt.js) only draws
+// this state. Headless hosts (Guardian.start({ prompt: false })) get the same through the guardian's
+// `recovery`, `recovery-facts` and `remedy` events and recovery()/recoveryFacts()/remedies()/runRemedy().
+import { remedyOffers, remedyAllowed, snoozeUntil, shouldPrompt, presetStores } from "./core/guardian_core.js";
+import { gatherFacts, exportRoomKeys, serverLogout, clearStores, deletionPlan, drainOneTimeKeys } from "./remedies.js";
+import { definePrompt, loadStrings, PROMPT_TAG } from "./prompt.js";
+
+const REMEDIES = ["export-keys", "sign-out", "repair", "continue", "snooze"];
+
+export class RecoveryFlow {
+  #guardian;
+  #ctx;
+  #state = null; // { cause, reason, facts, offers }
+  #snoozedUntil = null;
+  #exported = false;
+  #repairing = false;
+  #prompt = null;
+  #factsRun = 0;
+
+  constructor(guardian, ctx) {
+    this.#guardian = guardian;
+    this.#ctx = ctx;
+  }
+
+  view() {
+    if (!this.#state) return null;
+    const s = this.#ctx.session();
+    return {
+      cause: this.#state.cause,
+      reason: this.#state.reason,
+      session: { userId: s.userId, deviceId: s.deviceId, homeserver: s.baseUrl },
+      facts: this.#state.facts ? { ...this.#state.facts } : null,
+      offers: this.#state.offers.map((o) => ({ ...o, loses: [...o.loses] })),
+      snoozedUntil: this.#snoozedUntil,
+    };
+  }
+
+  /** A cause needs the user: store-lost at start, or a diagnosis. `serverConflict`: a new one from the server. */
+  needed(cause, reason, serverConflict) {
+    if (!shouldPrompt(this.#snoozedUntil ?? undefined, Date.now(), !!serverConflict)) return;
+    this.#snoozedUntil = null;
+    const same = this.#state && this.#state.cause === cause;
+    this.#state = { cause, reason: reason || "", facts: same ? this.#state.facts : null, offers: [] };
+    this.#state.offers = this.#offers();
+    this.#ctx.emit([{ type: "recovery", detail: this.view() }]);
+    this.openPrompt();
+    this.refreshFacts().catch(() => {});
+  }
+
+  /** Every guardian event passes here: diagnosis → prompt; a reopened breaker → back after a snooze. */
+  observe(type, detail) {
+    try {
+      if (type === "diagnosis" && detail && detail.diagnosis) {
+        this.needed(detail.diagnosis.kind, detail.diagnosis.reason, true);
+      } else if (type === "breaker-open" && detail && detail.type === "reopened" && this.#state) {
+        // The probe met the conflict again: a new answer from the server.
+        this.needed(this.#state.cause, this.#state.reason, true);
+      } else if (type === "breaker-closed" && this.#repairing) {
+        this.#repairing = false;
+        this.#state = null;
+        this.#ctx.emit([{ type: "remedy", detail: { remedy: "repair", phase: "repaired", at: Date.now() } }]);
+      }
+      if (type === "remedy") this.#prompt?.progress(detail);
+    } catch {
+      // Fail open: the prompt never breaks the guardian's events.
+    }
+  }
+
+  /** The client was attached: facts the client knows (room keys, verification) can be read now. */
+  attached() {
+    if (this.#state) this.refreshFacts().catch(() => {});
+  }
+
+  #offers() {
+    return remedyOffers(this.#state.cause, this.#factsForCore());
+  }
+
+  #factsForCore() {
+    const f = this.#state.facts || {};
+    const storm = this.#ctx.core.storm();
+    const kind = storm && storm.conflict ? storm.conflict.kind : null;
+    let writer = "unknown";
+    // Issue 4's writer lock: only a tab that holds it may repair; no lock (or never asked) = unknown.
+    if (typeof this.#guardian.writer === "function") {
+      try {
+        const w = this.#guardian.writer();
+        if (w && w.isWriter === true) writer = "writer";
+        else if (w && w.role && w.role !== "idle") writer = "not-writer";
+      } catch {
+        writer = "unknown";
+      }
+    }
+    // After a store loss there is nothing local to export: the verdict says the store is gone.
+    const exportable = Number.isFinite(f.exportableKeys) ? f.exportableKeys : this.#state.cause === "store-lost" ? 0 : null;
+    return {
+      keyBackup: f.keyBackup || "unknown",
+      keyBackupVersion: f.keyBackupVersion ?? null,
+      secretStorage: f.secretStorage || "unknown",
+      crossSigning: f.crossSigning || "unknown",
+      deviceVerified: f.deviceVerified || "unknown",
+      exportableKeys: exportable,
+      writer,
+      conflictOnOneTimeKey: kind === "one-time-key" ? "yes" : kind ? "no" : "unknown",
+      exported: this.#exported,
+    };
+  }
+
+  async refreshFacts() {
+    if (!this.#state) return null;
+    const run = ++this.#factsRun;
+    const session = this.#ctx.session();
+    let facts;
+    if (session.accessToken && session.baseUrl && session.userId) {
+      facts = await gatherFacts(session, this.#ctx.client());
+    } else {
+      facts = { keyBackup: "unknown", secretStorage: "unknown", crossSigning: "unknown", deviceVerified: "unknown", exportableKeys: null };
+    }
+    if (run !== this.#factsRun || !this.#state) return this.view();
+    this.#state.facts = facts;
+    this.#state.facts.exportableKeys = this.#factsForCore().exportableKeys;
+    this.#state.offers = this.#offers();
+    const view = this.view();
+    this.#ctx.emit([{ type: "recovery-facts", detail: view }]);
+    this.#prompt?.update(view);
+    return view;
+  }
+
+  openPrompt() {
+    if (!this.#state || this.#ctx.options.prompt === false) return false;
+    if (!this.#prompt) {
+      if (!definePrompt()) return false;
+      const el = document.createElement(PROMPT_TAG);
+      this.#prompt = el;
+      loadStrings(this.#ctx.options.lang || "en", this.#ctx.options.strings || {}).then((strings) => {
+        el.bind(this.#guardian, strings);
+        // Mounted on <html>, outside <body>: a host that re-renders its body (some replace all of its
+        // children) must not take the prompt away with it.
+        document.documentElement.append(el);
+        if (this.#state) el.show(this.view());
+      });
+      return true;
+    }
+    if (this.#prompt.isConnected) this.#prompt.show(this.view());
+    return true;
+  }
+
+  #closePrompt() {
+    this.#prompt?.close();
+  }
+
+  async run(name, args = {}) {
+    // `action` is what the journal's one-line summary keeps (e.g. "sign-out clear-anyway").
+    const emit = (detail) => this.#ctx.emit([{ type: "remedy", detail: { remedy: name, action: `${name} ${detail.phase}`, at: Date.now(), ...detail } }]);
+    if (!REMEDIES.includes(name)) throw new TypeError(`matrix-crypto-guardian: unknown remedy "${name}"`);
+    if (!this.#state) throw new Error("matrix-crypto-guardian: no recovery is pending");
+    if (name !== "snooze" && !remedyAllowed(this.#state.cause, this.#factsForCore(), name)) {
+      emit({ phase: "refused", cause: this.#state.cause });
+      throw new Error(`matrix-crypto-guardian: "${name}" is not offered for ${this.#state.cause}`);
+    }
+    const session = this.#ctx.session();
+    switch (name) {
+      case "snooze": {
+        this.#snoozedUntil = snoozeUntil(Date.now(), Number.isFinite(args.ms) ? args.ms : undefined);
+        emit({ phase: "done", until: this.#snoozedUntil, cause: this.#state.cause });
+        this.#closePrompt();
+        return { until: this.#snoozedUntil };
+      }
+      case "continue": {
+        const released = this.#guardian.continueDespiteStoreLoss();
+        emit({ phase: "done", released });
+        this.#state = null;
+        this.#closePrompt();
+        return { released };
+      }
+      case "export-keys": {
+        if (typeof args.passphrase !== "string" || args.passphrase === "") throw new TypeError("export-keys needs { passphrase }");
+        const forensics = await this.#ctx.forensics();
+        const out = await exportRoomKeys(this.#ctx.client(), forensics, args.passphrase, {
+          rounds: args.rounds,
+          fileName: args.fileName,
+          download: args.download !== false,
+          onWorking: (count) => emit({ phase: "working", count }),
+        });
+        this.#exported = true;
+        this.#state.offers = this.#offers();
+        emit({ phase: "done", count: out.count, file: out.file });
+        this.#prompt?.update(this.view());
+        return out;
+      }
+      case "sign-out": {
+        const clearAnyway = args.clearAnyway === true;
+        let logout = null;
+        if (!clearAnyway) {
+          emit({ phase: "logout" });
+          logout = await serverLogout(session);
+          emit({ phase: "logout-answered", logout });
+        } else {
+          // Journaled: the user chose to clear without a server sign-out.
+          emit({ phase: "clear-anyway", journal: true });
+        }
+        const host = this.#ctx.options.signOut || {};
+        const base = presetStores(session.preset);
+        const plan = deletionPlan(logout ? logout.outcome === "signed-out" : false, clearAnyway, session.preset, {
+          databases: host.databases || base.databases,
+          localStorageKeys: host.localStorageKeys || base.localStorageKeys,
+          localStoragePrefixes: host.localStoragePrefixes || base.localStoragePrefixes,
+        });
+        if (!plan) {
+          emit({ phase: "kept", deleted: false });
+          return { deleted: false, logout };
+        }
+        emit({ phase: "clearing" });
+        const cleared = await clearStores(plan, this.#ctx.client());
+        emit({ phase: "done", deleted: true, clearAnyway, databases: cleared.databases, localStorageKeys: cleared.localStorageKeys });
+        if (args.reload !== false && host.reload !== false) {
+          // The journal keeps the sign-out (and any "clear anyway") across the reload.
+          await Promise.race([Promise.resolve(this.#guardian.flushJournal?.()).catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+          setTimeout(() => (host.reloadTo ? location.assign(String(host.reloadTo)) : location.reload()), 50);
+        }
+        return { deleted: true, logout, cleared };
+      }
+      case "repair": {
+        emit({ phase: "started" });
+        const out = await drainOneTimeKeys(session, (p) => emit({ phase: "progress", ...p }));
+        if (out.outcome === "done") {
+          this.#repairing = true;
+          // The SDK re-sends its pending upload after the next sync: let it through as a probe.
+          this.#ctx.core.requestProbe(Date.now());
+          emit({ phase: "drained", claimed: out.claimed, initial: out.initial });
+        } else {
+          emit({ phase: "stopped", reason: out.reason, claimed: out.claimed });
+        }
+        return out;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,144 @@
+// The single-writer overlay of the drop-in, and the glue between the writer lock and the IndexedDB gate.
+//
+// <matrix-crypto-guardian-writer> renders in a shadow root (text via textContent only) as a modal dialog:
+//  - state "elsewhere": the client is open in another tab; buttons "Use here" (take over) and "Close";
+//  - state "lost": another tab took over; this tab stopped writing; button "Reload".
+// Its host element carries data-state (hidden | elsewhere | lost) and data-mechanism for tests and styling.
+
+const TAG = "matrix-crypto-guardian-writer";
+
+const TEXT = {
+  elsewhere: {
+    title: "Open in another tab",
+    body: "This chat is open in another tab. Only one tab at a time can use your encryption keys, so this tab waits.",
+  },
+  lost: {
+    title: "Taken over by another tab",
+    body: "You chose to use this chat in another tab, so this tab stopped using your encryption keys. Reload to use it here again.",
+  },
+  closing: {
+    title: "Open in another tab",
+    body: "You can close this tab now and go on in the other one.",
+  },
+};
+
+const STYLE = `
+:host { all: initial; }
+.backdrop { position: fixed; inset: 0; z-index: 2147483647; background: rgba(0,0,0,.45);
+  display: flex; align-items: center; justify-content: center; font: 15px/1.4 system-ui, sans-serif; }
+.dialog { background: #fff; color: #111; max-width: 26rem; margin: 1rem; padding: 1.25rem 1.5rem;
+  border-radius: 8px; box-shadow: 0 8px 32px rgba(0,0,0,.3); }
+h2 { font-size: 1.15rem; margin: 0 0 .5rem; }
+p { margin: 0 0 1rem; }
+.buttons { display: flex; gap: .5rem; justify-content: flex-end; }
+button { font: inherit; padding: .4rem .9rem; border-radius: 4px; border: 1px solid #888; background: #f4f4f4; cursor: pointer; }
+button.primary { background: #0b5; border-color: #0a4; color: #fff; }
+button:focus-visible { outline: 3px solid #36f; outline-offset: 2px; }
+small { display: block; color: #555; margin-top: .75rem; font-size: .8rem; }
+`;
+
+function defineOverlay(win) {
+  if (win.customElements.get(TAG)) return win.customElements.get(TAG);
+  class WriterOverlay extends win.HTMLElement {
+    #root;
+    #actions = {};
+    constructor() {
+      super();
+      this.#root = this.attachShadow({ mode: "open" });
+    }
+    /** { useHere(), close(), reload() } */
+    set actions(a) {
+      this.#actions = a || {};
+    }
+    show(state, { mechanism } = {}) {
+      const doc = this.ownerDocument;
+      const text = TEXT[state] || TEXT.elsewhere;
+      const el = (tag, props = {}) => Object.assign(doc.createElement(tag), props);
+      const style = el("style", { textContent: STYLE });
+      const backdrop = el("div", { className: "backdrop" });
+      const dialog = el("div", { className: "dialog" });
+      dialog.setAttribute("role", "dialog");
+      dialog.setAttribute("aria-modal", "true");
+      dialog.setAttribute("aria-labelledby", "mcg-writer-title");
+      dialog.setAttribute("aria-describedby", "mcg-writer-body");
+      const title = el("h2", { id: "mcg-writer-title", textContent: text.title });
+      const body = el("p", { id: "mcg-writer-body", textContent: text.body });
+      const buttons = el("div", { className: "buttons" });
+      const button = (label, action, primary) => {
+        const b = el("button", { type: "button", textContent: label, className: primary ? "primary" : "" });
+        b.dataset.action = action;
+        b.addEventListener("click", () => this.#actions[action]?.());
+        buttons.append(b);
+        return b;
+      };
+      let first;
+      if (state === "lost") first = button("Reload", "reload", true);
+      else if (state === "elsewhere") {
+        first = button("Use here", "useHere", true);
+        button("Close", "close", false);
+      }
+      const note = el("small", { textContent: `Tab coordination: ${mechanism === "lease" ? "localStorage lease (Web Locks unavailable)" : "Web Locks"}.` });
+      dialog.append(title, body, buttons, note);
+      backdrop.append(dialog);
+      this.#root.replaceChildren(style, backdrop);
+      this.dataset.state = state;
+      if (mechanism) this.dataset.mechanism = mechanism;
+      if (!this.isConnected) (doc.body || doc.documentElement).append(this);
+      first?.focus();
+    }
+    hide() {
+      this.#root.replaceChildren();
+      this.dataset.state = "hidden";
+    }
+  }
+  win.customElements.define(TAG, WriterOverlay);
+  return WriterOverlay;
+}
+
+/**
+ * The drop-in's single writer: asks for the writer role ("wait"), keeps the gate's `hold` until this tab
+ * is the writer, shows the overlay while a crypto-store open waits on another tab, and after a steal closes
+ * this tab's crypto-store connections (its engine must not keep writing), holds the gate again and offers
+ * to reload. Resolves when the role is first acquired.
+ */
+export function guardDropIn({ guardian, gate, hold, win = window }) {
+  let release = hold || null;
+  let overlay = null;
+  const mechanism = () => guardian.writer().mechanism;
+  const ensureOverlay = () => {
+    if (!overlay) {
+      defineOverlay(win);
+      overlay = win.document.createElement(TAG);
+      overlay.dataset.state = "hidden"; // not in the constructor: createElement forbids attributes there
+      overlay.actions = {
+        useHere: () => guardian.acquireWriter({ mode: "steal" }),
+        close: () => {
+          win.close(); // works only for tabs a script opened; otherwise say so
+          overlay.show("closing", { mechanism: mechanism() });
+        },
+        reload: () => win.location.reload(),
+      };
+    }
+    return overlay;
+  };
+  const showIfWaiting = () => {
+    const role = guardian.writer().role;
+    if (role !== "writer" && role !== "lost" && gate.pending() > 0) ensureOverlay().show("elsewhere", { mechanism: mechanism() });
+  };
+
+  guardian.addEventListener("writer-acquired", () => {
+    overlay?.hide();
+    release?.();
+    release = null;
+  });
+  guardian.addEventListener("writer-waiting", showIfWaiting);
+  gate.onPending(() => showIfWaiting());
+  guardian.addEventListener("writer-lost", () => {
+    release ??= gate.hold("writer");
+    gate.closeConnections();
+    ensureOverlay().show("lost", { mechanism: mechanism() });
+  });
+  return guardian.acquireWriter({ mode: "wait" });
+}
+
+export { defineOverlay, TAG as WRITER_OVERLAY_TAG };

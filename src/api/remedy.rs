@@ -1,0 +1,105 @@
+//! Remedy surface for `js/remedies.js` and `js/prompt.js`: translation only; the decisions are
+//! `crate::model::remedy`'s.
+use wasm_bindgen::prelude::*;
+
+use super::to_js;
+use crate::model::remedy::{
+    backup_fact, cross_signing_fact, deletion_plan, logout_outcome, offers, preset_stores, presence_fact, should_prompt, snooze_until,
+    Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
+};
+
+fn facts_of(facts: JsValue) -> Facts {
+    serde_wasm_bindgen::from_value(facts).unwrap_or_default()
+}
+
+/// The remedies offered for a cause (`"store-lost"` or a diagnosis kind) and the facts, best first:
+/// `[{ remedy, recommended, loses: [...] }]`.
+#[wasm_bindgen(js_name = remedyOffers)]
+pub fn remedy_offers(cause: &str, facts: JsValue) -> JsValue {
+    to_js(&offers(Cause::parse(cause), &facts_of(facts)))
+}
+
+/// Is the named remedy offered now? (`runRemedy` refuses anything else.)
+#[wasm_bindgen(js_name = remedyAllowed)]
+pub fn remedy_allowed(cause: &str, facts: JsValue, name: &str) -> bool {
+    Remedy::parse(name).is_some_and(|r| crate::model::remedy::is_offered(Cause::parse(cause), &facts_of(facts), r))
+}
+
+/// `GET /room_keys/version` → `{ known: "yes"|"no"|"unknown", version }`.
+#[wasm_bindgen(js_name = backupFact)]
+pub fn backup_fact_js(status: u16, body: &[u8]) -> JsValue {
+    let (known, version) = backup_fact(status, body);
+    to_js(&serde_json::json!({ "known": known, "version": version }))
+}
+
+/// An account-data read → `"yes"|"no"|"unknown"`.
+#[wasm_bindgen(js_name = presenceFact)]
+pub fn presence_fact_js(status: u16, body: &[u8]) -> JsValue {
+    to_js(&presence_fact(status, body))
+}
+
+/// Own `/keys/query` → `{ crossSigning, deviceVerified }`.
+#[wasm_bindgen(js_name = crossSigningFact)]
+pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id: &str) -> JsValue {
+    let (cross_signing, device_verified) = cross_signing_fact(status, body, user_id, device_id);
+    to_js(&serde_json::json!({ "crossSigning": cross_signing, "deviceVerified": device_verified }))
+}
+
+/// `POST /logout`'s answer (`status` 0: none) → `{ outcome: "signed-out"|"failed"|"unreachable", … }`.
+#[wasm_bindgen(js_name = logoutOutcome)]
+pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>) -> JsValue {
+    to_js(&logout_outcome(status, body, network_error.as_deref()))
+}
+
+/// What may be deleted: the host's plan (or the preset's) after a server sign-out or an explicit
+/// "clear anyway"; `null` otherwise.
+#[wasm_bindgen(js_name = deletionPlan)]
+pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue) -> JsValue {
+    let plan: DeletionPlan = serde_wasm_bindgen::from_value(host_plan).unwrap_or_else(|_| preset_stores(preset));
+    let outcome = if signed_out { LogoutOutcome::SignedOut } else { LogoutOutcome::Unreachable { reason: String::new() } };
+    to_js(&deletion_plan(&outcome, clear_anyway, plan))
+}
+
+/// The preset's stores (shown to the user before "clear anyway").
+#[wasm_bindgen(js_name = presetStores)]
+pub fn preset_stores_js(preset: &str) -> JsValue {
+    to_js(&preset_stores(preset))
+}
+
+#[wasm_bindgen(js_name = snoozeUntil)]
+pub fn snooze_until_js(now_ms: f64, requested_ms: Option<f64>) -> f64 {
+    snooze_until(now_ms, requested_ms)
+}
+
+#[wasm_bindgen(js_name = shouldPrompt)]
+pub fn should_prompt_js(snoozed_until: Option<f64>, now_ms: f64, new_server_conflict: bool) -> bool {
+    should_prompt(snoozed_until, now_ms, new_server_conflict)
+}
+
+/// The repair drain loop. `first()`, then feed each answer to `count()` / `claimed()`; each returns the
+/// next `{ action: "count"|"claim"|"done"|"stop", claimed?, reason? }`.
+#[wasm_bindgen]
+pub struct RemedyDrain {
+    drain: Drain,
+}
+
+#[wasm_bindgen]
+impl RemedyDrain {
+    #[wasm_bindgen(constructor)]
+    pub fn new(user_id: &str, device_id: &str) -> RemedyDrain {
+        RemedyDrain { drain: Drain::new(user_id, device_id) }
+    }
+    pub fn first(&self) -> JsValue {
+        to_js(&self.drain.first())
+    }
+    pub fn count(&mut self, status: u16, body: &[u8]) -> JsValue {
+        to_js(&self.drain.next(DrainInput::Count { status, body }))
+    }
+    pub fn claimed(&mut self, status: u16, body: &[u8]) -> JsValue {
+        to_js(&self.drain.next(DrainInput::Claimed { status, body }))
+    }
+    /// `{ claimed, initial, remaining }`.
+    pub fn progress(&self) -> JsValue {
+        to_js(&self.drain.progress())
+    }
+}

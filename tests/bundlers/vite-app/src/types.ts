@@ -1,0 +1,33 @@
+// Compiled (tsc --noEmit, strict) by tests/e2e/bundlers.test.mjs against the packed package's index.d.ts:
+// the public API as a TypeScript user sees it. Never run.
+import { Guardian, GuardianOptionError, isKeysUpload, GUARDIAN_HEADER } from "matrix-crypto-guardian";
+import type { GuardianOptions, StormState, StoreCheck, PersistenceState, DiagnosisKind } from "matrix-crypto-guardian";
+
+export async function typed(client: { getUserId(): string | null; getDeviceId(): string | null; getHomeserverUrl(): string }) {
+  const options: GuardianOptions = { preset: "cinny", persist: false, prompt: false, lang: "de", probeAfterMs: 60_000 };
+  const guardian: Guardian = await Guardian.start(options);
+  guardian.attach(client);
+  guardian.addEventListener("storm", (e) => {
+    const state: StormState = e.detail;
+    const kind: DiagnosisKind = state.diagnosis.kind;
+    console.log(kind, state.breaker.failingKeyIds.length);
+  });
+  guardian.addEventListener("store-lost", (e) => console.log(e.detail.missing.join(), e.detail.session.deviceId));
+  guardian.addEventListener("persistence", (e) => console.log(e.detail.persisted));
+  const check: StoreCheck = guardian.storeCheck();
+  if (check.verdict === "healthy") console.log(check.store);
+  const persisted: PersistenceState = await guardian.requestPersistence();
+  console.log(persisted.outcome, guardian.continueDespiteStoreLoss(), Guardian.version, guardian.version);
+  console.log(isKeysUpload("https://hs/_matrix/client/v3/keys/upload", { method: "POST" }), GUARDIAN_HEADER);
+  try {
+    await Guardian.start({ probeAfterMs: 5 });
+  } catch (err) {
+    if (err instanceof GuardianOptionError) console.log(err.option, err.message);
+  }
+  const g = window.matrixCryptoGuardian;
+  if (g && "storm" in g) g.storm();
+  document.addEventListener("matrix-crypto-guardian:ready", (e) => e.detail.storm());
+}
+
+// @ts-expect-error: an unknown option is a type error too
+export const wrong: GuardianOptions = { presett: "cinny" };

@@ -1,0 +1,3 @@
+import { publish, startGuardian } from "./check.js";
+
+publish(await startGuardian());
