@@ -225,7 +225,7 @@ export class Guardian extends EventTarget {
     if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
     const stores = this.#options.cryptoStores || presetCryptoStores(preset);
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
-    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, null);
+    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null);
     if (this.#storeCheck.verdict === "store-lost") {
       // Hold key uploads until the user has chosen: a blank store would publish a new identity under
       // the old device id and start the storm.

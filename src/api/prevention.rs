@@ -1,7 +1,8 @@
 //! Prevention surface: the store-loss check (persistence is plain JS: js/prevention.js).
 use wasm_bindgen::prelude::*;
 
-use crate::browser::store_probe;
+use crate::browser::{own_db::OwnDb, store_probe};
+use crate::model::journal::SessionId;
 use crate::model::store_loss::{check_store, read_session, Sentinel, SessionFacts, SessionPreset};
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
@@ -26,14 +27,15 @@ struct HostSession {
 
 /// Runs the store-loss check. `session_values`: `{ key: value | null }` snapshotted at start for
 /// `preset`; `host_session`: `{ userId, deviceId }` when the host names its session itself (wins);
-/// `crypto_stores`: the names to look for; `sentinel`: the guardian's record of this device or null.
+/// `crypto_stores`: the names to look for; `own_database`: the guardian's own database name (null:
+/// the default), where the sentinel of this device — the identity it was seen uploading — is read.
 #[wasm_bindgen(js_name = checkStoreAtStart)]
 pub async fn check_store_at_start(
     preset: String,
     session_values: JsValue,
     host_session: JsValue,
     crypto_stores: Vec<String>,
-    sentinel: JsValue,
+    own_database: Option<String>,
 ) -> JsValue {
     let session = match serde_wasm_bindgen::from_value::<HostSession>(host_session) {
         Ok(h) => Some(SessionFacts { user_id: h.user_id, device_id: h.device_id, homeserver: h.homeserver }),
@@ -45,8 +47,20 @@ pub async fn check_store_at_start(
     };
     // Firefox before 126 and some webviews cannot list databases: that is "unknown", not "lost".
     let databases = store_probe::database_names().await.ok();
-    let sentinel: Option<Sentinel> = serde_wasm_bindgen::from_value(sentinel).ok();
+    let sentinel = match &session {
+        Some(s) => load_sentinel(own_database, &s.user_id, &s.device_id).await,
+        None => None,
+    };
     let verdict = check_store(session, databases.as_deref(), &crypto_stores, sentinel.as_ref());
     let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     serde::Serialize::serialize(&verdict, &serializer).unwrap_or(JsValue::NULL)
+}
+
+/// The sentinel of this device, if the guardian's own database has one (any failure: none — the check
+/// then rests on the store alone).
+async fn load_sentinel(own_database: Option<String>, user_id: &str, device_id: &str) -> Option<Sentinel> {
+    let db = own_database.map(|n| OwnDb::named(&n)).unwrap_or_default();
+    let key = SessionId { user_id: user_id.to_owned(), device_id: device_id.to_owned() }.key();
+    let text = db.load_sentinel(&key).await.ok()??;
+    serde_json::from_str(&text).ok()
 }

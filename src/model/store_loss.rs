@@ -85,16 +85,8 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
     }
 }
 
-/// What the guardian remembers of a device: the identity it saw the device upload successfully.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Sentinel {
-    pub user_id: String,
-    pub device_id: String,
-    pub ed25519: Option<String>,
-    pub first_seen: f64,
-    pub last_seen: f64,
-}
+/// What the guardian remembers of a device (kept in its own database by the journal code).
+pub use super::journal::Sentinel;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
@@ -218,7 +210,14 @@ mod tests {
     fn the_sentinel_names_the_lost_identity_only_for_the_same_device() {
         let stores = names(SessionPreset::Cinny.crypto_stores());
         let evicted: Vec<String> = Vec::new();
-        let seen = Sentinel { user_id: "@alice:hs".into(), device_id: "DEV".into(), ed25519: Some("ED".into()), first_seen: 1.0, last_seen: 2.0 };
+        let seen = Sentinel {
+            user_id: "@alice:hs".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ED".into()),
+            previous_ed25519: None,
+            first_seen: 1.0,
+            last_seen: 2.0,
+        };
         let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, Some(&seen)) else {
             panic!()
         };
