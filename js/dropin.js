@@ -33,9 +33,12 @@ import { readDropInConfig } from "./dropin-config.js";
   // Single writer: crypto-store opens wait until this tab is the writer (released at once if we fail).
   let gate = null;
   let writerHold = null;
+  let storeHold = null;
   try {
     gate = installIdbGate(window, { prefix: config.options.cryptoStorePrefix });
     writerHold = gate && gate.hold("writer");
+    // Store loss: a blank crypto store must not even be created until the user has chosen.
+    storeHold = gate && gate.hold("store-check");
   } catch {
     gate = null;
   }
@@ -52,6 +55,7 @@ import { readDropInConfig } from "./dropin-config.js";
         window.matrixCryptoGuardian = guardian;
         markReady(guardian);
         mark("ready");
+        if (storeHold) releaseAfterStoreCheck(guardian, storeHold);
         if (gate) {
           import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
             .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold }))
@@ -71,6 +75,13 @@ import { readDropInConfig } from "./dropin-config.js";
       },
     );
 })();
+
+/** Lets the crypto store open once the store-loss check is clear, or once the user chose to continue. */
+function releaseAfterStoreCheck(guardian, release) {
+  const check = typeof guardian.storeCheck === "function" ? guardian.storeCheck() : null;
+  if (!check || check.verdict !== "store-lost") return release();
+  guardian.addEventListener("store-loss-accepted", () => release(), { once: true });
+}
 
 function mark(name) {
   try {
