@@ -107,6 +107,17 @@ export async function stormFigures({ windowMs = 60_000 } = {}) {
     const tabsOn = await twoTabsScenario(stack, { guardian: 'npm', query: { writer: 'off' }, windowMs, peer, prefix: 'btabson' });
     await Promise.all(tabsOn.pages.map((p) => p.close()));
     figures.push({ name: `conflicting uploads at the server, two tabs, ${seconds} s`, value: tabsOn.conflicts, baseline: tabsOff.conflicts, unit: 'requests', goal: '≤ 1 per tab', ok: tabsOn.conflicts <= 2 });
+
+    // The same two tabs with the single-writer lock on (the demo's default): the second tab waits.
+    const tabsWriter = await twoTabsScenario(stack, {
+      guardian: 'npm',
+      windowMs,
+      peer,
+      prefix: 'btabswriter',
+      secondTabSettled: (page) => page.waitForFunction(() => document.body.dataset.appState === 'waiting-for-writer', null, { timeout: 30_000 }),
+    });
+    await Promise.all(tabsWriter.pages.map((p) => p.close()));
+    figures.push({ name: `conflicting uploads at the server, two tabs with the writer lock, ${seconds} s`, value: tabsWriter.conflicts, baseline: tabsOff.conflicts, unit: 'requests', goal: '0', ok: tabsWriter.conflicts === 0 });
   } finally {
     await stack.close();
   }
