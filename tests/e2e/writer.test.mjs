@@ -335,18 +335,18 @@ describe('single writer against a real homeserver', { timeout: 300_000 }, () => 
     return { context, log, opts };
   }
 
-  test('npm: two tabs, one writer — 0 conflicting uploads (baseline in the same run), messages decrypted; failover on close; "Use here"', async () => {
-    const baseline = await twoTabsScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer, prefix: 'wtoff' });
+  for (const mechanism of ['web-locks', 'lease']) test(`npm (${mechanism}): two tabs, one writer — 0 conflicting uploads (baseline in the same run), messages decrypted; failover on close; "Use here"`, async () => {
+    const baseline = await twoTabsScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer, prefix: `wtoff${mechanism[0]}` });
     await Promise.all(baseline.pages.map((p) => p.close()));
     await baseline.pages[0].context().close();
 
-    const user = await freshUser(stack.hs, 'wtnpm');
-    const { context, log, opts } = await sessionContext('npm');
+    const user = await freshUser(stack.hs, `wtnpm${mechanism[0]}`);
+    const { context, log, opts } = await sessionContext('npm', { removeLocks: mechanism === 'lease' });
     const pages = [];
     const sender = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'off', name: 'sender' });
     pages.push(sender);
-    await withArtifacts('writer-npm', () => pages, async () => {
-      const senderUser = await freshUser(stack.hs, 'wtsend');
+    await withArtifacts(`writer-npm-${mechanism}`, () => pages, async () => {
+      const senderUser = await freshUser(stack.hs, `wtsend${mechanism[0]}`);
       await login(sender, senderUser.localpart, senderUser.password);
       const first = await newUserPage(stack.browser, { ...opts, name: 'tab1' });
       pages.push(first);
@@ -358,7 +358,7 @@ describe('single writer against a real homeserver', { timeout: 300_000 }, () => 
       const second = await newUserPage(stack.browser, { ...opts, name: 'tab2' });
       pages.push(second);
       await waitForAppState(second, 'waiting-for-writer');
-      assert.equal(await second.evaluate(() => window.demo.guardian.writer().mechanism), 'web-locks');
+      assert.equal(await second.evaluate(() => window.demo.guardian.writer().mechanism), mechanism);
 
       const since = stack.hs.mark();
       const claims = await pressure(stack, peer, user, deviceId, WINDOW_MS, first);
