@@ -14,25 +14,29 @@ OUT=target/$TARGET/release
 
 cargo build --release --target $TARGET -p matrix-crypto-guardian -p matrix-crypto-guardian-forensics
 
-rm -rf pkg
-mkdir -p pkg/core pkg/forensics
-wasm-bindgen --target web --out-dir pkg/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
-wasm-bindgen --target web --out-dir pkg/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
+# Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a
+# half-written package.
+NEXT=pkg.next
+rm -rf "$NEXT"
+mkdir -p "$NEXT/core" "$NEXT/forensics"
+wasm-bindgen --target web --out-dir $NEXT/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
+wasm-bindgen --target web --out-dir $NEXT/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
 
 # wasm-opt from the npm package binaryen (Debian's 108 rejects current Rust output). The feature list is
 # what rustc emits for wasm32-unknown-unknown by default.
 WASM_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue)
-for wasm in pkg/core/guardian_core_bg.wasm pkg/forensics/forensics_bg.wasm; do
+for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/forensics/forensics_bg.wasm; do
   node_modules/.bin/wasm-opt -Oz "${WASM_FEATURES[@]}" "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
 done
 
 # The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
-for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" pkg/; done
-mkdir -p pkg/i18n && cp js/i18n/*.js pkg/i18n/   # prompt strings, one file per language
+for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" $NEXT/; done
+mkdir -p $NEXT/i18n && cp js/i18n/*.js $NEXT/i18n/   # prompt strings, one file per language
 node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --log-level=warning \
-  --outfile=pkg/dropin.js
-node scripts/write-pkg-json.mjs
-cp README.md pkg/README.md
+  --outfile=$NEXT/dropin.js
+node scripts/write-pkg-json.mjs "$NEXT"
+cp README.md $NEXT/README.md
+rm -rf pkg && mv "$NEXT" pkg
 echo "pkg/ written:"; (cd pkg && find . -type f | sort | xargs ls -l | awk '{printf "  %8d  %s\n", $5, $9}')

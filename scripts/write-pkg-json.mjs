@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const workspace = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-const built = (file) => existsSync(new URL(`../pkg/${file}`, import.meta.url));
+// The package directory: pkg/ by default; the build passes its staging directory.
+const pkgDir = new URL(`../${process.argv[2] ?? "pkg"}/`, import.meta.url);
+const built = (file) => existsSync(new URL(file, pkgDir));
 // The panel module defines its custom element when imported: a side effect bundlers must keep.
 const hasPanel = built("panel.js");
 const manifest = {
@@ -26,4 +28,4 @@ const manifest = {
   files: ["*.js", "*.d.ts", "core/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md"],
   keywords: ["matrix", "e2ee", "matrix-js-sdk", "webassembly", "one-time-keys", "crypto"],
 };
-writeFileSync(new URL("../pkg/package.json", import.meta.url), JSON.stringify(manifest, null, 2) + "\n");
+writeFileSync(new URL("package.json", pkgDir), JSON.stringify(manifest, null, 2) + "\n");
