@@ -96,12 +96,19 @@ export class Diagnostics {
   observeUpload(body, status, bytes) {
     try {
       const seen = readAcceptedUpload(typeof body === "string" ? body : "", status === 200 && bytes ? bytes : new Uint8Array());
-      // Without attach() (the drop-in) the session is the one the uploads name.
-      if (!this.#session && seen.userId && seen.deviceId) {
-        this.adoptSession(seen.userId, seen.deviceId);
-        return;
-      }
-      if (status !== 200 || !this.#session) return;
+      // Without attach() (the drop-in) the session is the one the uploads name. The device keys travel
+      // only in the first accepted upload, so its identity is recorded once the session is adopted.
+      const adopted = !this.#session && seen.userId && seen.deviceId ? this.adoptSession(seen.userId, seen.deviceId) : null;
+      if (status !== 200) return;
+      Promise.resolve(adopted).then(() => this.#learnFromAccepted(seen));
+    } catch (err) {
+      this.#warn("upload", err);
+    }
+  }
+
+  #learnFromAccepted(seen) {
+    try {
+      if (!this.#session) return;
       if (seen.otkCounts) this.#otkCounts = { counts: seen.otkCounts, seenAt: Date.now(), source: "keys/upload" };
       const { userId, deviceId } = this.#session;
       if (seen.ed25519 && seen.userId === userId && seen.deviceId === deviceId) {

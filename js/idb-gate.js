@@ -18,7 +18,7 @@
 //
 // Plain JS, no wasm: it is installed synchronously by the drop-in before the host's first line runs.
 
-const GATE = Symbol.for("matrix-crypto-guardian/idb-gate");
+export const GATE = Symbol.for("matrix-crypto-guardian/idb-gate");
 const EVENTS = ["upgradeneeded", "blocked", "success", "error"];
 
 export const DEFAULT_CRYPTO_STORE_PREFIX = "matrix-js-sdk::matrix-sdk-crypto";
@@ -135,6 +135,13 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
     },
     get prefix() {
       return currentPrefix;
+    },
+    /**
+     * Opens past the gate, unlogged: the guardian's own read of the crypto store before the SDK starts
+     * (js/store-probe.js) must not wait behind the very hold that waits for it.
+     */
+    openUngated(factory, name) {
+      return originalOpen.call(factory, name);
     },
     /** Removes every hold (fail open) and lets waiting opens proceed. */
     releaseAll() {

@@ -141,8 +141,13 @@ export interface SessionFacts {
 export type StoreCheck =
   | { verdict: "not-checked" }
   | { verdict: "no-session" }
-  | { verdict: "healthy"; session: SessionFacts; store: string }
-  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; knownIdentity: string | null; reason: string }
+  /** `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store). */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown" }
+  /**
+   * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
+   * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
+   */
+  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string }
   | { verdict: "unknown"; session: SessionFacts; reason: string };
 
 /** `guardian.persistence()` and the detail of "persistence". */

@@ -14,6 +14,7 @@ import { Diagnostics } from "./diagnostics.js";
 import { WriterLease, WriterCensus, writerLockName } from "./core/guardian_core.js";
 import { WriterLock, writerMechanism } from "./writer.js";
 import { snapshotSession, startPersistence } from "./prevention.js";
+import { storeProber } from "./store-probe.js";
 import { RecoveryFlow } from "./recovery.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
@@ -225,7 +226,7 @@ export class Guardian extends EventTarget {
     if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
     const stores = this.#options.cryptoStores || presetCryptoStores(preset);
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
-    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null);
+    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null, storeProber(globalThis));
     if (this.#storeCheck.verdict === "store-lost") {
       // Hold key uploads until the user has chosen: a blank store would publish a new identity under
       // the old device id and start the storm.

@@ -1,9 +1,10 @@
 //! Prevention surface: the store-loss check (persistence is plain JS: js/prevention.js).
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::browser::{own_db::OwnDb, store_probe};
 use crate::model::journal::SessionId;
-use crate::model::store_loss::{check_store, read_session, Sentinel, SessionFacts, SessionPreset};
+use crate::model::store_loss::{check_store, found_store, read_session, Sentinel, SessionFacts, SessionPreset, StoreContents};
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
 #[wasm_bindgen(js_name = sessionKeys)]
@@ -28,7 +29,9 @@ struct HostSession {
 /// Runs the store-loss check. `session_values`: `{ key: value | null }` snapshotted at start for
 /// `preset`; `host_session`: `{ userId, deviceId }` when the host names its session itself (wins);
 /// `crypto_stores`: the names to look for; `own_database`: the guardian's own database name (null:
-/// the default), where the sentinel of this device — the identity it was seen uploading — is read.
+/// the default), where the sentinel of this device — the identity it was seen uploading — is read;
+/// `probe_store`: `(name) => Promise<StoreContents | null>` (js/store-probe.js), which reads what the
+/// found crypto store holds.
 #[wasm_bindgen(js_name = checkStoreAtStart)]
 pub async fn check_store_at_start(
     preset: String,
@@ -36,6 +39,7 @@ pub async fn check_store_at_start(
     host_session: JsValue,
     crypto_stores: Vec<String>,
     own_database: Option<String>,
+    probe_store: Option<js_sys::Function>,
 ) -> JsValue {
     let session = match serde_wasm_bindgen::from_value::<HostSession>(host_session) {
         Ok(h) => Some(SessionFacts { user_id: h.user_id, device_id: h.device_id, homeserver: h.homeserver }),
@@ -51,9 +55,22 @@ pub async fn check_store_at_start(
         Some(s) => load_sentinel(own_database, &s.user_id, &s.device_id).await,
         None => None,
     };
-    let verdict = check_store(session, databases.as_deref(), &crypto_stores, sentinel.as_ref());
+    let store = databases.as_deref().and_then(|d| found_store(d, &crypto_stores));
+    let contents = match (&session, store, probe_store) {
+        (Some(_), Some(name), Some(probe)) => read_store(&probe, name).await,
+        _ => None,
+    };
+    let verdict = check_store(session, databases.as_deref(), &crypto_stores, contents.as_ref(), sentinel.as_ref());
     let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     serde::Serialize::serialize(&verdict, &serializer).unwrap_or(JsValue::NULL)
+}
+
+/// What the crypto store holds, through the JS probe (any failure: not read — the check then rests on
+/// the store's presence alone).
+async fn read_store(probe: &js_sys::Function, name: &str) -> Option<StoreContents> {
+    let promise: js_sys::Promise = probe.call1(&JsValue::NULL, &JsValue::from_str(name)).ok()?.dyn_into().ok()?;
+    let contents = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    serde_wasm_bindgen::from_value(contents).ok()
 }
 
 /// The sentinel of this device, if the guardian's own database has one (any failure: none — the check

@@ -4,8 +4,9 @@
 //! store — a new identity key under the old device id — and storms (rust crypto) or silently breaks
 //! (legacy libolm crypto). It must be seen *before* the SDK starts, so the check only uses what the
 //! page had at start: the session keys in localStorage, the IndexedDB database names, and the
-//! guardian's own per-device sentinel (the identity it saw this device upload).
-use serde::Serialize;
+//! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
+//! store holds when it is there (a store without an account is as lost as a missing one).
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Where a client keeps its session in localStorage.
@@ -93,11 +94,18 @@ pub use super::journal::Sentinel;
 pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
     NoSession,
-    /// The session and its crypto store are both there.
-    Healthy { session: SessionFacts, store: String },
-    /// The session survived, its crypto store did not: the SDK would start a new identity under the
-    /// old device id.
-    StoreLost { session: SessionFacts, missing: Vec<String>, known_identity: Option<String>, reason: String },
+    /// The session and its crypto store are both there (`account`: what the store was seen to hold).
+    Healthy { session: SessionFacts, store: String, account: AccountPresence },
+    /// The session survived, its crypto store did not (`missing`: the names looked for), or the store is
+    /// there without an account (`empty_store`): either way the SDK would start a new identity under
+    /// the old device id.
+    StoreLost {
+        session: SessionFacts,
+        missing: Vec<String>,
+        empty_store: Option<String>,
+        known_identity: Option<String>,
+        reason: String,
+    },
     /// The browser cannot list databases (`indexedDB.databases()` missing): we do not guess.
     Unknown { session: SessionFacts, reason: String },
 }
@@ -113,36 +121,103 @@ impl StoreCheck {
     }
 }
 
+/// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
+/// writes nothing). Only key names are read, never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StoreContents {
+    /// The database's object stores (none: a database created blank, e.g. by an interrupted first open).
+    pub object_stores: Vec<String>,
+    /// The first keys of the rust store's `core` object store (`None`: not read).
+    pub core_keys: Option<Vec<String>>,
+    /// Entries of the legacy libolm store's `account` object store (`None`: not read).
+    pub legacy_accounts: Option<u32>,
+}
+
+/// Whether a crypto store holds this device's account (its identity keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountPresence {
+    Present,
+    Absent,
+    /// Not read, or unreadable: an encrypted store (a store passphrase) hashes its key names.
+    Unknown,
+}
+
+/// The rust crypto store (matrix-sdk-indexeddb) keeps its account under the key `account` of the
+/// `core` object store. With a store passphrase the key names are hashed (base64 of 32 bytes), so a
+/// `core` that holds only plain names and none of them `account` is a store without an account, while
+/// one that holds hashed names cannot be read this way.
+pub fn account_presence(contents: &StoreContents) -> AccountPresence {
+    let plain_name = |k: &String| (1..=40).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+    if let Some(keys) = &contents.core_keys {
+        return if keys.iter().any(|k| k == "account") {
+            AccountPresence::Present
+        } else if keys.iter().all(plain_name) {
+            AccountPresence::Absent
+        } else {
+            AccountPresence::Unknown
+        };
+    }
+    if let Some(n) = contents.legacy_accounts {
+        return if n > 0 { AccountPresence::Present } else { AccountPresence::Absent };
+    }
+    if contents.object_stores.is_empty() {
+        return AccountPresence::Absent;
+    }
+    AccountPresence::Unknown
+}
+
+/// The first of the client's crypto-store names that exists in this origin.
+pub fn found_store<'a>(databases: &[String], crypto_stores: &'a [String]) -> Option<&'a String> {
+    crypto_stores.iter().find(|name| databases.contains(name))
+}
+
 /// The check itself. `databases`: the origin's IndexedDB names, `None` where they cannot be listed.
-/// `crypto_stores`: the names this client's crypto store may have. `sentinel`: what the guardian's
-/// own database remembers for this device, if anything.
+/// `crypto_stores`: the names this client's crypto store may have. `contents`: what the found store
+/// holds (`None`: not read). `sentinel`: what the guardian's own database remembers for this device.
 pub fn check_store(
     session: Option<SessionFacts>,
     databases: Option<&[String]>,
     crypto_stores: &[String],
+    contents: Option<&StoreContents>,
     sentinel: Option<&Sentinel>,
 ) -> StoreCheck {
     let Some(session) = session else { return StoreCheck::NoSession };
     let Some(databases) = databases else {
         return StoreCheck::Unknown { session, reason: "this browser cannot list IndexedDB databases".into() };
     };
-    if let Some(store) = crypto_stores.iter().find(|name| databases.contains(name)) {
-        return StoreCheck::Healthy { session, store: store.clone() };
-    }
     let known_identity = sentinel
         .filter(|s| s.user_id == session.user_id && s.device_id == session.device_id)
         .and_then(|s| s.ed25519.clone());
-    let mut reason = format!(
-        "a session for {} (device {}) is in localStorage, but its crypto store ({}) is not in IndexedDB: \
-         the browser evicted it or it was cleared",
-        session.user_id,
-        session.device_id,
-        crypto_stores.join(" or ")
-    );
+    let (missing, empty_store, mut reason) = match found_store(databases, crypto_stores) {
+        Some(store) => {
+            let account = contents.map_or(AccountPresence::Unknown, account_presence);
+            if account != AccountPresence::Absent {
+                return StoreCheck::Healthy { session, store: store.clone(), account };
+            }
+            let reason = format!(
+                "a session for {} (device {}) is in localStorage and its crypto store ({store}) is in IndexedDB, \
+                 but the store holds no account: it was emptied or recreated",
+                session.user_id, session.device_id
+            );
+            (Vec::new(), Some(store.clone()), reason)
+        }
+        None => {
+            let reason = format!(
+                "a session for {} (device {}) is in localStorage, but its crypto store ({}) is not in IndexedDB: \
+                 the browser evicted it or it was cleared",
+                session.user_id,
+                session.device_id,
+                crypto_stores.join(" or ")
+            );
+            (crypto_stores.to_vec(), None, reason)
+        }
+    };
     if let Some(key) = &known_identity {
         reason.push_str(&format!("; this device's identity key was {key}, and its private half is gone"));
     }
-    StoreCheck::StoreLost { session, missing: crypto_stores.to_vec(), known_identity, reason }
+    StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason }
 }
 
 #[cfg(test)]
@@ -194,12 +269,12 @@ mod tests {
         let legacy_store = names(&["crypto-store"]);
         let evicted = names(&["matrix-js-sdk:web-sync-store"]);
 
-        assert_eq!(check_store(None, Some(&evicted), &stores, None), StoreCheck::NoSession);
-        assert_eq!(check_store(Some(alice()), Some(&with_store), &stores, None).verdict(), "healthy");
-        assert_eq!(check_store(Some(alice()), Some(&legacy_store), &stores, None).verdict(), "healthy");
-        assert_eq!(check_store(Some(alice()), None, &stores, None).verdict(), "unknown");
+        assert_eq!(check_store(None, Some(&evicted), &stores, None, None), StoreCheck::NoSession);
+        assert_eq!(check_store(Some(alice()), Some(&with_store), &stores, None, None).verdict(), "healthy");
+        assert_eq!(check_store(Some(alice()), Some(&legacy_store), &stores, None, None).verdict(), "healthy");
+        assert_eq!(check_store(Some(alice()), None, &stores, None, None).verdict(), "unknown");
 
-        let lost = check_store(Some(alice()), Some(&evicted), &stores, None);
+        let lost = check_store(Some(alice()), Some(&evicted), &stores, None, None);
         assert_eq!(lost.verdict(), "store-lost");
         let StoreCheck::StoreLost { known_identity, reason, .. } = lost else { unreachable!() };
         assert_eq!(known_identity, None);
@@ -218,14 +293,71 @@ mod tests {
             first_seen: 1.0,
             last_seen: 2.0,
         };
-        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, Some(&seen)) else {
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, None, Some(&seen)) else {
             panic!()
         };
         assert_eq!(known_identity.as_deref(), Some("ED"));
         let other = Sentinel { device_id: "OTHER".into(), ..seen };
-        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, Some(&other)) else {
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, None, Some(&other)) else {
             panic!()
         };
         assert_eq!(known_identity, None);
+    }
+
+    fn rust_store(core_keys: &[&str]) -> StoreContents {
+        StoreContents {
+            object_stores: names(&["core", "devices", "inbound_group_sessions3"]),
+            core_keys: Some(names(core_keys)),
+            legacy_accounts: None,
+        }
+    }
+
+    #[test]
+    fn account_presence_reads_key_names_only() {
+        // As read off a real matrix-js-sdk 43 store after login.
+        assert_eq!(account_presence(&rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH", "account"])), AccountPresence::Present);
+        assert_eq!(account_presence(&rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH"])), AccountPresence::Absent);
+        assert_eq!(account_presence(&rust_store(&[])), AccountPresence::Absent);
+        // A store passphrase hashes the names: we cannot tell, so we do not guess.
+        assert_eq!(account_presence(&rust_store(&["q8N2mZr0b3YkE1x9dF+Xw7hJ5uLp4cVt6sAaBbCcDdE="])), AccountPresence::Unknown);
+        let blank = StoreContents::default();
+        assert_eq!(account_presence(&blank), AccountPresence::Absent);
+        let legacy = |n| StoreContents { object_stores: names(&["account", "sessions"]), core_keys: None, legacy_accounts: Some(n) };
+        assert_eq!(account_presence(&legacy(1)), AccountPresence::Present);
+        assert_eq!(account_presence(&legacy(0)), AccountPresence::Absent);
+        let unread = StoreContents { object_stores: names(&["core"]), ..StoreContents::default() };
+        assert_eq!(account_presence(&unread), AccountPresence::Unknown);
+    }
+
+    #[test]
+    fn a_store_without_an_account_is_lost_and_the_sentinel_names_the_identity() {
+        let stores = names(SessionPreset::Cinny.crypto_stores());
+        let present = names(&["matrix-js-sdk::matrix-sdk-crypto"]);
+        let seen = Sentinel {
+            user_id: "@alice:hs".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ED".into()),
+            previous_ed25519: None,
+            first_seen: 1.0,
+            last_seen: 2.0,
+        };
+        let emptied = rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH"]);
+        let lost = check_store(Some(alice()), Some(&present), &stores, Some(&emptied), Some(&seen));
+        let StoreCheck::StoreLost { missing, empty_store, known_identity, reason, .. } = lost else { panic!("{lost:?}") };
+        assert!(missing.is_empty());
+        assert_eq!(empty_store.as_deref(), Some("matrix-js-sdk::matrix-sdk-crypto"));
+        assert_eq!(known_identity.as_deref(), Some("ED"));
+        assert!(reason.contains("holds no account") && reason.contains("ED"), "{reason}");
+
+        let whole = rust_store(&["account"]);
+        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, Some(&whole), Some(&seen)) else {
+            panic!()
+        };
+        assert_eq!(account, AccountPresence::Present);
+        // Not read (the probe failed or timed out): healthy, with the presence unknown — never a guess.
+        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, None, Some(&seen)) else {
+            panic!()
+        };
+        assert_eq!(account, AccountPresence::Unknown);
     }
 }

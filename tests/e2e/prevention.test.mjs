@@ -40,12 +40,10 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
         assert.equal(check.session.userId, run.user.userId);
         assert.equal(check.session.deviceId, run.deviceId);
         assert.ok(check.missing.includes('matrix-js-sdk::matrix-sdk-crypto'));
-        if (guardian === 'npm') {
-          // The sentinel saw this device's identity in its accepted upload before the loss, and names it.
-          // (Drop-in: not recorded yet — the sentinel needs the session that attach() gives; open.)
-          assert.match(check.knownIdentity ?? '', /^[A-Za-z0-9+/]{43}$/, JSON.stringify(check));
-          assert.ok(check.reason.includes(check.knownIdentity));
-        }
+        // The sentinel saw this device's identity in its accepted upload before the loss, and names it
+        // (drop-in: from the session the upload itself names).
+        assert.match(check.knownIdentity ?? '', /^[A-Za-z0-9+/]{43}$/, JSON.stringify(check));
+        assert.ok(check.reason.includes(check.knownIdentity));
         assert.ok(warned, 'the user is told');
         // npm: the host started its client, which keeps syncing (the peer's messages still arrive).
         // Drop-in: the host waits in initRustCrypto() for its crypto store, held until the user chooses.
@@ -70,6 +68,24 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     });
   }
 
+  test('a crypto store that is there but holds no account is a store loss too (drop-in holds the open)', async () => {
+    const run = await evictScenario(stack, { guardian: 'dropin', windowMs: 5_000, peer, prefix: 'emptied', storeLoss: 'ask', loss: 'account' });
+    await withArtifacts('prevention-emptied-store', [run.page], async () => {
+      assert.equal(stack.hs.countRequests({ ...UPLOADS, user: run.user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');
+      const { check, warned } = await guardianFacts(run.page);
+      assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
+      assert.equal(check.emptyStore, 'matrix-js-sdk::matrix-sdk-crypto');
+      assert.deepEqual(check.missing, []);
+      assert.match(check.reason, /holds no account/);
+      assert.match(check.knownIdentity ?? '', /^[A-Za-z0-9+/]{43}$/, JSON.stringify(check));
+      assert.ok(warned, 'the user is told');
+      // The guardian only read key names: the database is still there, at the SDK's own version.
+      const stores = await run.page.evaluate(async () => (await indexedDB.databases()).filter((d) => d.name.startsWith('matrix-js-sdk::matrix-sdk-crypto')));
+      assert.ok(stores.some((d) => d.name === 'matrix-js-sdk::matrix-sdk-crypto' && d.version > 1), JSON.stringify(stores));
+    });
+    await run.page.close();
+  });
+
   test('no false store-lost: first login on a fresh profile, reloads, sign-out and sign-in again', async () => {
     const user = await freshUser(stack.hs, 'noalarm');
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: 'noalarm' });
@@ -92,6 +108,8 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
       await waitForAppState(page, 'ready');
       checks.push(await guardianFacts(page));
       assert.deepEqual(checks.map((c) => c.check.verdict), ['healthy', 'healthy', 'no-session', 'healthy']);
+      // Healthy because the store was read and holds the account, not merely because it exists.
+      assert.deepEqual(checks.filter((c) => c.check.verdict === 'healthy').map((c) => c.check.account), ['present', 'present', 'present']);
       for (const c of checks) {
         assert.equal(c.warned, false);
         assert.ok(!c.events.includes('store-lost'), c.events.join());

@@ -14,7 +14,7 @@ export const CRYPTO_STORES = ['matrix-js-sdk::matrix-sdk-crypto', 'matrix-js-sdk
 const UPLOAD = { method: 'POST', pathIncludes: '/keys/upload' };
 // A limit, not a measurement: the first page of a fresh browser compiles matrix-sdk-crypto-wasm, which
 // takes long on a loaded 2-core machine.
-const LOGIN_TIMEOUT_MS = 120_000;
+export const LOGIN_TIMEOUT_MS = 120_000;
 
 /**
  * Synapse + the demo client's server + Chromium. `close()` stops all three. `pkg`: serve the guardian
@@ -99,15 +99,18 @@ export async function waitForGuardianEvent(page, type, timeout = 15_000) {
 
 /**
  * *evict*: log in, let the keys upload, close the tab, delete only the crypto IndexedDB, reload with the
- * same localStorage session, while the peer keeps the account busy for `windowMs`. With the guardian,
+ * same localStorage session, while the peer keeps the account busy for `windowMs`. `loss: 'account'`
+ * empties the store's `core` object store (the account) instead of deleting the database: a store that
+ * is there but holds no identity. With the guardian,
  * the store-loss check warns at start; `storeLoss: 'continue'` (default) takes the user's "continue at my
- * own risk" so the storm itself can be watched, `'ask'` leaves the warning unanswered.
+ * own risk" so the storm itself can be watched, `'ask'` leaves the warning unanswered. `path`: another
+ * page of the demo (e.g. '/csp.html').
  * Returns the conflicting uploads the server answered and what the guardian saw.
  */
-export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict', storeLoss = 'continue' }) {
+export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict', storeLoss = 'continue', loss = 'database', path }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
-  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}` };
+  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}`, path };
   let page = await newUserPage(browser, opts);
   const context = page.context();
   const { deviceId } = await login(page, user.localpart, user.password, { timeout: LOGIN_TIMEOUT_MS });
@@ -118,7 +121,8 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
   // The store loss: only the crypto databases go; localStorage (the session) and the sync store stay.
   const blank = await context.newPage();
   await blank.goto(new URL('/config.json', web.url).href);
-  await blank.evaluate(async (names) => {
+  if (loss === 'account') await blank.evaluate(emptyCoreStore, CRYPTO_STORES[0]);
+  else await blank.evaluate(async (names) => {
     for (const name of names) {
       await new Promise((resolve, reject) => {
         const req = indexedDB.deleteDatabase(name);
@@ -139,6 +143,22 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
   peer.stop();
   const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
   return { user, deviceId, page, since, conflicts, guardian: await guardianView(page) };
+}
+
+/** In the page: clears the rust crypto store's `core` object store (where its account lives). */
+async function emptyCoreStore(name) {
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction('core', 'readwrite');
+    tx.objectStore('core').clear();
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
 }
 
 /**
