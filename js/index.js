@@ -12,7 +12,7 @@ import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 import { WriterLease, WriterCensus, writerLockName } from "./core/guardian_core.js";
-import { WriterLock, writerMechanism } from "./writer.js";
+import { WriterLock, writerHeldElsewhere, writerMechanism } from "./writer.js";
 import { snapshotSession, startPersistence } from "./prevention.js";
 import { storeProber } from "./store-probe.js";
 import { RecoveryFlow } from "./recovery.js";
@@ -226,7 +226,14 @@ export class Guardian extends EventTarget {
     if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
     const stores = this.#options.cryptoStores || presetCryptoStores(preset);
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
-    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null, storeProber(globalThis));
+    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null, storeProber(globalThis, {
+      // The session's lock, or the store-wide one a tab takes without a known session (the drop-in).
+      writerElsewhere: (userId, deviceId) =>
+        writerHeldElsewhere([
+          writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, userId, deviceId),
+          writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, undefined, undefined),
+        ]),
+    }));
     if (this.#storeCheck.verdict === "store-lost") {
       // Hold key uploads until the user has chosen: a blank store would publish a new identity under
       // the old device id and start the storm.

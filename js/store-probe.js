@@ -11,9 +11,21 @@ import { GATE } from "./idb-gate.js";
 
 const CORE_KEYS_READ = 16;
 
-/** `(name) => Promise<StoreContents | null>` for the core's checkStoreAtStart. */
-export function storeProber(scope = globalThis, { timeoutMs = 3000 } = {}) {
-  return (name) => probeCryptoStore(name, scope, timeoutMs).catch(() => null);
+/**
+ * `(name, userId, deviceId) => Promise<StoreContents | null>` for the core's checkStoreAtStart.
+ * `writerElsewhere(userId, deviceId)`: whether another tab is this session's crypto writer now; then the
+ * store is not opened at all (a tab that is not the writer never opens the crypto store — and the
+ * writer's own start checked it).
+ */
+export function storeProber(scope = globalThis, { timeoutMs = 3000, writerElsewhere = async () => false } = {}) {
+  return async (name, userId, deviceId) => {
+    try {
+      if (await writerElsewhere(userId, deviceId)) return null;
+      return await probeCryptoStore(name, scope, timeoutMs);
+    } catch {
+      return null;
+    }
+  };
 }
 
 function probeCryptoStore(name, scope, timeoutMs) {

@@ -4,6 +4,8 @@
 //  - state "elsewhere": the client is open in another tab; buttons "Use here" (take over) and "Close";
 //  - state "lost": another tab took over; this tab stopped writing; button "Reload".
 // Its host element carries data-state (hidden | elsewhere | lost) and data-mechanism for tests and styling.
+// Styles are a constructable stylesheet (adoptedStyleSheets), like the prompt's and the panel's: a <style>
+// element would be refused by a strict CSP (`style-src 'self'`).
 
 const TAG = "matrix-crypto-guardian-writer";
 
@@ -37,14 +39,36 @@ button:focus-visible { outline: 3px solid #36f; outline-offset: 2px; }
 small { display: block; color: #555; margin-top: .75rem; font-size: .8rem; }
 `;
 
+// A constructed sheet can only be adopted in the document of the window that constructed it: one per window.
+const sheets = new WeakMap();
+function styleSheetFor(win) {
+  if (!sheets.has(win)) {
+    let sheet = null;
+    try {
+      sheet = new win.CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+    } catch {
+      sheet = null; // no constructable stylesheets (browsers before 2023): a <style> element instead
+    }
+    sheets.set(win, sheet);
+  }
+  return sheets.get(win);
+}
+
 function defineOverlay(win) {
   if (win.customElements.get(TAG)) return win.customElements.get(TAG);
   class WriterOverlay extends win.HTMLElement {
     #root;
     #actions = {};
+    #fallbackStyle = false;
     constructor() {
       super();
       this.#root = this.attachShadow({ mode: "open" });
+      try {
+        this.#root.adoptedStyleSheets = [styleSheetFor(win)];
+      } catch {
+        this.#fallbackStyle = true; // no sheet, or no adoptedStyleSheets
+      }
     }
     /** { useHere(), close(), reload() } */
     set actions(a) {
@@ -54,7 +78,6 @@ function defineOverlay(win) {
       const doc = this.ownerDocument;
       const text = TEXT[state] || TEXT.elsewhere;
       const el = (tag, props = {}) => Object.assign(doc.createElement(tag), props);
-      const style = el("style", { textContent: STYLE });
       const backdrop = el("div", { className: "backdrop" });
       const dialog = el("div", { className: "dialog" });
       dialog.setAttribute("role", "dialog");
@@ -80,7 +103,7 @@ function defineOverlay(win) {
       const note = el("small", { textContent: `Tab coordination: ${mechanism === "lease" ? "localStorage lease (Web Locks unavailable)" : "Web Locks"}.` });
       dialog.append(title, body, buttons, note);
       backdrop.append(dialog);
-      this.#root.replaceChildren(style, backdrop);
+      this.#root.replaceChildren(...(this.#fallbackStyle ? [el("style", { textContent: STYLE })] : []), backdrop);
       this.dataset.state = state;
       if (mechanism) this.dataset.mechanism = mechanism;
       if (!this.isConnected) (doc.body || doc.documentElement).append(this);

@@ -33,6 +33,23 @@ export function writerMechanism(global = globalThis) {
   return locks && typeof locks.request === "function" ? "web-locks" : "lease";
 }
 
+/**
+ * Whether another tab is the writer under any of these lock names now (call it before this tab asks for
+ * the lock): a Web Lock is held, or, on the fallback, a lease entry is there (a crashed holder's entry counts too: callers use
+ * this only to stay out of the store).
+ */
+export async function writerHeldElsewhere(names, global = globalThis) {
+  try {
+    if (writerMechanism(global) === "web-locks") {
+      const snapshot = await global.navigator.locks.query();
+      return (snapshot.held || []).some((lock) => names.includes(lock.name));
+    }
+    return names.some((name) => global.localStorage.getItem(LEASE_KEY_PREFIX + name) !== null);
+  } catch {
+    return false;
+  }
+}
+
 export class WriterLock {
   #global;
   #name;

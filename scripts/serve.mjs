@@ -4,6 +4,7 @@
 //   /            -> www/        (index.html, dropin.html, dist/…)
 //   /pkg/        -> pkg/        (the built guardian package)
 //   /config.json -> { "homeserver": "<url>" } when a homeserver is given, else www/config.json
+//   /csp.html, /csp-dropin.html -> the demo pages, served with STRICT_CSP as a response header
 //
 //   node scripts/serve.mjs [--port 8080] [--homeserver http://127.0.0.1:8008] [--root DIR]
 
@@ -29,6 +30,15 @@ export const MIME = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
+};
+
+/** Issue 9's strict policy: no inline script or style anywhere, wasm compilation allowed. */
+export const STRICT_CSP = "script-src 'self' 'wasm-unsafe-eval'; style-src 'self'";
+
+// Extra response headers by URL path: the strict-CSP copies of the demo pages (tests/e2e/csp.test.mjs).
+const PAGE_HEADERS = {
+  '/csp.html': { 'content-security-policy': STRICT_CSP },
+  '/csp-dropin.html': { 'content-security-policy': STRICT_CSP },
 };
 
 /** Map a URL path onto a file under base, refusing anything that escapes it. */
@@ -81,6 +91,7 @@ export async function serve({ port = 0, host = '127.0.0.1', root = ROOT, www, pk
         'content-length': st.size,
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
+        ...PAGE_HEADERS[path],
       });
       if (req.method === 'HEAD') return res.end();
       const stream = createReadStream(file);

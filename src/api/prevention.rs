@@ -30,8 +30,8 @@ struct HostSession {
 /// `preset`; `host_session`: `{ userId, deviceId }` when the host names its session itself (wins);
 /// `crypto_stores`: the names to look for; `own_database`: the guardian's own database name (null:
 /// the default), where the sentinel of this device — the identity it was seen uploading — is read;
-/// `probe_store`: `(name) => Promise<StoreContents | null>` (js/store-probe.js), which reads what the
-/// found crypto store holds.
+/// `probe_store`: `(name, userId, deviceId) => Promise<StoreContents | null>` (js/store-probe.js), which
+/// reads what the found crypto store holds.
 #[wasm_bindgen(js_name = checkStoreAtStart)]
 pub async fn check_store_at_start(
     preset: String,
@@ -57,7 +57,7 @@ pub async fn check_store_at_start(
     };
     let store = databases.as_deref().and_then(|d| found_store(d, &crypto_stores));
     let contents = match (&session, store, probe_store) {
-        (Some(_), Some(name), Some(probe)) => read_store(&probe, name).await,
+        (Some(s), Some(name), Some(probe)) => read_store(&probe, name, s).await,
         _ => None,
     };
     let verdict = check_store(session, databases.as_deref(), &crypto_stores, contents.as_ref(), sentinel.as_ref());
@@ -67,8 +67,9 @@ pub async fn check_store_at_start(
 
 /// What the crypto store holds, through the JS probe (any failure: not read — the check then rests on
 /// the store's presence alone).
-async fn read_store(probe: &js_sys::Function, name: &str) -> Option<StoreContents> {
-    let promise: js_sys::Promise = probe.call1(&JsValue::NULL, &JsValue::from_str(name)).ok()?.dyn_into().ok()?;
+async fn read_store(probe: &js_sys::Function, name: &str, session: &SessionFacts) -> Option<StoreContents> {
+    let (name, user, device) = (JsValue::from_str(name), JsValue::from_str(&session.user_id), JsValue::from_str(&session.device_id));
+    let promise: js_sys::Promise = probe.call3(&JsValue::NULL, &name, &user, &device).ok()?.dyn_into().ok()?;
     let contents = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
     serde_wasm_bindgen::from_value(contents).ok()
 }

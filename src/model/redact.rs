@@ -56,7 +56,8 @@ pub fn redact_value(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Object(map) => {
             for (name, member) in map.iter_mut() {
-                if is_secret_name(name) && !member.is_null() {
+                // A boolean cannot carry a secret (`cookieEnabled`, `hasPassword`): kept, so the report says it.
+                if is_secret_name(name) && !member.is_null() && !member.is_boolean() {
                     *member = Value::String(REDACTED.into());
                 } else {
                     redact_value(member);
@@ -371,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn structure_redacts_secret_members_of_any_type() {
+    fn structure_redacts_secret_members_of_any_type_but_boolean() {
         let mut v = json!({
             "session": {"userId": "@a:b", "accessToken": TOKEN, "password": {"nested": "hunter2"}},
             "headers": [{"Authorization": "Bearer x"}],
@@ -380,6 +381,7 @@ mod tests {
             "note": format!("copy of {TOKEN}"),
             "url": "https://hs/_matrix/media?user=alice",
             "nothing": null,
+            "browser": {"cookieEnabled": true, "hasPassword": false, "tokenCount": 3},
         });
         redact_value(&mut v);
         let s = v.to_string();
@@ -389,6 +391,10 @@ mod tests {
         assert_eq!(v["url"], "https://hs/_matrix/media?user=[redacted]");
         assert!(v["nothing"].is_null());
         assert!(!s.contains("AQID"));
+        // Booleans carry no secret and stay; a number under a secret name is still redacted.
+        assert_eq!(v["browser"]["cookieEnabled"], true);
+        assert_eq!(v["browser"]["hasPassword"], false);
+        assert_eq!(v["browser"]["tokenCount"], REDACTED);
     }
 
     #[test]

@@ -121,6 +121,7 @@ describe('diagnostics', { timeout: 300_000 }, () => {
       assert.ok(report.journal.entries.some((e) => e.signature === 'diagnosis' && /identity-replaced/.test(e.message)));
       assert.ok(report.journal.entries.some((e) => e.signature === 'otk-already-exists' && e.count >= 1));
       assert.ok(report.browser.userAgent);
+      assert.equal(typeof report.browser.cookieEnabled, 'boolean', 'a boolean is no secret: kept as the schema says');
       assert.equal(report.ownDatabase.available, true);
 
       // The journal database, read back through IndexedDB in the page once the journal is written.

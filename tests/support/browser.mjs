@@ -77,15 +77,27 @@ function attachLogs(page, name) {
 }
 
 /**
- * URL of the demo app for a guardian mode.
- * @param {{baseUrl: string, homeserver?: string, guardian?: 'npm'|'off'|'dropin', query?: Record<string,string>}} o
+ * URL of the demo app for a guardian mode. `path` picks another page of www/ (e.g. '/csp.html').
+ * @param {{baseUrl: string, homeserver?: string, guardian?: 'npm'|'off'|'dropin', query?: Record<string,string>, path?: string}} o
  */
-export function appUrl({ baseUrl, homeserver, guardian = 'npm', query = {} }) {
-  const u = new URL(guardian === 'dropin' ? '/dropin.html' : '/', baseUrl);
+export function appUrl({ baseUrl, homeserver, guardian = 'npm', query = {}, path }) {
+  const u = new URL(path || (guardian === 'dropin' ? '/dropin.html' : '/'), baseUrl);
   if (guardian === 'off') u.searchParams.set('guardian', 'off');
   if (homeserver) u.searchParams.set('hs', homeserver);
   for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
   return u.toString();
+}
+
+const contextSetups = new Set();
+
+/**
+ * Runs `await setup(context)` on every context newUserPage creates from now on (in this test process),
+ * before its first page: e.g. an init script that must see every page, also those the scenarios open.
+ * Returns a function that removes it.
+ */
+export function onNewContext(setup) {
+  contextSetups.add(setup);
+  return () => contextSetups.delete(setup);
 }
 
 /**
@@ -94,14 +106,18 @@ export function appUrl({ baseUrl, homeserver, guardian = 'npm', query = {} }) {
  * @param {import('playwright-core').Browser} browser
  * @param {{baseUrl: string, homeserver?: string, guardian?: 'npm'|'off'|'dropin', name?: string,
  *          context?: import('playwright-core').BrowserContext, contextOptions?: object,
- *          query?: Record<string,string>, goto?: boolean}} opts
+ *          query?: Record<string,string>, path?: string, goto?: boolean}} opts
  * @returns {Promise<import('playwright-core').Page>}  page.context() is its context
  */
-export async function newUserPage(browser, { baseUrl, homeserver, guardian = 'npm', name = 'user', context, contextOptions = {}, query, goto = true } = {}) {
-  const ctx = context || (await browser.newContext({ viewport: { width: 1100, height: 800 }, ...contextOptions }));
+export async function newUserPage(browser, { baseUrl, homeserver, guardian = 'npm', name = 'user', context, contextOptions = {}, query, path, goto = true } = {}) {
+  let ctx = context;
+  if (!ctx) {
+    ctx = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...contextOptions });
+    for (const setup of contextSetups) await setup(ctx);
+  }
   const page = await ctx.newPage();
   const info = attachLogs(page, name);
-  info.url = appUrl({ baseUrl, homeserver, guardian, query });
+  info.url = appUrl({ baseUrl, homeserver, guardian, query, path });
   info.guardian = guardian;
   if (goto) await page.goto(info.url);
   return page;
