@@ -94,6 +94,7 @@ ${line}
    chat (guardian, npm-style)   ${web.url}/
    chat (guardian, drop-in)     ${web.url}/dropin.html
    chat (no guardian)           ${web.url}/?guardian=off
+   under a strict CSP           ${web.url}/csp.html   ${web.url}/csp-dropin.html
 
    homeserver                   ${hs.baseUrl}   (Synapse, server name "localhost")
    data + log                   ${hs.dir}
