@@ -4,7 +4,7 @@
 //   /            -> www/        (index.html, dropin.html, dist/…)
 //   /pkg/        -> pkg/        (the built guardian package)
 //   /config.json -> { "homeserver": "<url>" } when a homeserver is given, else www/config.json
-//   /csp.html, /csp-dropin.html -> the demo pages, served with STRICT_CSP as a response header
+//   /csp.html, /csp-dropin.html -> www/index.html, www/dropin.html served with STRICT_CSP as a response header
 //
 //   node scripts/serve.mjs [--port 8080] [--homeserver http://127.0.0.1:8008] [--root DIR]
 
@@ -35,11 +35,9 @@ export const MIME = {
 /** Issue 9's strict policy: no inline script or style anywhere, wasm compilation allowed. */
 export const STRICT_CSP = "script-src 'self' 'wasm-unsafe-eval'; style-src 'self'";
 
-// Extra response headers by URL path: the strict-CSP copies of the demo pages (tests/e2e/csp.test.mjs).
-const PAGE_HEADERS = {
-  '/csp.html': { 'content-security-policy': STRICT_CSP },
-  '/csp-dropin.html': { 'content-security-policy': STRICT_CSP },
-};
+// The demo pages again, under the strict policy (tests/e2e/csp.test.mjs): the same files, so what runs
+// under the policy is exactly the demo, not a copy that could drift.
+const STRICT_PAGES = { '/csp.html': '/index.html', '/csp-dropin.html': '/dropin.html' };
 
 /** Map a URL path onto a file under base, refusing anything that escapes it. */
 function under(base, rel) {
@@ -80,7 +78,7 @@ export async function serve({ port = 0, host = '127.0.0.1', root = ROOT, www, pk
 
       let file;
       if (path === '/pkg' || path.startsWith('/pkg/')) file = under(pkgDir, path.slice(4) || '/');
-      else file = under(wwwDir, path);
+      else file = under(wwwDir, STRICT_PAGES[path] || path);
       if (!file) return send(403, 'forbidden\n');
       if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
       if (!existsSync(file) || !statSync(file).isFile()) return send(404, `not found: ${path}\n`);
@@ -91,7 +89,7 @@ export async function serve({ port = 0, host = '127.0.0.1', root = ROOT, www, pk
         'content-length': st.size,
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
-        ...PAGE_HEADERS[path],
+        ...(STRICT_PAGES[path] ? { 'content-security-policy': STRICT_CSP } : {}),
       });
       if (req.method === 'HEAD') return res.end();
       const stream = createReadStream(file);

@@ -234,6 +234,18 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The sentinel of alice's device, its identity key seen as `ed25519`.
+    fn alice_seen_as(ed25519: &str) -> Sentinel {
+        Sentinel {
+            user_id: "@alice:hs".into(),
+            device_id: "DEV".into(),
+            ed25519: Some(ed25519.into()),
+            previous_ed25519: None,
+            first_seen: 1.0,
+            last_seen: 2.0,
+        }
+    }
+
     fn alice() -> SessionFacts {
         SessionFacts { user_id: "@alice:hs".into(), device_id: "DEV".into(), homeserver: Some("https://hs".into()) }
     }
@@ -285,14 +297,7 @@ mod tests {
     fn the_sentinel_names_the_lost_identity_only_for_the_same_device() {
         let stores = names(SessionPreset::Cinny.crypto_stores());
         let evicted: Vec<String> = Vec::new();
-        let seen = Sentinel {
-            user_id: "@alice:hs".into(),
-            device_id: "DEV".into(),
-            ed25519: Some("ED".into()),
-            previous_ed25519: None,
-            first_seen: 1.0,
-            last_seen: 2.0,
-        };
+        let seen = alice_seen_as("ED");
         let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, None, Some(&seen)) else {
             panic!()
         };
@@ -333,14 +338,7 @@ mod tests {
     fn a_store_without_an_account_is_lost_and_the_sentinel_names_the_identity() {
         let stores = names(SessionPreset::Cinny.crypto_stores());
         let present = names(&["matrix-js-sdk::matrix-sdk-crypto"]);
-        let seen = Sentinel {
-            user_id: "@alice:hs".into(),
-            device_id: "DEV".into(),
-            ed25519: Some("ED".into()),
-            previous_ed25519: None,
-            first_seen: 1.0,
-            last_seen: 2.0,
-        };
+        let seen = alice_seen_as("ED");
         let emptied = rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH"]);
         let lost = check_store(Some(alice()), Some(&present), &stores, Some(&emptied), Some(&seen));
         let StoreCheck::StoreLost { missing, empty_store, known_identity, reason, .. } = lost else { panic!("{lost:?}") };

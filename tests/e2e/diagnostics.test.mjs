@@ -5,40 +5,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ARTIFACTS_DIR, login, logout, logsOf, newUserPage, waitForAppState, withArtifacts } from '../support/browser.mjs';
+import { ARTIFACTS_DIR, guardianDatabase, login, logout, logsOf, newUserPage, waitForAppState, withArtifacts } from '../support/browser.mjs';
 import { busyPeer, evictScenario, freshUser, startStack, waitForGuardianEvent } from '../support/scenarios.mjs';
 import { installConsoleTap } from '../../js/console-tap.js';
 
 const WINDOW_MS = 8_000;
 const OWN_DB = 'matrix-crypto-guardian';
 
-/** Every record of the guardian's own database, as text (read through IndexedDB in the page). */
-function dumpOwnDb(page) {
-  return page.evaluate(
-    (name) =>
-      new Promise((resolve, reject) => {
-        const req = indexedDB.open(name);
-        req.onerror = () => reject(req.error);
-        req.onsuccess = () => {
-          const db = req.result;
-          const stores = [...db.objectStoreNames];
-          if (!stores.length) return resolve({ stores, records: {} });
-          const tx = db.transaction(stores, 'readonly');
-          const records = {};
-          for (const s of stores) {
-            const keys = tx.objectStore(s).getAllKeys();
-            const values = tx.objectStore(s).getAll();
-            values.onsuccess = () => (records[s] = Object.fromEntries(keys.result.map((k, i) => [k, values.result[i]])));
-          }
-          tx.oncomplete = () => {
-            db.close();
-            resolve({ stores, version: db.version, records });
-          };
-        };
-      }),
-    OWN_DB,
-  );
-}
+const dumpOwnDb = (page) => guardianDatabase(page, OWN_DB);
 
 async function storedJournal(page, key) {
   const dump = await dumpOwnDb(page);

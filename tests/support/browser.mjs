@@ -397,3 +397,37 @@ export async function withArtifacts(prefix, pages, fn) {
     throw e;
   }
 }
+
+/**
+ * Every record of the guardian's own IndexedDB database, read in the page:
+ * `{ stores, version, records: { store: { key: value } } }`.
+ */
+export function guardianDatabase(page, name = 'matrix-crypto-guardian') {
+  return page.evaluate(
+    (name) =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const db = req.result;
+          const stores = [...db.objectStoreNames];
+          if (!stores.length) {
+            db.close();
+            return resolve({ stores, version: db.version, records: {} });
+          }
+          const tx = db.transaction(stores, 'readonly');
+          const records = {};
+          for (const s of stores) {
+            const keys = tx.objectStore(s).getAllKeys();
+            const values = tx.objectStore(s).getAll();
+            values.onsuccess = () => (records[s] = Object.fromEntries(keys.result.map((k, i) => [k, values.result[i]])));
+          }
+          tx.oncomplete = () => {
+            db.close();
+            resolve({ stores, version: db.version, records });
+          };
+        };
+      }),
+    name,
+  );
+}

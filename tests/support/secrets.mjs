@@ -9,7 +9,7 @@
 // Failure messages name the source and the kind of secret, never the secret itself.
 import { readFile } from 'node:fs/promises';
 
-import { logsOf } from './browser.mjs';
+import { guardianDatabase, logsOf } from './browser.mjs';
 
 export const OWN_DB = 'matrix-crypto-guardian';
 /** The guardian's elements, and the demo's list of the guardian's events (their details as the host shows them). */
@@ -66,34 +66,8 @@ export async function roomKeysOf(page) {
 }
 
 /** Every record of the guardian's own database (keys and values of all object stores), as JSON text. */
-export function ownDatabaseText(page) {
-  return page.evaluate(
-    (name) =>
-      new Promise((resolve, reject) => {
-        const req = indexedDB.open(name);
-        req.onerror = () => reject(req.error);
-        req.onsuccess = () => {
-          const db = req.result;
-          const stores = [...db.objectStoreNames];
-          if (!stores.length) {
-            db.close();
-            return resolve(JSON.stringify({ stores }));
-          }
-          const tx = db.transaction(stores, 'readonly');
-          const records = {};
-          for (const s of stores) {
-            const keys = tx.objectStore(s).getAllKeys();
-            const values = tx.objectStore(s).getAll();
-            values.onsuccess = () => (records[s] = keys.result.map((k, i) => [k, values.result[i]]));
-          }
-          tx.oncomplete = () => {
-            db.close();
-            resolve(JSON.stringify({ stores, records }));
-          };
-        };
-      }),
-    OWN_DB,
-  );
+export async function ownDatabaseText(page) {
+  return JSON.stringify(await guardianDatabase(page, OWN_DB));
 }
 
 /** Text nodes, attributes and form values of the guardian's elements, through their shadow roots. */
