@@ -35,8 +35,8 @@ export function writerMechanism(global = globalThis) {
 
 /**
  * Whether another tab is the writer under any of these lock names now (call it before this tab asks for
- * the lock): a Web Lock is held, or, on the fallback, a lease entry is there (a crashed holder's entry counts too: callers use
- * this only to stay out of the store).
+ * the lock): a Web Lock is held, or, on the fallback, a lease entry is there (a crashed holder's entry
+ * counts too: callers use this only to stay out of the store).
  */
 export async function writerHeldElsewhere(names, global = globalThis) {
   try {
