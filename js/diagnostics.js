@@ -19,6 +19,12 @@ import { OWN_PREFIX } from "./console-tap.js";
 
 /** Journal writes are coalesced: at most one per this many ms during a storm. */
 const SAVE_DELAY_MS = 1000;
+/**
+ * Where a page that goes away with an unfinished journal write leaves it (localStorage + session key). An
+ * IndexedDB write started in `pagehide` cannot finish (it must open the database first); a localStorage
+ * write is synchronous. The next page of that session takes it back instead of the stored journal.
+ */
+const TAIL_PREFIX = "matrix-crypto-guardian:journal-tail:";
 
 export class Diagnostics {
   #guardian;
@@ -29,6 +35,7 @@ export class Diagnostics {
   #saveTimer = null;
   #saving = Promise.resolve();
   #dirty = false;
+  #savesUnderway = 0;
   #lastSaveAt = 0;
   #ownDb = null; // { available, createdThisPage, previousVersion, error }
   #ownDbReady;
@@ -48,6 +55,29 @@ export class Diagnostics {
       (err) => (this.#ownDb = { available: false, createdThisPage: false, previousVersion: null, error: String(err) }),
     );
     if (consoleTap) consoleTap.attach((level, text, at) => this.#recordConsole(level, text, at));
+    globalThis.addEventListener?.("pagehide", () => this.#leaveTail());
+    // Back from the back/forward cache: this page lives on and saves as usual; its tail is stale.
+    globalThis.addEventListener?.("pageshow", (e) => e.persisted && this.#takeTail(this.#journal.sessionKey()));
+  }
+
+  #leaveTail() {
+    try {
+      const key = this.#journal.sessionKey();
+      if (key && (this.#dirty || this.#savesUnderway > 0)) globalThis.localStorage.setItem(TAIL_PREFIX + key, this.#journal.toStoredJson());
+    } catch {
+      // No localStorage, or full: the last second of a storm's journal is lost, nothing else.
+    }
+  }
+
+  /** The journal a previous page of this session could not finish writing (removed as it is read). */
+  #takeTail(key) {
+    try {
+      const tail = key ? globalThis.localStorage.getItem(TAIL_PREFIX + key) : null;
+      if (tail !== null) globalThis.localStorage.removeItem(TAIL_PREFIX + key);
+      return tail;
+    } catch {
+      return null;
+    }
   }
 
   #recordConsole(level, text, at) {
@@ -82,7 +112,8 @@ export class Diagnostics {
     this.#otkCounts = null;
     try {
       await this.#ownDbReady;
-      const stored = await ownDbLoadJournal(key, this.#dbName);
+      // A tail is that page's last write, unfinished: newer than what the database holds.
+      const stored = this.#takeTail(key) ?? (await ownDbLoadJournal(key, this.#dbName));
       if (stored && !this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
       this.#sentinel = await ownDbObserveSentinel(userId, deviceId, undefined, Date.now(), this.#dbName);
     } catch (err) {
@@ -145,11 +176,14 @@ export class Diagnostics {
       if (!this.#dirty || !key) return;
       this.#dirty = false;
       this.#lastSaveAt = Date.now();
+      this.#savesUnderway++;
       try {
         await this.#ownDbReady;
         if (this.#ownDb && this.#ownDb.available) await ownDbSaveJournal(key, this.#journal.toStoredJson(), this.#dbName);
       } catch (err) {
         this.#warn("own database", err);
+      } finally {
+        this.#savesUnderway--;
       }
     });
     return this.#saving;
