@@ -113,6 +113,10 @@ export async function guardianOutput(page, { download = true } = {}) {
     return JSON.stringify(views);
   });
   sources[`${name}: own database`] = await ownDatabaseText(page);
+  // What the guardian keeps in localStorage (writer lease, a journal left by a page that went away).
+  sources[`${name}: localStorage`] = await page.evaluate(() =>
+    JSON.stringify(Object.entries(localStorage).filter(([key]) => key.startsWith('matrix-crypto-guardian'))),
+  );
   sources[`${name}: DOM`] = await guardianDomText(page);
   sources[`${name}: console`] = consoleText(page);
   return sources;
