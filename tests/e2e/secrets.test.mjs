@@ -3,8 +3,9 @@
 // its API hands the host, every record of its own IndexedDB database, its localStorage entries, every
 // console message of the page, the DOM of its prompt, panel and writer overlay (shadow roots included) — is
 // searched for the session's real access token, its password, every room key (plaintext `session_key`
-// from matrix-js-sdk's own export) and the passphrase of the room-key export. 0 hits. Sources are scanned for the secrets of every
-// scenario so far, so one session's secret cannot show up in another's output either.
+// from matrix-js-sdk's own export) and the passphrase of the room-key export. 0 hits. Sources are scanned
+// for the secrets of every scenario so far, so one session's secret cannot show up in another's output
+// either.
 //
 // Scenarios: evict (store lost, continue, storm, diagnosis, then a room-key export through the recovery
 // prompt), two tabs without the writer lock (storm, concurrent writers), the store-loss prompt's sign-out
