@@ -10,12 +10,9 @@ import { busyPeer, evictScenario, freshUser, startStack, waitForGuardianEvent } 
 import { installConsoleTap } from '../../js/console-tap.js';
 
 const WINDOW_MS = 8_000;
-const OWN_DB = 'matrix-crypto-guardian';
-
-const dumpOwnDb = (page) => guardianDatabase(page, OWN_DB);
 
 async function storedJournal(page, key) {
-  const dump = await dumpOwnDb(page);
+  const dump = await guardianDatabase(page);
   const text = dump.records.journal && dump.records.journal[key];
   return text ? JSON.parse(text) : null;
 }
@@ -100,7 +97,7 @@ describe('diagnostics', { timeout: 300_000 }, () => {
 
       // The journal database, read back through IndexedDB in the page once the journal is written.
       await page.evaluate(() => window.demo.guardian.flushJournal());
-      const dump = await dumpOwnDb(page);
+      const dump = await guardianDatabase(page);
       assert.deepEqual(dump.stores.sort(), ['journal', 'sentinel']);
       const key = `${user.userId}|${run.deviceId}`;
       const stored = JSON.parse(dump.records.journal[key]);

@@ -11,7 +11,6 @@ import { readFile } from 'node:fs/promises';
 
 import { guardianDatabase, logsOf } from './browser.mjs';
 
-export const OWN_DB = 'matrix-crypto-guardian';
 /** The guardian's elements, and the demo's list of the guardian's events (their details as the host shows them). */
 export const GUARDIAN_ELEMENTS = ['matrix-crypto-guardian-prompt', 'matrix-crypto-guardian-panel', 'matrix-crypto-guardian-writer', '#guardian-events'];
 
@@ -67,7 +66,7 @@ export async function roomKeysOf(page) {
 
 /** Every record of the guardian's own database (keys and values of all object stores), as JSON text. */
 export async function ownDatabaseText(page) {
-  return JSON.stringify(await guardianDatabase(page, OWN_DB));
+  return JSON.stringify(await guardianDatabase(page));
 }
 
 /** Text nodes, attributes and form values of the guardian's elements, through their shadow roots. */
