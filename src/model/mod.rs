@@ -9,6 +9,7 @@
 //! * [`storm`]: ties upload, breaker, conflict and diagnosis together for the API layer.
 //! * [`writer`]: one crypto writer across tabs — lock name, the localStorage lease, the tab census.
 
+pub mod json;
 pub mod breaker;
 pub mod conflict;
 pub mod diagnosis;
