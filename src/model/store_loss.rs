@@ -6,8 +6,7 @@
 //! page had at start: the session keys in localStorage, the IndexedDB database names, and the
 //! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
 //! store holds when it is there (a store without an account is as lost as a missing one).
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use super::json::{self, ToJson, Value};
 
 /// Where a client keeps its session in localStorage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +46,9 @@ impl SessionPreset {
 }
 
 /// The session found in localStorage (never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct SessionFacts {
     pub user_id: String,
     pub device_id: String,
@@ -62,7 +62,7 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
     match preset {
         SessionPreset::Cinny => {
             if let Some(raw) = nonempty("matrixSessions") {
-                if let Ok(Value::Array(sessions)) = serde_json::from_str::<Value>(&raw) {
+                if let Ok(Value::Array(sessions)) = json::from_str(&raw) {
                     let first = sessions.first()?;
                     let field = |name: &str| first.get(name).and_then(Value::as_str).map(str::to_owned);
                     return Some(SessionFacts {
@@ -89,8 +89,9 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
 /// What the guardian remembers of a device (kept in its own database by the journal code).
 pub use super::journal::Sentinel;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase"))]
 pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
     NoSession,
@@ -123,8 +124,9 @@ impl StoreCheck {
 
 /// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
 /// writes nothing). Only key names are read, never a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct StoreContents {
     /// The database's object stores (none: a database created blank, e.g. by an interrupted first open).
     pub object_stores: Vec<String>,
@@ -135,8 +137,9 @@ pub struct StoreContents {
 }
 
 /// Whether a crypto store holds this device's account (its identity keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
 pub enum AccountPresence {
     Present,
     Absent,
@@ -218,6 +221,106 @@ pub fn check_store(
         reason.push_str(&format!("; this device's identity key was {key}, and its private half is gone"));
     }
     StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason }
+}
+
+// ---- JSON shapes (what the JS layer reads; the test at the end pins them to serde's) ----
+
+/// `{ userId, deviceId, homeserver }` (`homeserver`: null when unknown).
+impl ToJson for SessionFacts {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("userId", self.user_id.as_str().into()),
+            ("deviceId", self.device_id.as_str().into()),
+            ("homeserver", self.homeserver.as_deref().into()),
+        ])
+    }
+}
+
+impl SessionFacts {
+    /// Reads `{ userId, deviceId, homeserver? }` (e.g. the session a host names itself); `None` when
+    /// `userId` or `deviceId` is not a string, or `homeserver` is neither a string nor null.
+    pub fn from_json(v: &Value) -> Option<SessionFacts> {
+        Some(SessionFacts {
+            user_id: v.get("userId")?.as_str()?.to_owned(),
+            device_id: v.get("deviceId")?.as_str()?.to_owned(),
+            homeserver: optional(v.get("homeserver"), |h| h.as_str().map(str::to_owned))?,
+        })
+    }
+}
+
+/// A member that may be missing or null (`Some(None)`), else must read (`None` when it does not).
+fn optional<T>(member: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+    match member {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => read(v).map(Some),
+    }
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+impl AccountPresence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountPresence::Present => "present",
+            AccountPresence::Absent => "absent",
+            AccountPresence::Unknown => "unknown",
+        }
+    }
+}
+
+/// `"present" | "absent" | "unknown"`.
+impl ToJson for AccountPresence {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
+/// `{ verdict: "no-session" }`, `{ verdict: "healthy", session, store, account }`,
+/// `{ verdict: "store-lost", session, missing, emptyStore, knownIdentity, reason }` (nulls kept),
+/// `{ verdict: "unknown", session, reason }`.
+impl ToJson for StoreCheck {
+    fn to_json(&self) -> Value {
+        let verdict = self.verdict().into();
+        match self {
+            StoreCheck::NoSession => json::object([("verdict", verdict)]),
+            StoreCheck::Healthy { session, store, account } => json::object([
+                ("verdict", verdict),
+                ("session", session.to_json()),
+                ("store", store.as_str().into()),
+                ("account", account.to_json()),
+            ]),
+            StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason } => json::object([
+                ("verdict", verdict),
+                ("session", session.to_json()),
+                ("missing", missing.clone().into()),
+                ("emptyStore", empty_store.as_deref().into()),
+                ("knownIdentity", known_identity.as_deref().into()),
+                ("reason", reason.as_str().into()),
+            ]),
+            StoreCheck::Unknown { session, reason } => {
+                json::object([("verdict", verdict), ("session", session.to_json()), ("reason", reason.as_str().into())])
+            }
+        }
+    }
+}
+
+impl StoreContents {
+    /// Reads what `js/store-probe.js` resolves to: `{ objectStores?, coreKeys?, legacyAccounts? }`, every
+    /// member optional (missing: the default), `coreKeys`/`legacyAccounts` may be null. `None` for a
+    /// non-object or a member of the wrong type (the store then counts as not read).
+    pub fn from_json(v: &Value) -> Option<StoreContents> {
+        v.as_object()?;
+        Some(StoreContents {
+            object_stores: match v.get("objectStores") {
+                None => Vec::new(),
+                Some(list) => strings(list)?,
+            },
+            core_keys: optional(v.get("coreKeys"), strings)?,
+            legacy_accounts: optional(v.get("legacyAccounts"), |n| n.as_u64().and_then(|n| u32::try_from(n).ok()))?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +460,67 @@ mod tests {
             panic!()
         };
         assert_eq!(account, AccountPresence::Unknown);
+    }
+
+    /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
+    #[test]
+    fn json_shapes_are_serdes() {
+        use crate::model::json::to_serde;
+        let bare = SessionFacts { homeserver: None, ..alice() };
+        let checks = [
+            StoreCheck::NoSession,
+            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Present },
+            StoreCheck::Healthy { session: bare.clone(), store: "s".into(), account: AccountPresence::Absent },
+            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Unknown },
+            StoreCheck::StoreLost {
+                session: alice(),
+                missing: names(&["a", "b"]),
+                empty_store: Some("e".into()),
+                known_identity: Some("ED".into()),
+                reason: "r \"q\"\n".into(),
+            },
+            StoreCheck::StoreLost { session: bare.clone(), missing: vec![], empty_store: None, known_identity: None, reason: "r".into() },
+            StoreCheck::Unknown { session: alice(), reason: "why".into() },
+        ];
+        for c in &checks {
+            assert_eq!(to_serde(c), serde_json::to_value(c).unwrap());
+        }
+        assert_eq!(to_serde(&bare), serde_json::to_value(&bare).unwrap());
+
+        let sessions = [
+            r#"{"userId":"@a:hs","deviceId":"D","homeserver":"https://hs"}"#,
+            r#"{"userId":"@a:hs","deviceId":"D","homeserver":null}"#,
+            r#"{"userId":"@a:hs","deviceId":"D","extra":1}"#,
+            r#"{"userId":"@a:hs"}"#,
+            r#"{"userId":"@a:hs","deviceId":7}"#,
+            r#"{"userId":"@a:hs","deviceId":"D","homeserver":1}"#,
+            r#"null"#,
+        ];
+        for text in sessions {
+            let ours = json::from_str(text).ok().and_then(|v| SessionFacts::from_json(&v));
+            assert_eq!(ours, serde_json::from_str::<SessionFacts>(text).ok(), "{text}");
+        }
+
+        let contents = [
+            r#"{"objectStores":["core","devices"],"coreKeys":["account"],"legacyAccounts":null}"#,
+            r#"{"objectStores":[],"coreKeys":null,"legacyAccounts":2}"#,
+            r#"{"objectStores":["account"],"legacyAccounts":0}"#,
+            r#"{}"#,
+            r#"{"other":true}"#,
+            r#"{"objectStores":null}"#,
+            r#"{"objectStores":[1]}"#,
+            r#"{"coreKeys":"account"}"#,
+            r#"{"legacyAccounts":-1}"#,
+            r#"{"legacyAccounts":1.5}"#,
+            r#"{"legacyAccounts":4294967296}"#,
+            r#""x""#,
+        ];
+        // The one difference: serde also took a struct as an array of its fields (`[[], null, 1]`);
+        // no probe writes that, and it is now "not read".
+        assert_eq!(StoreContents::from_json(&json::from_str("[]").unwrap()), None);
+        for text in contents {
+            let ours = json::from_str(text).ok().and_then(|v| StoreContents::from_json(&v));
+            assert_eq!(ours, serde_json::from_str::<StoreContents>(text).ok(), "{text}");
+        }
     }
 }
