@@ -16,9 +16,7 @@
 //! they stay exact when entries are dropped. Every message is redacted and cut before it is stored.
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
+use super::json::{self, ToJson, Value};
 use super::redact::redact_text;
 
 /// Default bound on entries (the seed's ring buffer held 200 lines).
@@ -29,19 +27,20 @@ pub const MAX_MESSAGE_CHARS: usize = 800;
 pub const STORED_FORMAT: u32 = 2;
 
 /// The field kit's symptom classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
 pub enum Ke {
     /// keys/upload one-time-key conflict storm.
-    #[serde(rename = "KE-1")]
+    #[cfg_attr(test, serde(rename = "KE-1"))]
     Ke1,
     /// Element Call media keys missing / undecryptable.
-    #[serde(rename = "KE-2")]
+    #[cfg_attr(test, serde(rename = "KE-2"))]
     Ke2,
     /// Timeline decryption error: missing `algorithm`.
-    #[serde(rename = "KE-3")]
+    #[cfg_attr(test, serde(rename = "KE-3"))]
     Ke3,
     /// MatrixRTC delayed-event timeouts.
-    #[serde(rename = "KE-4")]
+    #[cfg_attr(test, serde(rename = "KE-4"))]
     Ke4,
 }
 
@@ -55,14 +54,34 @@ impl Ke {
             Ke::Ke4 => "KE-4",
         }
     }
+
+    /// The inverse of [`Ke::label`].
+    pub fn parse(label: &str) -> Option<Ke> {
+        Ke::ALL.into_iter().find(|ke| ke.label() == label)
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "lowercase"))]
 pub enum Source {
     Console,
     Network,
     Guardian,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Console => "console",
+            Source::Network => "network",
+            Source::Guardian => "guardian",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Source> {
+        [Source::Console, Source::Network, Source::Guardian].into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// What a line or event was recognised as.
@@ -147,16 +166,18 @@ pub fn summarize_event(kind: &str, detail: &Value) -> String {
             parts.push(format!("{label} {v}"));
         }
     };
-    push("key", s(&detail["conflict"]["keyId"]));
-    push("diagnosis", s(&detail["diagnosis"]["kind"]));
+    // A missing member (or a member of a non-object) reads as null, as serde_json's `v["a"]["b"]` did.
+    let at = |path: &[&str]| path.iter().try_fold(detail, |v, k| v.get(k)).and_then(s);
+    push("key", at(&["conflict", "keyId"]));
+    push("diagnosis", at(&["diagnosis", "kind"]));
     if kind == "diagnosis" {
-        push("because", s(&detail["diagnosis"]["reason"]));
+        push("because", at(&["diagnosis", "reason"]));
     }
-    push("breaker", s(&detail["breaker"]["state"]).or_else(|| s(&detail["state"])));
-    push("mechanism", s(&detail["mechanism"]));
-    push("persisted", s(&detail["persisted"]));
-    push("action", s(&detail["action"]));
-    push("reason", s(&detail["reason"]));
+    push("breaker", at(&["breaker", "state"]).or_else(|| at(&["state"])));
+    push("mechanism", at(&["mechanism"]));
+    push("persisted", at(&["persisted"]));
+    push("action", at(&["action"]));
+    push("reason", at(&["reason"]));
     if parts.is_empty() {
         kind.to_owned()
     } else {
@@ -164,8 +185,9 @@ pub fn summarize_event(kind: &str, detail: &Value) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct Entry {
     pub source: Source,
     /// Console level (`error`, `warn`, `log`, `info`) or `event`.
@@ -180,8 +202,9 @@ pub struct Entry {
 }
 
 /// The session a journal belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct SessionId {
     pub user_id: String,
     pub device_id: String,
@@ -209,8 +232,9 @@ pub struct Journal {
 }
 
 /// The persisted form (also `guardian.journal()`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct StoredJournal {
     pub v: u32,
     pub session: Option<SessionId>,
@@ -222,16 +246,18 @@ pub struct StoredJournal {
 }
 
 /// The shape written before [`STORED_FORMAT`] 2 (schema v1): one element per line, no counts, no session.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 struct StoredV1 {
     entries: Vec<StoredV1Line>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 struct StoredV1Line {
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     ke: Option<Ke>,
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     level: Option<String>,
     line: String,
     at: f64,
@@ -258,6 +284,11 @@ fn fold_digits(s: &str) -> String {
         }
     }
     out
+}
+
+/// What entries are de-duplicated on (kept in memory only, never stored).
+fn dedup_key(source: Source, signature: &str, message: &str) -> String {
+    format!("{}|{}|{}", source.as_str(), signature, fold_digits(message))
 }
 
 fn cut(s: &str, max_chars: usize) -> String {
@@ -333,7 +364,7 @@ impl Journal {
 
     fn record(&mut self, source: Source, level: &str, sig: Signature, text: &str, now_ms: f64, count: u64) {
         let message = cut(&redact_text(&cut(text, MAX_MESSAGE_CHARS * 2)), MAX_MESSAGE_CHARS);
-        let key = format!("{:?}|{}|{}", source, sig.name, fold_digits(&message));
+        let key = dedup_key(source, sig.name, &message);
         self.total += count;
         if let Some(ke) = sig.ke {
             *self.ke_counts.entry(ke).or_insert(0) += count;
@@ -382,6 +413,16 @@ impl Journal {
         sorted.into_iter().skip(skip).collect()
     }
 
+    /// `{ "KE-1": n, … }`, every KE present (what `keCounts()` returns to JS).
+    pub fn ke_counts_json(&self) -> Value {
+        Value::Object(self.ke_counts().into_iter().map(|(ke, n)| (ke.to_owned(), n.into())).collect())
+    }
+
+    /// The persisted form as JSON text (what the browser adapter stores; [`Journal::from_stored`] reads it).
+    pub fn to_stored_json(&self) -> String {
+        self.to_stored().to_json().to_json_string()
+    }
+
     pub fn to_stored(&self) -> StoredJournal {
         StoredJournal {
             v: STORED_FORMAT,
@@ -397,18 +438,18 @@ impl Journal {
     /// Reads a stored journal of any known format; `None` when unreadable (a damaged record is not
     /// trusted). Messages are redacted again: a record written by an older, laxer version gets cleaned.
     pub fn from_stored(json: &str, capacity: usize) -> Option<Journal> {
-        let value: Value = serde_json::from_str(json).ok()?;
+        let value = json::from_str(json).ok()?;
         let mut journal = Journal::new(capacity);
         match value.get("v").and_then(Value::as_u64) {
             Some(2) => {
-                let stored: StoredJournal = serde_json::from_value(value).ok()?;
+                let stored = StoredJournal::from_json(&value)?;
                 journal.session = stored.session;
                 journal.total = stored.total;
                 journal.dropped = stored.dropped;
                 journal.ke_counts = stored.ke_counts;
                 for mut e in stored.entries {
                     e.message = cut(&redact_text(&e.message), MAX_MESSAGE_CHARS);
-                    let key = format!("{:?}|{}|{}", e.source, e.signature, fold_digits(&e.message));
+                    let key = dedup_key(e.source, &e.signature, &e.message);
                     journal.entries.push(e);
                     journal.keys.push(key);
                 }
@@ -416,7 +457,7 @@ impl Journal {
             }
             None => {
                 // Format 1: replay the lines; counts are rebuilt from them.
-                let old: StoredV1 = serde_json::from_value(value).ok()?;
+                let old = StoredV1::from_json(&value)?;
                 for line in old.entries {
                     let level = line.level.as_deref().unwrap_or("log");
                     let sig = classify_console(&line.line)
@@ -453,8 +494,9 @@ impl Journal {
 }
 
 /// The per-device sentinel in the guardian's own database: who this device is, and since when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct Sentinel {
     pub user_id: String,
     pub device_id: String,
@@ -498,10 +540,184 @@ pub fn sentinel_update(stored: Option<&Sentinel>, user_id: &str, device_id: &str
     }
 }
 
+// ---- JSON shapes: what the JS layer reads and what is stored in the guardian's own database. The
+// stored ones must stay readable across versions; the test at the end pins them to serde's. ----
+
+/// A member that may be missing or null (`Some(None)`), else must read (`None` when it does not).
+fn optional<T>(member: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+    match member {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => read(v).map(Some),
+    }
+}
+
+fn string(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+fn ke(v: &Value) -> Option<Ke> {
+    Ke::parse(v.as_str()?)
+}
+
+/// `"KE-1" | "KE-2" | "KE-3" | "KE-4"`.
+impl ToJson for Ke {
+    fn to_json(&self) -> Value {
+        self.label().into()
+    }
+}
+
+/// `"console" | "network" | "guardian"`.
+impl ToJson for Source {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
+/// `{ source, level, ke, signature, message, firstAt, lastAt, count }` (`ke`: null when none).
+impl ToJson for Entry {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("source", self.source.to_json()),
+            ("level", self.level.as_str().into()),
+            ("ke", self.ke.to_json()),
+            ("signature", self.signature.as_str().into()),
+            ("message", self.message.as_str().into()),
+            ("firstAt", self.first_at.into()),
+            ("lastAt", self.last_at.into()),
+            ("count", self.count.into()),
+        ])
+    }
+}
+
+impl Entry {
+    /// Reads an [`Entry::to_json`] object (every member required but `ke`; other members ignored).
+    pub fn from_json(v: &Value) -> Option<Entry> {
+        Some(Entry {
+            source: Source::parse(v.get("source")?.as_str()?)?,
+            level: string(v.get("level")?)?,
+            ke: optional(v.get("ke"), ke)?,
+            signature: string(v.get("signature")?)?,
+            message: string(v.get("message")?)?,
+            first_at: v.get("firstAt")?.as_f64()?,
+            last_at: v.get("lastAt")?.as_f64()?,
+            count: v.get("count")?.as_u64()?,
+        })
+    }
+}
+
+/// `{ userId, deviceId }`.
+impl ToJson for SessionId {
+    fn to_json(&self) -> Value {
+        json::object([("userId", self.user_id.as_str().into()), ("deviceId", self.device_id.as_str().into())])
+    }
+}
+
+impl SessionId {
+    pub fn from_json(v: &Value) -> Option<SessionId> {
+        Some(SessionId { user_id: string(v.get("userId")?)?, device_id: string(v.get("deviceId")?)? })
+    }
+}
+
+/// `{ v, session, capacity, total, dropped, keCounts, entries }` (`session`: null when none;
+/// `keCounts`: only the KEs seen, e.g. `{ "KE-1": 3 }`).
+impl ToJson for StoredJournal {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("v", self.v.into()),
+            ("session", self.session.to_json()),
+            ("capacity", self.capacity.into()),
+            ("total", self.total.into()),
+            ("dropped", self.dropped.into()),
+            ("keCounts", Value::Object(self.ke_counts.iter().map(|(ke, n)| (ke.label().to_owned(), (*n).into())).collect())),
+            ("entries", self.entries.to_json()),
+        ])
+    }
+}
+
+impl StoredJournal {
+    /// Reads a [`StoredJournal::to_json`] object; `None` when any member is missing (but `session`)
+    /// or of the wrong type, or a `keCounts` key is not a KE — as the serde reader before it did.
+    pub fn from_json(v: &Value) -> Option<StoredJournal> {
+        let ke_counts = v
+            .get("keCounts")?
+            .as_object()?
+            .iter()
+            .map(|(k, n)| Some((Ke::parse(k)?, n.as_u64()?)))
+            .collect::<Option<BTreeMap<Ke, u64>>>()?;
+        Some(StoredJournal {
+            v: u32::try_from(v.get("v")?.as_u64()?).ok()?,
+            session: optional(v.get("session"), SessionId::from_json)?,
+            capacity: usize::try_from(v.get("capacity")?.as_u64()?).ok()?,
+            total: v.get("total")?.as_u64()?,
+            dropped: v.get("dropped")?.as_u64()?,
+            ke_counts,
+            entries: v.get("entries")?.as_array()?.iter().map(Entry::from_json).collect::<Option<_>>()?,
+        })
+    }
+}
+
+impl StoredV1 {
+    /// `{ entries: [{ ke?, level?, line, at }] }`.
+    fn from_json(v: &Value) -> Option<StoredV1> {
+        let line = |l: &Value| {
+            Some(StoredV1Line {
+                ke: optional(l.get("ke"), ke)?,
+                level: optional(l.get("level"), string)?,
+                line: string(l.get("line")?)?,
+                at: l.get("at")?.as_f64()?,
+            })
+        };
+        Some(StoredV1 { entries: v.get("entries")?.as_array()?.iter().map(line).collect::<Option<_>>()? })
+    }
+}
+
+/// `{ userId, deviceId, ed25519, previousEd25519, firstSeen, lastSeen }` (keys: null when unknown).
+impl ToJson for Sentinel {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("userId", self.user_id.as_str().into()),
+            ("deviceId", self.device_id.as_str().into()),
+            ("ed25519", self.ed25519.as_deref().into()),
+            ("previousEd25519", self.previous_ed25519.as_deref().into()),
+            ("firstSeen", self.first_seen.into()),
+            ("lastSeen", self.last_seen.into()),
+        ])
+    }
+}
+
+impl Sentinel {
+    /// Reads a [`Sentinel::to_json`] object (`ed25519`, `previousEd25519` may be null or missing).
+    pub fn from_json(v: &Value) -> Option<Sentinel> {
+        Some(Sentinel {
+            user_id: string(v.get("userId")?)?,
+            device_id: string(v.get("deviceId")?)?,
+            ed25519: optional(v.get("ed25519"), string)?,
+            previous_ed25519: optional(v.get("previousEd25519"), string)?,
+            first_seen: v.get("firstSeen")?.as_f64()?,
+            last_seen: v.get("lastSeen")?.as_f64()?,
+        })
+    }
+
+    /// Reads the stored JSON text; `None` when unreadable.
+    pub fn parse(text: &str) -> Option<Sentinel> {
+        Sentinel::from_json(&json::from_str(text).ok()?)
+    }
+
+    /// The JSON text stored in the guardian's own database.
+    pub fn to_json_string(&self) -> String {
+        self.to_json().to_json_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An event detail as the JS layer hands it over.
+    fn detail(v: serde_json::Value) -> Value {
+        json::from_str(&v.to_string()).unwrap()
+    }
 
     /// Real lines: the seed's signatures (001 §1) and matrix-js-sdk 43 output captured in the e2e runs.
     const REAL: &[(&str, Option<Ke>, &str)] = &[
@@ -570,7 +786,7 @@ mod tests {
             let w = words[(n as usize * 7) % words.len()];
             let w2 = words[(n as usize / 8) % words.len()];
             j.record_console("warn", &format!("MissingKey: missing key at index {n} for participant @{w}{w2}-{}:x", n % 97), t);
-            j.record_event("breaker-probe", &json!({"state": "probing"}), t);
+            j.record_event("breaker-probe", &detail(json!({"state": "probing"})), t);
             t += 100.0;
             n += 1;
         }
@@ -598,9 +814,9 @@ mod tests {
     fn guardian_events_become_entries() {
         let mut j = Journal::default();
         let storm = json!({"active": true, "conflict": {"keyId": "signed_curve25519:AAAA"}, "diagnosis": {"kind": "pending", "reason": "r"}, "breaker": {"state": "open"}});
-        assert!(j.record_event("storm", &storm, 5.0));
-        assert!(j.record_event("diagnosis", &json!({"diagnosis": {"kind": "identity-replaced", "reason": "the old key was signed by another identity"}}), 6.0));
-        assert!(!j.record_event("unknown-type", &json!({}), 7.0));
+        assert!(j.record_event("storm", &detail(storm), 5.0));
+        assert!(j.record_event("diagnosis", &detail(json!({"diagnosis": {"kind": "identity-replaced", "reason": "the old key was signed by another identity"}})), 6.0));
+        assert!(!j.record_event("unknown-type", &detail(json!({})), 7.0));
         assert_eq!(j.ke_counts()["KE-1"], 1);
         assert_eq!(j.entries()[0].message, "storm: key signed_curve25519:AAAA, diagnosis pending, breaker open");
         assert!(j.entries()[1].message.contains("identity-replaced"));
@@ -613,8 +829,7 @@ mod tests {
         j.set_session(Some(SessionId { user_id: "@a:b".into(), device_id: "DEV".into() }));
         j.record_console("error", "One time key signed_curve25519:A already exists", 1.0);
         j.record_console("error", "One time key signed_curve25519:A already exists", 2.0);
-        let json = serde_json::to_string(&j.to_stored()).unwrap();
-        let back = Journal::from_stored(&json, 10).unwrap();
+        let back = Journal::from_stored(&j.to_stored_json(), 10).unwrap();
         assert_eq!(back, j);
 
         let v1 = r#"{"entries":[{"ke":"KE-1","level":"error","line":"One time key signed_curve25519:A already exists","at":1},
@@ -657,5 +872,138 @@ mod tests {
         assert_eq!((replaced.ed25519.as_deref(), replaced.previous_ed25519.as_deref()), (Some("ED2"), Some("ED1")));
         assert!(sentinel_update(Some(&keyed), "@a:b", "DEV", None, SENTINEL_REFRESH_MS + 2000.0).is_some());
         assert_eq!(sentinel_update(Some(&keyed), "@a:b", "OTHER", None, 5.0).unwrap().first_seen, 5.0);
+    }
+
+    /// The hand-written JSON is exactly what the serde derives wrote: the JS layer reads these, and
+    /// journals and sentinels stored by earlier versions in users' IndexedDB must keep loading.
+    #[test]
+    fn json_shapes_are_serdes() {
+        use crate::model::json::to_serde;
+        /// Numbers compare as JS sees them: serde wrote an integral f64 as `1.0`, we write `1`.
+        fn js(v: serde_json::Value) -> serde_json::Value {
+            match v {
+                serde_json::Value::Number(n) => json!(n.as_f64()),
+                serde_json::Value::Array(a) => a.into_iter().map(js).collect(),
+                serde_json::Value::Object(m) => m.into_iter().map(|(k, v)| (k, js(v))).collect(),
+                other => other,
+            }
+        }
+        fn same<T: ToJson + serde::Serialize>(x: &T) {
+            assert_eq!(js(to_serde(x)), js(serde_json::to_value(x).unwrap()));
+        }
+        let entry = |source, ke| Entry {
+            source,
+            level: "error".into(),
+            ke,
+            signature: "otk-already-exists".into(),
+            message: "m \"q\" \\ \n é".into(),
+            first_at: 1_700_000_000_123.0,
+            last_at: 1_700_000_000_456.5,
+            count: 3,
+        };
+        let mut ke_counts = BTreeMap::new();
+        ke_counts.insert(Ke::Ke1, 3);
+        ke_counts.insert(Ke::Ke4, 1);
+        let full = StoredJournal {
+            v: STORED_FORMAT,
+            session: Some(SessionId { user_id: "@a:b".into(), device_id: "DEV".into() }),
+            capacity: 200,
+            total: 4,
+            dropped: 1,
+            ke_counts,
+            entries: vec![
+                entry(Source::Console, Some(Ke::Ke1)),
+                entry(Source::Network, Some(Ke::Ke2)),
+                entry(Source::Guardian, Some(Ke::Ke3)),
+                entry(Source::Console, Some(Ke::Ke4)),
+                entry(Source::Guardian, None),
+            ],
+        };
+        let empty = StoredJournal { v: STORED_FORMAT, session: None, capacity: 1, total: 0, dropped: 0, ke_counts: BTreeMap::new(), entries: vec![] };
+        let with_key = Sentinel {
+            user_id: "@a:b".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ED2".into()),
+            previous_ed25519: Some("ED1".into()),
+            first_seen: 1.0,
+            last_seen: 2.5,
+        };
+        let unkeyed = Sentinel { ed25519: None, previous_ed25519: None, ..with_key.clone() };
+        same(&full);
+        same(&empty);
+        same(&with_key);
+        same(&unkeyed);
+        for e in &full.entries {
+            same(e);
+        }
+
+        // What the old code stored reads back the same, here and through `from_stored`.
+        for stored in [&full, &empty] {
+            let text = serde_json::to_string(stored).unwrap();
+            assert_eq!(StoredJournal::from_json(&json::from_str(&text).unwrap()).as_ref(), Some(stored));
+            assert!(Journal::from_stored(&text, 200).is_some());
+        }
+        for s in [&with_key, &unkeyed] {
+            assert_eq!(Sentinel::parse(&serde_json::to_string(s).unwrap()).as_ref(), Some(s));
+            assert_eq!(Sentinel::parse(&s.to_json_string()).as_ref(), Some(s));
+        }
+        // Odd or damaged records: read or refused exactly as serde did.
+        let journals = [
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[]}"#,
+            r#"{"v":2,"session":null,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[],"extra":1}"#,
+            r#"{"v":2,"session":{"userId":"@a:b"},"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{"KE-9":1},"entries":[]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{"KE-1":1.5},"entries":[]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"keCounts":{},"entries":[]}"#,
+            r#"{"v":2,"capacity":-5,"total":0,"dropped":0,"keCounts":{},"entries":[]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[{"source":"console","level":"log","signature":"s","message":"m","firstAt":1,"lastAt":2,"count":1}]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[{"source":"console","level":"log","ke":"KE-2","signature":"s","message":"m","firstAt":1.25,"lastAt":2e3,"count":1}]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[{"source":"Console","level":"log","signature":"s","message":"m","firstAt":1,"lastAt":2,"count":1}]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[{"source":"console","level":"log","signature":"s","message":"m","firstAt":1,"lastAt":null,"count":1}]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":[{"source":"console","level":"log","signature":"s","message":"m","firstAt":1,"lastAt":2,"count":1.0}]}"#,
+            r#"{"v":2,"capacity":5,"total":0,"dropped":0,"keCounts":{},"entries":{}}"#,
+        ];
+        for text in journals {
+            let ours = StoredJournal::from_json(&json::from_str(text).unwrap());
+            assert_eq!(ours, serde_json::from_str::<StoredJournal>(text).ok(), "{text}");
+        }
+        let v1 = [
+            r#"{"entries":[{"ke":"KE-1","level":"error","line":"l","at":1},{"line":"l","at":2.5},{"ke":null,"level":null,"line":"l","at":3}]}"#,
+            r#"{"entries":[]}"#,
+            r#"{"entries":[{"line":"l"}]}"#,
+            r#"{"entries":[{"ke":"KE-0","line":"l","at":1}]}"#,
+            r#"{"entries":[{"level":3,"line":"l","at":1}]}"#,
+            r#"{"other":[]}"#,
+        ];
+        for text in v1 {
+            let ours = StoredV1::from_json(&json::from_str(text).unwrap());
+            assert_eq!(ours, serde_json::from_str::<StoredV1>(text).ok(), "{text}");
+        }
+        let sentinels = [
+            r#"{"userId":"@a:b","deviceId":"D","firstSeen":1,"lastSeen":2}"#,
+            r#"{"userId":"@a:b","deviceId":"D","ed25519":null,"previousEd25519":"E","firstSeen":1,"lastSeen":2}"#,
+            r#"{"userId":"@a:b","deviceId":"D","ed25519":5,"firstSeen":1,"lastSeen":2}"#,
+            r#"{"userId":"@a:b","deviceId":"D","firstSeen":1}"#,
+            r#"{"userId":"@a:b","firstSeen":1,"lastSeen":2}"#,
+            "[]",
+            "not json",
+        ];
+        for text in sentinels {
+            assert_eq!(Sentinel::parse(text), serde_json::from_str::<Sentinel>(text).ok(), "{text}");
+        }
+
+        // keCounts as JS reads it: every KE present.
+        let mut j = Journal::default();
+        j.record_console("error", "One time key signed_curve25519:A already exists", 1.0);
+        assert_eq!(to_serde(&j.ke_counts_json()), json!({"KE-1": 1, "KE-2": 0, "KE-3": 0, "KE-4": 0}));
+        assert_eq!(to_serde(&j.ke_counts_json()), serde_json::to_value(j.ke_counts()).unwrap());
+        assert_eq!(js(to_serde(&j.last(5))), js(serde_json::to_value(j.last(5)).unwrap()));
+    }
+
+    #[test]
+    fn event_details_are_read_like_serde_json_indexing() {
+        let d = detail(json!({"conflict": "not an object", "diagnosis": {"kind": 3}, "state": true, "persisted": null, "reason": 1.5}));
+        assert_eq!(summarize_event("x", &d), "x: diagnosis 3, breaker true, reason 1.5");
+        assert_eq!(summarize_event("x", &Value::Null), "x");
     }
 }

@@ -12,6 +12,9 @@
 //!
 //! Over-redaction is acceptable; under-redaction is a bug. Public keys (43-character unpadded base64)
 //! are deliberately kept: the report needs the conflicting keys, and they are public.
+//!
+//! Only [`redact_value`] uses serde_json (it serves the report, outside the core module); the text
+//! layer is plain string code.
 use serde_json::Value;
 
 /// What replaces a secret.

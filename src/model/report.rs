@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::journal::{Entry, Journal};
+use super::journal::Journal;
+use super::json::ToJson;
 use super::redact::{redact_text, redact_value};
 
 pub const SCHEMA: &str = "matrix-crypto-guardian.report";
@@ -157,8 +158,8 @@ pub struct JournalSection {
     pub total: u64,
     pub dropped: u64,
     pub sessions: Option<Vec<String>>,
-    /// Most recent last.
-    pub entries: Vec<Entry>,
+    /// Most recent last ([`super::journal::Entry`]'s JSON shape).
+    pub entries: Vec<Value>,
 }
 
 /// `https://hs.example:8448/some/path?x=1` → `https://hs.example:8448`.
@@ -172,6 +173,11 @@ pub fn origin_of(url: &str) -> String {
     let host = &rest[..end];
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
     format!("{scheme}{host}")
+}
+
+/// A model value in its own JSON shape ([`ToJson`]) as a `serde_json::Value`, through the text.
+fn to_serde_json(v: &impl ToJson) -> Value {
+    serde_json::from_str(&v.to_json().to_json_string()).unwrap_or(Value::Null)
 }
 
 fn storm_section(storm: &Value) -> StormSection {
@@ -232,7 +238,7 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
             total: journal.total(),
             dropped: journal.dropped(),
             sessions: input.journal_sessions,
-            entries: journal.last(journal.capacity()),
+            entries: journal.last(journal.capacity()).iter().map(to_serde_json).collect(),
         },
     };
     let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
