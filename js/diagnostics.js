@@ -1,20 +1,11 @@
 // Diagnostics glue: feeds the wasm journal (console tap + guardian events), persists it per session in
-// the guardian's own IndexedDB (written by the wasm core through indexed_db_futures), keeps the
-// per-device sentinel, and builds / downloads / copies the redacted report. Classification, bounds,
-// de-duplication and redaction are the core's (src/model/journal.rs, report.rs, redact.rs); this file
-// only gathers browser facts and schedules writes. Every failure here is swallowed and journaled or
+// the guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads /
+// copies the redacted report. Classification, bounds, de-duplication and redaction are the core's
+// (src/model/journal.rs, redact.rs); the report is built by the lazily loaded module (report.rs), fetched
+// when a report is asked for. This file only gathers browser facts and schedules writes. Every failure here is swallowed and journaled or
 // printed once with the guardian's prefix: diagnostics never break the host or the guardian.
-import {
-  JournalCore,
-  ownDbOpen,
-  ownDbLoadJournal,
-  ownDbSaveJournal,
-  ownDbJournalSessions,
-  ownDbObserveSentinel,
-  ownDbLoadSentinel,
-  readAcceptedUpload,
-  redactText,
-} from "./core/guardian_core.js";
+import { JournalCore, readAcceptedUpload, redactText, sentinelUpdate } from "./core/guardian_core.js";
+import { OwnDb } from "./own-db.js";
 import { OWN_PREFIX } from "./console-tap.js";
 
 /** Journal writes are coalesced: at most one per this many ms during a storm. */
@@ -29,7 +20,9 @@ const TAIL_PREFIX = "matrix-crypto-guardian:journal-tail:";
 export class Diagnostics {
   #guardian;
   #journal;
-  #dbName;
+  #db;
+  #capacity;
+  #loadModule;
   #session = null; // { userId, deviceId, key }
   #client = null;
   #saveTimer = null;
@@ -45,12 +38,15 @@ export class Diagnostics {
 
   #sdkVersion;
 
-  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion } = {}) {
+  /** `loadModule`: resolves to the lazily loaded module (the report is built there). */
+  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion, loadModule } = {}) {
     this.#guardian = guardian;
     this.#sdkVersion = sdkVersion ?? null;
     this.#journal = new JournalCore(capacity);
-    this.#dbName = dbName;
-    this.#ownDbReady = ownDbOpen(dbName).then(
+    this.#capacity = capacity ?? 200;
+    this.#loadModule = loadModule;
+    this.#db = new OwnDb(dbName);
+    this.#ownDbReady = this.#db.open().then(
       (o) => (this.#ownDb = { available: true, createdThisPage: o.previousVersion === 0, previousVersion: o.previousVersion }),
       (err) => (this.#ownDb = { available: false, createdThisPage: false, previousVersion: null, error: String(err) }),
     );
@@ -113,9 +109,9 @@ export class Diagnostics {
     try {
       await this.#ownDbReady;
       // A tail is that page's last write, unfinished: newer than what the database holds.
-      const stored = this.#takeTail(key) ?? (await ownDbLoadJournal(key, this.#dbName));
+      const stored = this.#takeTail(key) ?? (await this.#db.loadJournal(key));
       if (stored && !this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
-      this.#sentinel = await ownDbObserveSentinel(userId, deviceId, undefined, Date.now(), this.#dbName);
+      this.#sentinel = await this.#observeSentinel(userId, deviceId, undefined);
     } catch (err) {
       this.#warn("own database", err);
     }
@@ -143,7 +139,7 @@ export class Diagnostics {
       if (seen.otkCounts) this.#otkCounts = { counts: seen.otkCounts, seenAt: Date.now(), source: "keys/upload" };
       const { userId, deviceId } = this.#session;
       if (seen.ed25519 && seen.userId === userId && seen.deviceId === deviceId) {
-        ownDbObserveSentinel(userId, deviceId, seen.ed25519, Date.now(), this.#dbName).then(
+        this.#observeSentinel(userId, deviceId, seen.ed25519).then(
           (s) => (this.#sentinel = s),
           (err) => this.#warn("own database", err),
         );
@@ -151,6 +147,21 @@ export class Diagnostics {
     } catch (err) {
       this.#warn("upload", err);
     }
+  }
+
+  /**
+   * Observes the session (and an ed25519 from an accepted upload): the core says whether the stored
+   * sentinel needs a write (a new device or key, or once a day). Resolves to the current sentinel or null.
+   */
+  async #observeSentinel(userId, deviceId, ed25519) {
+    const key = `${userId}|${deviceId}`;
+    const stored = await this.#db.loadSentinel(key);
+    const next = sentinelUpdate(stored ?? undefined, userId, deviceId, ed25519 ?? undefined, Date.now());
+    if (next) {
+      await this.#db.saveSentinel(key, JSON.stringify(next));
+      return next;
+    }
+    return parseOrNull(stored);
   }
 
   // Leading-edge throttle: a lone entry is written at once (a reload right after it keeps it); a storm's
@@ -179,7 +190,7 @@ export class Diagnostics {
       this.#savesUnderway++;
       try {
         await this.#ownDbReady;
-        if (this.#ownDb && this.#ownDb.available) await ownDbSaveJournal(key, this.#journal.toStoredJson(), this.#dbName);
+        if (this.#ownDb && this.#ownDb.available) await this.#db.saveJournal(key, this.#journal.toStoredJson());
       } catch (err) {
         this.#warn("own database", err);
       } finally {
@@ -242,12 +253,13 @@ export class Diagnostics {
       }),
       otkCounts: this.#otkCounts,
       storm: safe(() => g.storm()),
-      journalSessions: await safeAsync(() => (this.#ownDb?.available ? ownDbJournalSessions(this.#dbName) : null)),
+      journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.journalSessions() : null)),
     };
     if (this.#ownDb?.available && this.#session && !this.#sentinel) {
-      input.ownDatabase.sentinel = await safeAsync(() => ownDbLoadSentinel(this.#session.key, this.#dbName));
+      input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.loadSentinel(this.#session.key)));
     }
-    return JSON.parse(this.#journal.buildReport(input));
+    const module = await this.#loadModule();
+    return JSON.parse(module.buildReport(input, this.#journal.toStoredJson(), this.#capacity));
   }
 
   /** Saves the report as `matrix-crypto-guardian-report-<UTC time>.json`; resolves to the file name. */
@@ -283,6 +295,15 @@ export class Diagnostics {
     this.#warned = true;
     // Printed with the guardian's prefix (the console tap skips it) and redacted.
     console.warn(`${OWN_PREFIX} diagnostics: ${what}: ${redactText(String(err && err.message ? err.message : err))}`);
+  }
+}
+
+/** JSON text → value; null for null or unreadable text. */
+function parseOrNull(text) {
+  try {
+    return typeof text === "string" ? JSON.parse(text) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -7,14 +7,15 @@
 //
 // This file is the thin JS adapter around the wasm core (src/api.rs): it owns the event target, the
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
-import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, checkStoreAtStart } from "./core/guardian_core.js";
+import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, readSession, foundStore, checkStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 import { WriterLease, WriterCensus, writerLockName } from "./core/guardian_core.js";
 import { WriterLock, writerHeldElsewhere, writerMechanism } from "./writer.js";
 import { snapshotSession, startPersistence } from "./prevention.js";
-import { storeProber } from "./store-probe.js";
+import { storeProber, databaseNames } from "./store-probe.js";
+import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
@@ -156,6 +157,7 @@ export class Guardian extends EventTarget {
         dbName: options.ownDatabaseName,
         sdkVersion: options.sdkVersion,
         consoleTap: consoleTapOf(globalThis),
+        loadModule: () => this.#forensicsModule(),
       });
     } catch {
       // Fail open: the guardian works without its journal.
@@ -226,20 +228,32 @@ export class Guardian extends EventTarget {
     if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
     const stores = this.#options.cryptoStores || presetCryptoStores(preset);
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
-    this.#storeCheck = await checkStoreAtStart(preset, values || {}, this.#options.session || null, fallbackStores, this.#options.ownDatabaseName || null, storeProber(globalThis, {
-      // The session's lock, or the store-wide one a tab takes without a known session (the drop-in).
-      writerElsewhere: (userId, deviceId) =>
-        writerHeldElsewhere([
-          writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, userId, deviceId),
-          writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, undefined, undefined),
-        ]),
-    }));
+    // The browser's facts, gathered here; the verdict is the core's (src/model/store_loss.rs).
+    const session = readSession(preset, values || {}, this.#options.session || null);
+    const databases = await databaseNames(globalThis);
+    let contents = null;
+    let sentinel = null;
+    if (session) {
+      // The identity this device was last seen uploading (any failure: none; the check then rests on the store).
+      sentinel = await new OwnDb(this.#options.ownDatabaseName).loadSentinel(`${session.userId}|${session.deviceId}`).catch(() => null);
+      const store = databases ? foundStore(databases, fallbackStores) : undefined;
+      const probe = storeProber(globalThis, {
+        // The session's lock, or the store-wide one a tab takes without a known session (the drop-in).
+        writerElsewhere: (userId, deviceId) =>
+          writerHeldElsewhere([
+            writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, userId, deviceId),
+            writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, undefined, undefined),
+          ]),
+      });
+      if (store) contents = await probe(store, session.userId, session.deviceId);
+    }
+    this.#storeCheck = checkStore(session, databases ?? undefined, fallbackStores, contents, sentinel ?? undefined);
     if (this.#storeCheck.verdict === "store-lost") {
       // Hold key uploads until the user has chosen: a blank store would publish a new identity under
       // the old device id and start the storm.
       this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
       this.#emit([{ type: "store-lost", detail: structuredClone(this.#storeCheck) }]);
-      this.#recovery?.needed("store-lost", this.#storeCheck.reason, false);
+      this.#recovery?.needed("store-lost", this.#storeCheck.reason, false).catch(() => {});
     }
   }
 
@@ -404,10 +418,16 @@ export class Guardian extends EventTarget {
       // .wasm); an explicit URL is imported as it is, untouched by bundlers.
       const url = this.#options.forensicsUrl;
       const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
-      this.#forensics = loading.then(async (m) => {
-        await m.default();
-        return m;
-      });
+      this.#forensics = loading.then(
+        async (m) => {
+          await m.default();
+          return m;
+        },
+        (err) => {
+          this.#forensics = null; // a failed fetch is tried again on the next need
+          throw err;
+        },
+      );
     }
     return this.#forensics;
   }

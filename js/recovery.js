@@ -1,9 +1,10 @@
 // The recovery flow: when to prompt, the facts, and running a remedy. The decisions (offers, what may be
-// deleted, drain steps, snooze) are the core's (src/model/remedy.rs); the prompt (./prompt.js) only draws
+// deleted, drain steps, snooze) are the model's (src/model/remedy.rs), run by the lazily loaded module
+// (fetched when a recovery is first needed: after trouble only); the prompt (./prompt.js) only draws
 // this state. Headless hosts (Guardian.start({ prompt: false })) get the same through the guardian's
 // `recovery`, `recovery-facts` and `remedy` events and recovery()/recoveryFacts()/remedies()/runRemedy().
-import { remedyOffers, remedyAllowed, snoozeUntil, shouldPrompt, presetStores } from "./core/guardian_core.js";
-import { gatherFacts, exportRoomKeys, serverLogout, clearStores, deletionPlan, drainOneTimeKeys } from "./remedies.js";
+import { gatherFacts, exportRoomKeys, serverLogout, clearStores, drainOneTimeKeys } from "./remedies.js";
+import { OWN_PREFIX } from "./console-tap.js";
 import { definePrompt, loadStrings, PROMPT_TAG } from "./prompt.js";
 
 const REMEDIES = ["export-keys", "sign-out", "repair", "continue", "snooze"];
@@ -17,6 +18,7 @@ export class RecoveryFlow {
   #repairing = false;
   #prompt = null;
   #factsRun = 0;
+  #m = null; // the lazily loaded module, once loaded
 
   constructor(guardian, ctx) {
     this.#guardian = guardian;
@@ -36,9 +38,25 @@ export class RecoveryFlow {
     };
   }
 
-  /** A cause needs the user: store-lost at start, or a diagnosis. `serverConflict`: a new one from the server. */
-  needed(cause, reason, serverConflict) {
-    if (!shouldPrompt(this.#snoozedUntil ?? undefined, Date.now(), !!serverConflict)) return;
+  /** The module that runs the remedy decisions (loaded once; a failed load is retried next time). */
+  async #module() {
+    if (!this.#m) this.#m = await this.#ctx.forensics();
+    return this.#m;
+  }
+
+  /**
+   * A cause needs the user: store-lost at start, or a diagnosis. `serverConflict`: a new one from the
+   * server. Resolves once the prompt state is set (never rejects: a module that cannot load is reported).
+   */
+  async needed(cause, reason, serverConflict) {
+    let m;
+    try {
+      m = await this.#module();
+    } catch (err) {
+      console.warn(`${OWN_PREFIX} recovery: the prompt cannot open, its module did not load: ${err && err.message ? err.message : err}`);
+      return;
+    }
+    if (!m.shouldPrompt(this.#snoozedUntil ?? undefined, Date.now(), !!serverConflict)) return;
     this.#snoozedUntil = null;
     const same = this.#state && this.#state.cause === cause;
     this.#state = { cause, reason: reason || "", facts: same ? this.#state.facts : null, offers: [] };
@@ -52,10 +70,10 @@ export class RecoveryFlow {
   observe(type, detail) {
     try {
       if (type === "diagnosis" && detail && detail.diagnosis) {
-        this.needed(detail.diagnosis.kind, detail.diagnosis.reason, true);
+        this.needed(detail.diagnosis.kind, detail.diagnosis.reason, true).catch(() => {});
       } else if (type === "breaker-open" && detail && detail.type === "reopened" && this.#state) {
         // The probe met the conflict again: a new answer from the server.
-        this.needed(this.#state.cause, this.#state.reason, true);
+        this.needed(this.#state.cause, this.#state.reason, true).catch(() => {});
       } else if (type === "breaker-closed" && this.#repairing) {
         this.#repairing = false;
         this.#state = null;
@@ -73,7 +91,7 @@ export class RecoveryFlow {
   }
 
   #offers() {
-    return remedyOffers(this.#state.cause, this.#factsForCore());
+    return this.#m.remedyOffers(this.#state.cause, this.#factsForCore());
   }
 
   #factsForCore() {
@@ -112,7 +130,7 @@ export class RecoveryFlow {
     const session = this.#ctx.session();
     let facts;
     if (session.accessToken && session.baseUrl && session.userId) {
-      facts = await gatherFacts(session, this.#ctx.client());
+      facts = await gatherFacts(session, this.#ctx.client(), await this.#module());
     } else {
       facts = { keyBackup: "unknown", secretStorage: "unknown", crossSigning: "unknown", deviceVerified: "unknown", exportableKeys: null };
     }
@@ -154,14 +172,15 @@ export class RecoveryFlow {
     const emit = (detail) => this.#ctx.emit([{ type: "remedy", detail: { remedy: name, action: `${name} ${detail.phase}`, at: Date.now(), ...detail } }]);
     if (!REMEDIES.includes(name)) throw new TypeError(`matrix-crypto-guardian: unknown remedy "${name}"`);
     if (!this.#state) throw new Error("matrix-crypto-guardian: no recovery is pending");
-    if (name !== "snooze" && !remedyAllowed(this.#state.cause, this.#factsForCore(), name)) {
+    const m = this.#m; // loaded: a recovery is pending only once needed() had it
+    if (name !== "snooze" && !m.remedyAllowed(this.#state.cause, this.#factsForCore(), name)) {
       emit({ phase: "refused", cause: this.#state.cause });
       throw new Error(`matrix-crypto-guardian: "${name}" is not offered for ${this.#state.cause}`);
     }
     const session = this.#ctx.session();
     switch (name) {
       case "snooze": {
-        this.#snoozedUntil = snoozeUntil(Date.now(), Number.isFinite(args.ms) ? args.ms : undefined);
+        this.#snoozedUntil = m.snoozeUntil(Date.now(), Number.isFinite(args.ms) ? args.ms : undefined);
         emit({ phase: "done", until: this.#snoozedUntil, cause: this.#state.cause });
         this.#closePrompt();
         return { until: this.#snoozedUntil };
@@ -193,15 +212,15 @@ export class RecoveryFlow {
         let logout = null;
         if (!clearAnyway) {
           emit({ phase: "logout" });
-          logout = await serverLogout(session);
+          logout = await serverLogout(session, m);
           emit({ phase: "logout-answered", logout });
         } else {
           // Journaled: the user chose to clear without a server sign-out.
           emit({ phase: "clear-anyway", journal: true });
         }
         const host = this.#ctx.options.signOut || {};
-        const base = presetStores(session.preset);
-        const plan = deletionPlan(logout ? logout.outcome === "signed-out" : false, clearAnyway, session.preset, {
+        const base = m.presetStores(session.preset);
+        const plan = m.deletionPlan(logout ? logout.outcome === "signed-out" : false, clearAnyway, session.preset, {
           databases: host.databases || base.databases,
           localStorageKeys: host.localStorageKeys || base.localStorageKeys,
           localStoragePrefixes: host.localStoragePrefixes || base.localStoragePrefixes,
@@ -222,7 +241,7 @@ export class RecoveryFlow {
       }
       case "repair": {
         emit({ phase: "started" });
-        const out = await drainOneTimeKeys(session, (p) => emit({ phase: "progress", ...p }));
+        const out = await drainOneTimeKeys(session, m, (p) => emit({ phase: "progress", ...p }));
         if (out.outcome === "done") {
           this.#repairing = true;
           // The SDK re-sends its pending upload after the next sync: let it through as a probe.

@@ -1,14 +1,7 @@
 // Remedies, the browser side: homeserver calls, the export download, deleting stores. Every decision —
-// which remedy is offered, what the drain does next, what may be deleted — is the core's
-// (src/model/remedy.rs, through ./core). Tokens stay in memory; nothing here logs one.
-import {
-  backupFact,
-  presenceFact,
-  crossSigningFact,
-  logoutOutcome,
-  deletionPlan,
-  RemedyDrain,
-} from "./core/guardian_core.js";
+// which remedy is offered, what the drain does next, what may be deleted — is the model's
+// (src/model/remedy.rs), run by the lazily loaded module (`m`: the forensics module, loaded after trouble
+// only). Tokens stay in memory; nothing here logs one.
 
 /** fetch as it was before the guardian's tap (our own calls must not go through the storm watch). */
 function originalFetch() {
@@ -35,7 +28,7 @@ const enc = encodeURIComponent;
  * The facts shown before any choice. `client` (optional) is the attached MatrixClient: its crypto API
  * counts the exportable room keys and knows the device's verification better than the raw server data.
  */
-export async function gatherFacts(session, client) {
+export async function gatherFacts(session, client, m) {
   const { userId, deviceId } = session;
   const [backup, ssss, master, query] = await Promise.all([
     hsCall(session, "GET", "_matrix/client/v3/room_keys/version"),
@@ -43,13 +36,13 @@ export async function gatherFacts(session, client) {
     hsCall(session, "GET", `_matrix/client/v3/user/${enc(userId)}/account_data/m.cross_signing.master`),
     hsCall(session, "POST", "_matrix/client/v3/keys/query", { device_keys: { [userId]: [] } }),
   ]);
-  const b = backupFact(backup.status, backup.bytes);
-  const cs = crossSigningFact(query.status, query.bytes, userId, deviceId);
-  const masterInAccountData = presenceFact(master.status, master.bytes);
+  const b = m.backupFact(backup.status, backup.bytes);
+  const cs = m.crossSigningFact(query.status, query.bytes, userId, deviceId);
+  const masterInAccountData = m.presenceFact(master.status, master.bytes);
   const facts = {
     keyBackup: b.known,
     keyBackupVersion: b.version ?? null,
-    secretStorage: presenceFact(ssss.status, ssss.bytes),
+    secretStorage: m.presenceFact(ssss.status, ssss.bytes),
     crossSigning: cs.crossSigning === "unknown" ? masterInAccountData : cs.crossSigning,
     deviceVerified: cs.deviceVerified,
     exportableKeys: null,
@@ -100,9 +93,9 @@ export async function exportRoomKeys(client, forensics, passphrase, { rounds, fi
 }
 
 /** POST /logout with the session's token → the core's outcome `{ outcome, status?, errcode?, error?, reason? }`. */
-export async function serverLogout(session) {
+export async function serverLogout(session, m) {
   const r = await hsCall(session, "POST", "_matrix/client/v3/logout", {});
-  return logoutOutcome(r.status, r.bytes, r.error ?? undefined);
+  return m.logoutOutcome(r.status, r.bytes, r.error ?? undefined);
 }
 
 // A delete queued behind another that is blocked gets no event at all until that one ends: bounded, and
@@ -159,15 +152,13 @@ export async function clearStores(plan, client) {
   return { deleted: true, databases, localStorageKeys: keys };
 }
 
-export { deletionPlan };
-
 /**
  * Repair in place: claims this device's one-time keys (`POST /keys/claim`) until the server's count
  * (`POST /keys/upload {}`) is 0, step by step as the core's drain loop says. `onProgress({claimed,
  * initial, remaining})` after each step. Returns `{ outcome: "done"|"stop", claimed, reason? }`.
  */
-export async function drainOneTimeKeys(session, onProgress) {
-  const drain = new RemedyDrain(session.userId, session.deviceId);
+export async function drainOneTimeKeys(session, m, onProgress) {
+  const drain = new m.RemedyDrain(session.userId, session.deviceId);
   try {
     let step = drain.first();
     for (;;) {

@@ -12,7 +12,7 @@ import { GATE } from "./idb-gate.js";
 const CORE_KEYS_READ = 16;
 
 /**
- * `(name, userId, deviceId) => Promise<StoreContents | null>` for the core's checkStoreAtStart.
+ * `(name, userId, deviceId) => Promise<StoreContents | null>` for the core's checkStore.
  * `writerElsewhere(userId, deviceId)`: whether another tab is this session's crypto writer now; then the
  * store is not opened at all (a tab that is not the writer never opens the crypto store — and the
  * writer's own start checked it).
@@ -26,6 +26,19 @@ export function storeProber(scope = globalThis, { timeoutMs = 3000, writerElsewh
       return null;
     }
   };
+}
+
+/**
+ * Names of this origin's IndexedDB databases, or null where they cannot be listed (Firefox before 126,
+ * some webviews): for the store-loss check that is "unknown", never "lost".
+ */
+export async function databaseNames(scope = globalThis) {
+  try {
+    const list = await scope.indexedDB.databases();
+    return list.map((d) => d && d.name).filter((n) => typeof n === "string" && n !== "");
+  } catch {
+    return null;
+  }
 }
 
 function probeCryptoStore(name, scope, timeoutMs) {

@@ -12,7 +12,10 @@ unset RUSTFLAGS # it would replace .cargo/config.toml's --cfg=web_sys_unstable_a
 TARGET=wasm32-unknown-unknown
 OUT=target/$TARGET/release
 
-cargo build --release --target $TARGET -p matrix-crypto-guardian -p matrix-crypto-guardian-forensics
+# Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
+# (the core's wasm API), and one run would unify the features and put the core's exports in it too.
+cargo build --release --target $TARGET -p matrix-crypto-guardian
+cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 
 # Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a
 # half-written package.

@@ -1,70 +1,105 @@
-//! Browser adapter tests: real browser APIs in headless Chromium (wasm-bindgen-test-runner + chromedriver).
+//! The core's wasm API in a real JS engine (headless Chromium, wasm-bindgen-test-runner + chromedriver):
+//! values cross as JSON text, so what JS receives must be plain objects with the documented shapes, and
+//! what JS sends — including values `JSON.stringify` cannot write — must never panic.
 //! Run with `cargo test --target wasm32-unknown-unknown` (scripts/test.sh does it).
 #![cfg(target_arch = "wasm32")]
 
-use matrix_crypto_guardian::browser::{locks, storage, store_probe};
+use js_sys::{Array, Object, Reflect, JSON};
+use matrix_crypto_guardian::api::journal::{read_accepted_upload, JournalCore};
+use matrix_crypto_guardian::api::store::{check_store_js, read_session_js, sentinel_update_js};
+use matrix_crypto_guardian::api::writer::WriterLease;
+use matrix_crypto_guardian::api::GuardianCore;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(inline_js = r#"
-export function holdLock(name) {
-  // Resolves once the lock is granted; keeps it until release() is called.
-  let release;
-  const held = new Promise((r) => (release = r));
-  return new Promise((granted) => {
-    navigator.locks.request(name, () => { granted(release); return held; });
-  });
+fn js(text: &str) -> JsValue {
+    JSON::parse(text).unwrap()
 }
-export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-export function openDatabase(name) {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(name, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore("s");
-    req.onsuccess = () => { req.result.close(); resolve(); };
-    req.onerror = () => reject(req.error);
-  });
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |v, k| Reflect::get(&v, &k.into()).unwrap_or(JsValue::UNDEFINED))
 }
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = holdLock)]
-    fn hold_lock(name: &str) -> js_sys::Promise;
-    fn sleep(ms: u32) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = openDatabase)]
-    fn open_database(name: &str) -> js_sys::Promise;
+
+fn text(v: &JsValue) -> String {
+    JSON::stringify(v).unwrap().as_string().unwrap()
+}
+
+const UPLOAD: &str = r#"{"one_time_keys":{"signed_curve25519:AAAAAQ":{"key":"k","signatures":{"@a:hs":{"ed25519:DEV":"s"}}}}}"#;
+const CONFLICT: &[u8] = br#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAQ already exists. Old key: {\"key\":\"old\",\"signatures\":{\"@a:hs\":{\"ed25519:DEV\":\"x\"}}}; new key: {'key': 'k', 'signatures': {'@a:hs': {'ed25519:DEV': 's'}}}"}"#;
+
+#[wasm_bindgen_test]
+fn storm_answers_are_plain_objects_and_the_replay_is_the_servers_own_400() {
+    let mut core = GuardianCore::new(js(r#"{"probeAfterMs": 60000}"#));
+    let first = core.before_upload(UPLOAD, 0.0);
+    assert_eq!(get(&first, "decision.action").as_string().as_deref(), Some("pass"), "{}", text(&first));
+    assert!(Array::is_array(&get(&first, "events")));
+
+    let after = core.after_upload(UPLOAD, 400, CONFLICT, true, 10.0);
+    assert!(Object::get_prototype_of(&after) == Object::get_prototype_of(&Object::new()), "a plain object");
+    let types: Vec<String> = Array::from(&get(&after, "events")).iter().map(|e| get(&e, "type").as_string().unwrap_or_default()).collect();
+    assert!(types.iter().any(|t| t == "breaker-open"), "events: {types:?}");
+
+    // While open, the same request is answered locally with the server's own 400, byte for byte.
+    let replay = core.before_upload(UPLOAD, 20.0);
+    assert_eq!(get(&replay, "decision.action").as_string().as_deref(), Some("replay"), "{}", text(&replay));
+    assert_eq!(get(&replay, "decision.status").as_f64(), Some(400.0));
+    assert_eq!(js_sys::Uint8Array::new(&get(&replay, "decision.body")).to_vec(), CONFLICT, "a Uint8Array of the server's bytes");
+    assert_eq!(get(&core.storm(), "breaker.state").as_string().as_deref(), Some("open"), "{}", text(&core.storm()));
 }
 
 #[wasm_bindgen_test]
-async fn lock_snapshot_sees_a_held_lock_and_not_after_release() {
-    let name = "mcg-test-writer:@alice:localhost:DEVICE";
-    let release: js_sys::Function = JsFuture::from(hold_lock(name)).await.unwrap().into();
-
-    let snap = locks::snapshot().await.unwrap().expect("Chromium has Web Locks");
-    assert!(snap.held.iter().any(|n| n == name), "held: {:?}", snap.held);
-
-    release.call0(&JsValue::NULL).unwrap();
-    // The lock manager releases once the callback's promise settles; give it a turn of the event loop.
-    JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await.unwrap();
-    JsFuture::from(sleep(10)).await.unwrap();
-    let snap = locks::snapshot().await.unwrap().unwrap();
-    assert!(!snap.held.iter().any(|n| n == name), "still held: {:?}", snap.held);
+fn values_json_cannot_write_are_no_options_not_a_panic() {
+    // A cycle and a BigInt make JSON.stringify throw; a function is skipped: all read as "no options".
+    let cyclic = Object::new();
+    Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+    let _ = GuardianCore::new(cyclic.clone().into());
+    let _ = GuardianCore::new(js_sys::BigInt::from(1u32).into());
+    let _ = GuardianCore::new(JsValue::UNDEFINED);
+    let _ = WriterLease::new("tab".into(), cyclic.into());
+    let mut journal = JournalCore::new(Some(10));
+    assert!(!journal.record_event("not-a-journaled-type", Object::new().into(), 1.0));
+    assert_eq!(read_session_js("cinny", JsValue::NULL, JsValue::UNDEFINED), JsValue::NULL);
 }
 
 #[wasm_bindgen_test]
-async fn store_probe_lists_a_real_indexeddb_database() {
-    let name = "matrix-js-sdk::matrix-sdk-crypto";
-    let before = store_probe::database_names().await.unwrap();
-    assert!(!before.iter().any(|n| n == name), "test origin starts clean: {before:?}");
-    JsFuture::from(open_database(name)).await.unwrap();
-    let after = store_probe::database_names().await.unwrap();
-    assert!(after.iter().any(|n| n == name), "databases: {after:?}");
+fn the_store_check_reads_js_objects_and_answers_one() {
+    let values = js(r#"{"cinny_user_id": "@a:hs", "cinny_device_id": "DEV", "cinny_access_token": "syt_secret"}"#);
+    let session = read_session_js("cinny", values, JsValue::NULL);
+    assert_eq!(text(&session), r#"{"deviceId":"DEV","homeserver":null,"userId":"@a:hs"}"#, "never the token");
+
+    let stores = vec!["matrix-js-sdk::matrix-sdk-crypto".to_owned()];
+    let lost = check_store_js(session.clone(), Some(vec!["other".into()]), stores.clone(), JsValue::NULL, None);
+    assert_eq!(get(&lost, "verdict").as_string().as_deref(), Some("store-lost"), "{}", text(&lost));
+
+    let sentinel = sentinel_update_js(None, "@a:hs", "DEV", Some("ED25519KEY".into()), 5.0);
+    let lost = check_store_js(session.clone(), Some(vec![]), stores.clone(), JsValue::NULL, Some(text(&sentinel)));
+    assert_eq!(get(&lost, "knownIdentity").as_string().as_deref(), Some("ED25519KEY"), "{}", text(&lost));
+
+    let contents = js(r#"{"objectStores": ["core"], "coreKeys": ["account"]}"#);
+    let healthy = check_store_js(session, Some(stores.clone()), stores, contents, None);
+    assert_eq!(get(&healthy, "verdict").as_string().as_deref(), Some("healthy"), "{}", text(&healthy));
+    assert_eq!(get(&healthy, "account").as_string().as_deref(), Some("present"));
 }
 
 #[wasm_bindgen_test]
-async fn storage_persisted_answers_a_boolean_in_chromium() {
-    // Headless Chromium's answer depends on the profile (DESIGN.md field facts): assert the type, not the value.
-    let persisted = storage::persisted().await.unwrap();
-    assert!(persisted.is_some(), "Chromium has the Storage API");
+fn the_journal_takes_js_details_and_an_accepted_upload_tells_its_identity() {
+    let mut journal = JournalCore::new(Some(10));
+    journal.set_session("@a:hs".into(), "DEV".into(), false);
+    assert!(journal.record_console("error", "One time key signed_curve25519:AAAAAQ already exists", 1.0));
+    let counts = journal.ke_counts();
+    assert_eq!(get(&counts, "KE-1").as_f64(), Some(1.0), "{}", text(&counts));
+    let stored = journal.to_stored_json();
+    let mut again = JournalCore::new(Some(10));
+    again.set_session("@a:hs".into(), "DEV".into(), false);
+    assert!(again.merge_stored(&stored));
+    assert_eq!(again.len(), 1);
+
+    let body = r#"{"device_keys":{"user_id":"@a:hs","device_id":"DEV","algorithms":[],"keys":{"ed25519:DEV":"EDKEY","curve25519:DEV":"CK"},"signatures":{}}}"#;
+    let seen = read_accepted_upload(body, br#"{"one_time_key_counts":{"signed_curve25519":50}}"#);
+    assert_eq!(get(&seen, "ed25519").as_string().as_deref(), Some("EDKEY"), "{}", text(&seen));
+    assert_eq!(get(&seen, "otkCounts.signed_curve25519").as_f64(), Some(50.0));
+    let nothing = read_accepted_upload("not json", b"<html>");
+    assert!(get(&nothing, "ed25519").is_null());
 }

@@ -1,15 +1,36 @@
-//! The guardian's own IndexedDB database in headless Chromium: creation, round trips, the sentinel, and
-//! the migration of a database written by the older schema (made by hand with raw IndexedDB).
+//! The guardian's own IndexedDB database (`js/own-db.js`, the JS adapter) in headless Chromium, with the
+//! core's journal model: creation, round trips, the sentinel, and the migration of a database written by
+//! the older schema (made by hand with raw IndexedDB).
 //! Run with `cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web_own_db`.
 #![cfg(target_arch = "wasm32")]
 
-use matrix_crypto_guardian::browser::own_db::{OwnDb, SCHEMA_VERSION};
 use matrix_crypto_guardian::model::journal::{sentinel_update, Journal, Sentinel, SessionId};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(module = "/js/own-db.js")]
+extern "C" {
+    type OwnDb;
+    #[wasm_bindgen(constructor)]
+    fn new(name: &str) -> OwnDb;
+    #[wasm_bindgen(method)]
+    fn open(this: &OwnDb) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = loadJournal)]
+    fn load_journal(this: &OwnDb, key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = saveJournal)]
+    fn save_journal(this: &OwnDb, key: &str, json: &str) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = journalSessions)]
+    fn journal_sessions(this: &OwnDb) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = loadSentinel)]
+    fn load_sentinel(this: &OwnDb, key: &str) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = saveSentinel)]
+    fn save_sentinel(this: &OwnDb, key: &str, json: &str) -> js_sys::Promise;
+    #[wasm_bindgen(thread_local_v2, js_name = SCHEMA_VERSION)]
+    static SCHEMA_VERSION: f64;
+}
 
 #[wasm_bindgen(inline_js = r#"
 // Schema v1 exactly as it was: IndexedDB version 1, one object store "journal", out-of-line keys,
@@ -56,60 +77,73 @@ extern "C" {
     fn delete_db(name: &str) -> js_sys::Promise;
 }
 
+async fn wait(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.expect("own database call failed")
+}
+
+fn field(v: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(v, &name.into()).unwrap()
+}
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION.with(|v| *v as u32)
+}
+
 async fn shape(name: &str) -> (u32, Vec<String>) {
-    let v = JsFuture::from(store_names_and_version(name)).await.unwrap();
-    let version = js_sys::Reflect::get(&v, &"version".into()).unwrap().as_f64().unwrap() as u32;
-    let stores = js_sys::Array::from(&js_sys::Reflect::get(&v, &"stores".into()).unwrap())
-        .iter()
-        .map(|s| s.as_string().unwrap())
-        .collect();
+    let v = wait(store_names_and_version(name)).await;
+    let version = field(&v, "version").as_f64().unwrap() as u32;
+    let stores = js_sys::Array::from(&field(&v, "stores")).iter().map(|s| s.as_string().unwrap()).collect();
     (version, stores)
+}
+
+fn strings(v: JsValue) -> Vec<String> {
+    js_sys::Array::from(&v).iter().map(|s| s.as_string().unwrap()).collect()
 }
 
 #[wasm_bindgen_test]
 async fn a_new_database_is_created_at_the_current_schema_and_round_trips() {
     let name = "mcg-test-own-db-new";
-    JsFuture::from(delete_db(name)).await.unwrap();
-    let db = OwnDb::named(name);
-    assert_eq!(db.open().await.unwrap().previous_version, 0, "did not exist before");
-    assert_eq!(db.open().await.unwrap().previous_version, SCHEMA_VERSION, "exists now, no upgrade");
-    assert_eq!(shape(name).await, (SCHEMA_VERSION, vec!["journal".to_owned(), "sentinel".to_owned()]));
+    wait(delete_db(name)).await;
+    let db = OwnDb::new(name);
+    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(0.0), "did not exist before");
+    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(f64::from(schema_version())), "exists now, no upgrade");
+    assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 
     let mut j = Journal::new(20);
     j.set_session(Some(SessionId { user_id: "@a:localhost".into(), device_id: "DEV".into() }));
     j.record_console("error", "One time key signed_curve25519:AAAA already exists", 1.0);
     let key = j.session().unwrap().key();
-    assert_eq!(db.load_journal(&key).await.unwrap(), None);
-    db.save_journal(&key, &serde_json::to_string(&j.to_stored()).unwrap()).await.unwrap();
-    let back = Journal::from_stored(&db.load_journal(&key).await.unwrap().unwrap(), 20).unwrap();
-    assert_eq!(back, j);
-    assert_eq!(db.journal_sessions().await.unwrap(), vec![key.clone()]);
+    assert!(wait(db.load_journal(&key)).await.is_null());
+    wait(db.save_journal(&key, &j.to_stored_json())).await;
+    let text = wait(db.load_journal(&key)).await.as_string().unwrap();
+    assert_eq!(Journal::from_stored(&text, 20).unwrap(), j);
+    assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.clone()]);
 
     let s = sentinel_update(None, "@a:localhost", "DEV", Some("ED"), 5.0).unwrap();
-    db.save_sentinel(&key, &serde_json::to_string(&s).unwrap()).await.unwrap();
-    let stored: Sentinel = serde_json::from_str(&db.load_sentinel(&key).await.unwrap().unwrap()).unwrap();
-    assert_eq!(stored, s);
-    JsFuture::from(delete_db(name)).await.unwrap();
+    wait(db.save_sentinel(&key, &s.to_json_string())).await;
+    let text = wait(db.load_sentinel(&key)).await.as_string().unwrap();
+    assert_eq!(Sentinel::parse(&text), Some(s));
+    wait(delete_db(name)).await;
 }
 
 #[wasm_bindgen_test]
 async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     let name = "mcg-test-own-db-v1";
-    JsFuture::from(delete_db(name)).await.unwrap();
+    wait(delete_db(name)).await;
     let key = "@old:localhost|OLDDEVICE";
     let v1 = r#"{"entries":[
         {"ke":"KE-1","level":"error","line":"Failed to process outgoing request 0: One time key signed_curve25519:AAAAAQ already exists","at":1000},
         {"ke":"KE-1","level":"error","line":"Failed to process outgoing request 1: One time key signed_curve25519:AAAAAQ already exists","at":2000},
         {"ke":"KE-2","level":"warn","line":"MissingKey: missing key at index 4 for participant @bob:localhost","at":3000}]}"#;
-    JsFuture::from(write_schema_v1(name, key, v1)).await.unwrap();
+    wait(write_schema_v1(name, key, v1)).await;
     assert_eq!(shape(name).await, (1, vec!["journal".to_owned()]));
 
-    let db = OwnDb::named(name);
-    assert_eq!(db.open().await.unwrap().previous_version, 1);
-    assert_eq!(shape(name).await, (SCHEMA_VERSION, vec!["journal".to_owned(), "sentinel".to_owned()]));
+    let db = OwnDb::new(name);
+    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(1.0));
+    assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 
     // The v1 record is still there and reads as a journal with its counts rebuilt.
-    let stored = db.load_journal(key).await.unwrap().expect("journal kept across the migration");
+    let stored = wait(db.load_journal(key)).await.as_string().expect("journal kept across the migration");
     let j = Journal::from_stored(&stored, 200).unwrap();
     assert_eq!(j.ke_counts()["KE-1"], 2);
     assert_eq!(j.ke_counts()["KE-2"], 1);
@@ -117,9 +151,23 @@ async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     assert_eq!(j.entries()[0].count, 2);
 
     // Written back in the current format, it still reads the same.
-    db.save_journal(key, &serde_json::to_string(&j.to_stored()).unwrap()).await.unwrap();
-    let again = Journal::from_stored(&db.load_journal(key).await.unwrap().unwrap(), 200).unwrap();
+    wait(db.save_journal(key, &j.to_stored_json())).await;
+    let again = Journal::from_stored(&wait(db.load_journal(key)).await.as_string().unwrap(), 200).unwrap();
     assert_eq!(again.ke_counts(), j.ke_counts());
-    assert_eq!(db.journal_sessions().await.unwrap(), vec![key.to_owned()]);
-    JsFuture::from(delete_db(name)).await.unwrap();
+    assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.to_owned()]);
+    wait(delete_db(name)).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failing_database_rejects_with_a_clear_error() {
+    // A name the database already has at a higher version: open(…, 2) fails with a VersionError.
+    let name = "mcg-test-own-db-newer";
+    wait(delete_db(name)).await;
+    wait(write_schema_v1(name, "k", "{}")).await;
+    let bump = js_sys::Function::new_with_args("name", "return new Promise((r, j) => { const q = indexedDB.open(name, 9); q.onsuccess = () => { q.result.close(); r(); }; q.onerror = () => j(q.error); });");
+    wait(bump.call1(&JsValue::NULL, &name.into()).unwrap().into()).await;
+    let err = JsFuture::from(OwnDb::new(name).open()).await.expect_err("a newer schema is refused, not clobbered");
+    let message = field(&err, "message").as_string().unwrap_or_default();
+    assert!(message.starts_with("matrix-crypto-guardian own database: open:"), "{message}");
+    wait(delete_db(name)).await;
 }

@@ -8,9 +8,14 @@
 //! - [`encrypt_room_key_export`]: turn matrix-js-sdk's `exportRoomKeysAsJson()` into the standard
 //!   passphrase-protected Megolm key export file, before a sign-out clears the store.
 //!
+//! It also exports the guardian's models that run only after trouble — the redacted report and the
+//! remedy decisions (module `aftercare`) — so they stay out of the core wasm every page fetches.
+//!
 //! The pure functions build and are tested natively; the `#[wasm_bindgen]` surface (module `wasm`)
 //! exists only on wasm32.
 
+#[cfg(target_arch = "wasm32")]
+mod aftercare;
 mod export;
 mod otk;
 #[cfg(target_arch = "wasm32")]

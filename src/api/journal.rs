@@ -1,13 +1,13 @@
-//! The diagnostics surface: `JournalCore` (the journal in memory), the guardian's own database, and
-//! the redacted report. Used by `js/diagnostics.js`. Every call is total: bad input gives a value
-//! (false, null, an error string in a rejected promise), never a panic.
+//! The diagnostics surface: `JournalCore` (the journal in memory), redaction of the guardian's own
+//! lines, and what an accepted upload tells. Used by `js/diagnostics.js`, which keeps the journal in the
+//! guardian's own database (`js/own-db.js`); the report is built by the lazily loaded module. Every call
+//! is total: bad input gives a value (false, null), never a panic.
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
-use crate::browser::own_db::OwnDb;
-use crate::model::journal::{sentinel_update, Journal, Sentinel, SessionId, DEFAULT_CAPACITY};
+use super::{from_js, to_js};
+use crate::model::journal::{Journal, SessionId, DEFAULT_CAPACITY};
+use crate::model::json::{self, Value};
 use crate::model::redact::redact_text;
-use crate::model::report::{build_report, ReportInput};
 use crate::model::upload::{parse_upload_request, ParsedUpload};
 
 #[wasm_bindgen]
@@ -32,8 +32,7 @@ impl JournalCore {
     /// Records a guardian event (type + detail); returns whether its type is journaled.
     #[wasm_bindgen(js_name = recordEvent)]
     pub fn record_event(&mut self, kind: &str, detail: JsValue, now_ms: f64) -> bool {
-        let detail: serde_json::Value = serde_wasm_bindgen::from_value(detail).unwrap_or(serde_json::Value::Null);
-        self.journal.record_event(kind, &detail, now_ms)
+        self.journal.record_event(kind, &from_js(&detail), now_ms)
     }
 
     /// The session key (`user|device`) or undefined.
@@ -66,10 +65,10 @@ impl JournalCore {
         }
     }
 
-    /// The persisted form, as JSON text.
+    /// The persisted form, as JSON text (also what the report module reads).
     #[wasm_bindgen(js_name = toStoredJson)]
     pub fn to_stored_json(&self) -> String {
-        serde_json::to_string(&self.journal.to_stored()).unwrap_or_default()
+        self.journal.to_stored_json()
     }
 
     /// `{ v, session, capacity, total, dropped, keCounts, entries }` (what `guardian.journal()` returns).
@@ -80,7 +79,7 @@ impl JournalCore {
     /// `{ "KE-1": n, … }`, every KE present.
     #[wasm_bindgen(js_name = keCounts)]
     pub fn ke_counts(&self) -> JsValue {
-        to_js(&self.journal.ke_counts())
+        super::value_to_js(&self.journal.ke_counts_json())
     }
 
     /// The most recent `n` entries, most recent last.
@@ -91,13 +90,6 @@ impl JournalCore {
     pub fn len(&self) -> u32 {
         self.journal.entries().len() as u32
     }
-
-    /// The redacted report as JSON text, from what the JS layer gathered (`input`, a plain object).
-    #[wasm_bindgen(js_name = buildReport)]
-    pub fn build_report(&self, input: JsValue) -> String {
-        let input: ReportInput = serde_wasm_bindgen::from_value(input).unwrap_or_default();
-        serde_json::to_string_pretty(&build_report(input, &self.journal)).unwrap_or_default()
-    }
 }
 
 /// Redacts secrets from free text (what the guardian itself prints).
@@ -106,88 +98,22 @@ pub fn redact_text_js(text: &str) -> String {
     redact_text(text)
 }
 
-/// What an accepted keys/upload tells the diagnostics: `{ ed25519?, userId?, deviceId?, otkCounts? }`.
+/// What an accepted keys/upload tells the diagnostics: `{ ed25519, userId, deviceId, otkCounts }`
+/// (each null when the request or answer does not say).
 #[wasm_bindgen(js_name = readAcceptedUpload)]
 pub fn read_accepted_upload(request_body: &str, answer: &[u8]) -> JsValue {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Accepted {
-        user_id: Option<String>,
-        device_id: Option<String>,
-        ed25519: Option<String>,
-        otk_counts: Option<serde_json::Value>,
-    }
     let keys = match parse_upload_request(request_body.as_bytes()) {
         ParsedUpload::Comparable(req) => req.device_keys,
         _ => None,
     };
-    let otk_counts = serde_json::from_slice::<serde_json::Value>(answer)
+    let otk_counts = json::from_slice(answer)
         .ok()
-        .and_then(|v| v.get("one_time_key_counts").filter(|c| c.is_object()).cloned());
-    to_js(&Accepted {
-        user_id: keys.as_ref().map(|k| k.user_id.clone()),
-        device_id: keys.as_ref().map(|k| k.device_id.clone()),
-        ed25519: keys.and_then(|k| k.ed25519),
-        otk_counts,
-    })
-}
-
-fn db(name: Option<String>) -> OwnDb {
-    name.map(|n| OwnDb::named(&n)).unwrap_or_default()
-}
-
-/// Opens (creating/migrating) the guardian's own database: `{ previousVersion, version }`.
-#[wasm_bindgen(js_name = ownDbOpen)]
-pub async fn own_db_open(name: Option<String>) -> Result<JsValue, JsValue> {
-    let opened = db(name).open().await?;
-    let out = js_sys::Object::new();
-    js_sys::Reflect::set(&out, &"previousVersion".into(), &opened.previous_version.into())?;
-    js_sys::Reflect::set(&out, &"version".into(), &crate::browser::own_db::SCHEMA_VERSION.into())?;
-    Ok(out.into())
-}
-
-/// The stored journal of a session (JSON text) or null.
-#[wasm_bindgen(js_name = ownDbLoadJournal)]
-pub async fn own_db_load_journal(session_key: String, name: Option<String>) -> Result<Option<String>, JsValue> {
-    db(name).load_journal(&session_key).await
-}
-
-#[wasm_bindgen(js_name = ownDbSaveJournal)]
-pub async fn own_db_save_journal(session_key: String, json: String, name: Option<String>) -> Result<(), JsValue> {
-    db(name).save_journal(&session_key, &json).await
-}
-
-/// Keys (`user|device`) of every stored journal.
-#[wasm_bindgen(js_name = ownDbJournalSessions)]
-pub async fn own_db_journal_sessions(name: Option<String>) -> Result<Vec<String>, JsValue> {
-    db(name).journal_sessions().await
-}
-
-/// Observes the session (and an ed25519 from an accepted upload); writes the sentinel only when it
-/// changed. Resolves to the current sentinel (a plain object) or null.
-#[wasm_bindgen(js_name = ownDbObserveSentinel)]
-pub async fn own_db_observe_sentinel(
-    user_id: String,
-    device_id: String,
-    ed25519: Option<String>,
-    now_ms: f64,
-    name: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let db = db(name);
-    let key = SessionId { user_id: user_id.clone(), device_id: device_id.clone() }.key();
-    let stored: Option<Sentinel> = db.load_sentinel(&key).await?.and_then(|t| serde_json::from_str(&t).ok());
-    match sentinel_update(stored.as_ref(), &user_id, &device_id, ed25519.as_deref(), now_ms) {
-        Some(next) => {
-            db.save_sentinel(&key, &serde_json::to_string(&next).unwrap_or_default()).await?;
-            Ok(to_js(&next))
-        }
-        None => Ok(to_js(&stored)),
-    }
-}
-
-/// The stored sentinel of a session, or null (read only).
-#[wasm_bindgen(js_name = ownDbLoadSentinel)]
-pub async fn own_db_load_sentinel(session_key: String, name: Option<String>) -> Result<JsValue, JsValue> {
-    let stored: Option<Sentinel> = db(name).load_sentinel(&session_key).await?.and_then(|t| serde_json::from_str(&t).ok());
-    Ok(to_js(&stored))
+        .and_then(|v| v.get("one_time_key_counts").filter(|c| c.is_object()).cloned())
+        .unwrap_or(Value::Null);
+    to_js(&json::object([
+        ("userId", keys.as_ref().map(|k| k.user_id.clone()).into()),
+        ("deviceId", keys.as_ref().map(|k| k.device_id.clone()).into()),
+        ("ed25519", keys.and_then(|k| k.ed25519).into()),
+        ("otkCounts", otk_counts),
+    ]))
 }

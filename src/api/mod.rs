@@ -1,17 +1,45 @@
-//! The `#[wasm_bindgen]` surface: `GuardianCore`, used by the JS layer (`js/index.js`).
+//! The core module's `#[wasm_bindgen]` surface, used by the JS layer (`js/index.js` and friends).
 //!
 //! It holds the model's state and translates between JS values and model types; it decides nothing
-//! itself. Every call is total: a bad input comes back as a value, never as a panic (release builds
-//! abort on panic, which would take the guardian down with the host's upload waiting on it).
-use serde::Serialize;
+//! itself. Values cross as JSON text: the model writes its own JSON (`model::json`) and JS's `JSON.parse`
+//! makes the objects; objects from JS come through `JSON.stringify`. That keeps serde out of the wasm
+//! every page fetches. Every call is total: a bad input comes back as a value, never as a panic (release
+//! builds abort on panic, which would take the guardian down with the host's upload waiting on it).
 use wasm_bindgen::prelude::*;
 
-mod journal;
-mod prevention;
-mod remedy;
-mod writer;
+pub mod journal;
+pub mod store;
+pub mod writer;
 
-use crate::model::storm::{StormConfig, StormWatch};
+use crate::model::json::{self, ToJson, Value};
+use crate::model::storm::{StormConfig, StormWatch, UploadDecision};
+
+/// The model's JSON as a JS value: plain objects and arrays, `null` for `None`.
+fn to_js(value: &impl ToJson) -> JsValue {
+    value_to_js(&value.to_json())
+}
+
+fn value_to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_json_string()).unwrap_or(JsValue::NULL)
+}
+
+/// A JS value as the model's JSON. What `JSON.stringify` cannot write (undefined, a cycle, a BigInt)
+/// is `null`.
+fn from_js(value: &JsValue) -> Value {
+    if value.is_undefined() || value.is_null() {
+        return Value::Null;
+    }
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .and_then(|s| json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// A field of a JS options object as a number of milliseconds.
+fn ms_option(options: &Value, name: &str) -> Option<f64> {
+    options.get(name).and_then(Value::as_f64)
+}
 
 /// The crate version, which is also the npm package's.
 #[wasm_bindgen(js_name = coreVersion)]
@@ -19,34 +47,22 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct CoreOptions {
-    probe_after_ms: Option<f64>,
-    max_probe_after_ms: Option<f64>,
-}
-
 #[wasm_bindgen]
 pub struct GuardianCore {
     storm: StormWatch,
 }
 
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    // Maps as plain objects so JS sees `{ keyIds: [...] }`, not `Map`s.
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
-}
-
 #[wasm_bindgen]
 impl GuardianCore {
+    /// `options`: `{ probeAfterMs?, maxProbeAfterMs? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> GuardianCore {
-        let options: CoreOptions = serde_wasm_bindgen::from_value(options).unwrap_or_default();
+        let options = from_js(&options);
         let mut config = StormConfig::default();
-        if let Some(ms) = options.probe_after_ms {
+        if let Some(ms) = ms_option(&options, "probeAfterMs") {
             config.breaker.initial_backoff_ms = ms;
         }
-        if let Some(ms) = options.max_probe_after_ms {
+        if let Some(ms) = ms_option(&options, "maxProbeAfterMs") {
             config.breaker.max_backoff_ms = ms;
         }
         GuardianCore { storm: StormWatch::new(config) }
@@ -55,7 +71,18 @@ impl GuardianCore {
     /// Decide about an outgoing keys/upload: `{ decision: { action, status?, body? }, events }`.
     #[wasm_bindgen(js_name = beforeUpload)]
     pub fn before_upload(&mut self, request_body: &str, now_ms: f64) -> JsValue {
-        to_js(&self.storm.before_upload(request_body, now_ms))
+        let out = self.storm.before_upload(request_body, now_ms);
+        let mut value = out.to_json();
+        let UploadDecision::Replay { body, .. } = &out.decision else { return value_to_js(&value) };
+        // Bytes do not cross as JSON: the replayed answer goes over as a Uint8Array, byte for byte.
+        if let Some(decision) = value.as_object_mut().and_then(|o| o.get_mut("decision")).and_then(Value::as_object_mut) {
+            decision.remove("body");
+        }
+        let js = value_to_js(&value);
+        if let Ok(decision) = js_sys::Reflect::get(&js, &"decision".into()) {
+            let _ = js_sys::Reflect::set(&decision, &"body".into(), &js_sys::Uint8Array::from(&body[..]));
+        }
+        js
     }
 
     /// Learn from the server's answer to a keys/upload: `{ events, needsDiagnosis }`.

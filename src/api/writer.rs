@@ -2,21 +2,13 @@
 //! Translation only; the decisions are `crate::model::writer`'s.
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
+use super::{from_js, ms_option, to_js};
 use crate::model::writer::{lock_name, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
 
 /// The writer lock's name (see `model::writer::lock_name`).
 #[wasm_bindgen(js_name = writerLockName)]
 pub fn writer_lock_name(override_name: Option<String>, store_prefix: Option<String>, user_id: Option<String>, device_id: Option<String>) -> String {
     lock_name(override_name.as_deref(), store_prefix.as_deref(), user_id.as_deref(), device_id.as_deref())
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct LeaseOptions {
-    heartbeat_ms: Option<f64>,
-    stale_after_ms: Option<f64>,
-    settle_ms: Option<f64>,
 }
 
 /// The localStorage lease of one tab. Every call takes the entry's raw value as read just now and returns
@@ -28,14 +20,15 @@ pub struct WriterLease {
 
 #[wasm_bindgen]
 impl WriterLease {
+    /// `options`: `{ heartbeatMs?, staleAfterMs?, settleMs? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(tab_id: String, options: JsValue) -> WriterLease {
-        let o: LeaseOptions = serde_wasm_bindgen::from_value(options).unwrap_or_default();
+        let o = from_js(&options);
         let d = LeaseConfig::default();
         let config = LeaseConfig {
-            heartbeat_ms: o.heartbeat_ms.unwrap_or(d.heartbeat_ms),
-            stale_after_ms: o.stale_after_ms.unwrap_or(d.stale_after_ms),
-            settle_ms: o.settle_ms.unwrap_or(d.settle_ms),
+            heartbeat_ms: ms_option(&o, "heartbeatMs").unwrap_or(d.heartbeat_ms),
+            stale_after_ms: ms_option(&o, "staleAfterMs").unwrap_or(d.stale_after_ms),
+            settle_ms: ms_option(&o, "settleMs").unwrap_or(d.settle_ms),
         };
         WriterLease { lease: Lease::new(tab_id, config) }
     }

@@ -1,28 +1,56 @@
-//! Remedy surface for `js/remedies.js` and `js/prompt.js`: translation only; the decisions are
-//! `crate::model::remedy`'s.
+//! The guardian's models that run only after trouble, exported from this lazily loaded module: the
+//! redacted report (`crate::model::report`) and the remedy decisions (`crate::model::remedy`). They keep
+//! serde (this module has it anyway, through matrix-sdk-crypto), so they stay out of the core wasm
+//! every page fetches. Translation only; values cross as JSON text (`JSON.stringify` in,
+//! `JSON.parse` out). Nothing here can panic on caller input.
+use matrix_crypto_guardian::model::journal::Journal;
+use matrix_crypto_guardian::model::remedy::{
+    backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
+    should_prompt, snooze_until, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
+};
+use matrix_crypto_guardian::model::report::{build_report, ReportInput};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
-use crate::model::remedy::{
-    backup_fact, cross_signing_fact, deletion_plan, logout_outcome, offers, preset_stores, presence_fact, should_prompt, snooze_until,
-    Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
-};
+/// A JS value as `T` (through `JSON.stringify`); `None` for anything `T` cannot be read from.
+fn from_js<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
+}
 
-fn facts_of(facts: JsValue) -> Facts {
-    serde_wasm_bindgen::from_value(facts).unwrap_or_default()
+/// `value` as a plain JS value (`JSON.parse` of its JSON).
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    serde_json::to_string(value).ok().and_then(|text| js_sys::JSON::parse(&text).ok()).unwrap_or(JsValue::NULL)
+}
+
+/// The redacted report as JSON text (pretty), from what the JS layer gathered (`input`, a plain object)
+/// and the journal in its stored form (`journal_json`, from the core's `toStoredJson()`).
+#[wasm_bindgen(js_name = buildReport)]
+pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> String {
+    let input: ReportInput = from_js(&input).unwrap_or_default();
+    let journal = Journal::from_stored(journal_json, capacity as usize).unwrap_or_else(|| Journal::new(capacity as usize));
+    serde_json::to_string_pretty(&build_report(input, &journal)).unwrap_or_default()
+}
+
+fn facts_of(facts: &JsValue) -> Facts {
+    from_js(facts).unwrap_or_default()
 }
 
 /// The remedies offered for a cause (`"store-lost"` or a diagnosis kind) and the facts, best first:
 /// `[{ remedy, recommended, loses: [...] }]`.
 #[wasm_bindgen(js_name = remedyOffers)]
 pub fn remedy_offers(cause: &str, facts: JsValue) -> JsValue {
-    to_js(&offers(Cause::parse(cause), &facts_of(facts)))
+    to_js(&offers(Cause::parse(cause), &facts_of(&facts)))
 }
 
 /// Is the named remedy offered now? (`runRemedy` refuses anything else.)
 #[wasm_bindgen(js_name = remedyAllowed)]
 pub fn remedy_allowed(cause: &str, facts: JsValue, name: &str) -> bool {
-    Remedy::parse(name).is_some_and(|r| crate::model::remedy::is_offered(Cause::parse(cause), &facts_of(facts), r))
+    Remedy::parse(name).is_some_and(|r| is_offered(Cause::parse(cause), &facts_of(&facts), r))
 }
 
 /// `GET /room_keys/version` → `{ known: "yes"|"no"|"unknown", version }`.
@@ -55,7 +83,7 @@ pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>
 /// "clear anyway"; `null` otherwise.
 #[wasm_bindgen(js_name = deletionPlan)]
 pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue) -> JsValue {
-    let plan: DeletionPlan = serde_wasm_bindgen::from_value(host_plan).unwrap_or_else(|_| preset_stores(preset));
+    let plan: DeletionPlan = from_js(&host_plan).unwrap_or_else(|| preset_stores(preset));
     let outcome = if signed_out { LogoutOutcome::SignedOut } else { LogoutOutcome::Unreachable { reason: String::new() } };
     to_js(&deletion_plan(&outcome, clear_anyway, plan))
 }

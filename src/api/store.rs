@@ -1,0 +1,70 @@
+//! The store-loss check, its pure half: which session the host has, which crypto store to read, the
+//! verdict, and the sentinel to remember. `js/index.js` gathers the browser's facts (localStorage
+//! snapshot, `indexedDB.databases()`, the store probe, the guardian's own database) around these calls.
+use wasm_bindgen::prelude::*;
+
+use super::{from_js, to_js};
+use crate::model::journal::{sentinel_update, Sentinel};
+use crate::model::json::Value;
+use crate::model::store_loss::{check_store, found_store, read_session, SessionFacts, SessionPreset, StoreContents};
+
+/// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
+#[wasm_bindgen(js_name = sessionKeys)]
+pub fn session_keys(preset: &str) -> Vec<String> {
+    SessionPreset::parse(preset).map(|p| p.keys().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
+}
+
+/// The crypto-store database names a preset's client may have.
+#[wasm_bindgen(js_name = presetCryptoStores)]
+pub fn preset_crypto_stores(preset: &str) -> Vec<String> {
+    SessionPreset::parse(preset).map(|p| p.crypto_stores().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
+}
+
+fn session_of(v: &Value) -> Option<SessionFacts> {
+    SessionFacts::from_json(v)
+}
+
+/// The session at start: `host_session` (`{ userId, deviceId, homeserver? }`) when the host names it
+/// itself, else read from `values` (`{ key: value | null }`, the preset's localStorage snapshot).
+/// `{ userId, deviceId, homeserver }` or `null`.
+#[wasm_bindgen(js_name = readSession)]
+pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> JsValue {
+    if let Some(session) = session_of(&from_js(&host_session)) {
+        return to_js(&session);
+    }
+    let values = from_js(&values);
+    let session = SessionPreset::parse(preset)
+        .and_then(|p| read_session(p, |k| values.get(k).and_then(Value::as_str).map(str::to_owned)));
+    to_js(&session)
+}
+
+/// The first of `crypto_stores` among `databases`, if any: the store the probe should read.
+#[wasm_bindgen(js_name = foundStore)]
+pub fn found_store_js(databases: Vec<String>, crypto_stores: Vec<String>) -> Option<String> {
+    found_store(&databases, &crypto_stores).cloned()
+}
+
+/// The verdict. `session`: what `readSession` returned; `databases`: the origin's IndexedDB names
+/// (`undefined` where they cannot be listed); `contents`: what the probe read of the found store (or
+/// null); `sentinel`: this device's sentinel as stored (JSON text, or null).
+#[wasm_bindgen(js_name = checkStore)]
+pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, contents: JsValue, sentinel: Option<String>) -> JsValue {
+    let session = session_of(&from_js(&session));
+    let contents = StoreContents::from_json(&from_js(&contents));
+    let sentinel = stored_sentinel(sentinel);
+    to_js(&check_store(session, databases.as_deref(), &crypto_stores, contents.as_ref(), sentinel.as_ref()))
+}
+
+/// The sentinel to store after observing the session (and an ed25519 from an accepted upload), or
+/// `null` when the stored one (`stored`, JSON text or null) needs no write.
+#[wasm_bindgen(js_name = sentinelUpdate)]
+pub fn sentinel_update_js(stored: Option<String>, user_id: &str, device_id: &str, ed25519: Option<String>, now_ms: f64) -> JsValue {
+    let stored = stored_sentinel(stored);
+    to_js(&sentinel_update(stored.as_ref(), user_id, device_id, ed25519.as_deref(), now_ms))
+}
+
+/// A sentinel from its stored JSON text; unreadable text is no sentinel (the check then rests on the
+/// store alone, and the next observation writes a fresh one).
+fn stored_sentinel(text: Option<String>) -> Option<Sentinel> {
+    Sentinel::parse(&text?)
+}
