@@ -519,7 +519,7 @@ fn float_literal(text: &str) -> Option<Value> {
         out.push_str(exp);
     }
     let v = number(&out)?;
-    // At the very top of the range, ask the double itself (1.8e308 fits, 1.9e308 does not).
+    // At the very top of the range, ask the double itself (1.7e308 fits, 1.8e308 does not).
     if !is_zero && mag == 309 && !v.as_f64().is_some_and(f64::is_finite) {
         return Some(Value::Null);
     }
