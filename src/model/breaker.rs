@@ -29,9 +29,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
 use super::conflict::UploadAnswer;
+use super::json::{self, ToJson, Value};
 use super::upload::{key_ids_fingerprint, ParsedUpload, UploadRequest};
 
 /// Bodies larger than this are not kept for replay (a Synapse conflict is < 1 KB).
@@ -83,8 +82,9 @@ pub enum Decision {
 }
 
 /// Why the breaker closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
 pub enum CloseReason {
     /// The probe came back 2xx.
     ProbeAccepted,
@@ -94,9 +94,27 @@ pub enum CloseReason {
     Reset,
 }
 
+impl CloseReason {
+    /// The JSON name: `"probe-accepted"` | `"request-accepted"` | `"reset"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ProbeAccepted => "probe-accepted",
+            CloseReason::RequestAccepted => "request-accepted",
+            CloseReason::Reset => "reset",
+        }
+    }
+}
+
+impl ToJson for CloseReason {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
 /// Why the breaker went back to Open from Probing (or changed target while open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
 pub enum ReopenReason {
     /// The probe met the conflict again: backoff doubled.
     ProbeConflict,
@@ -108,12 +126,31 @@ pub enum ReopenReason {
     FailingRequestChanged,
 }
 
+impl ReopenReason {
+    /// The JSON name: `"probe-conflict"` | `"probe-failed"` | `"probe-lost"` |
+    /// `"failing-request-changed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReopenReason::ProbeConflict => "probe-conflict",
+            ReopenReason::ProbeFailed => "probe-failed",
+            ReopenReason::ProbeLost => "probe-lost",
+            ReopenReason::FailingRequestChanged => "failing-request-changed",
+        }
+    }
+}
+
+impl ToJson for ReopenReason {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
 /// A state change, for the API layer to turn into DOM events and journal entries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "kebab-case",
-    rename_all_fields = "camelCase"
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(
+    test,
+    serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")
 )]
 pub enum BreakerEvent {
     Opened {
@@ -148,6 +185,58 @@ pub enum BreakerEvent {
         backoff_ms: f64,
         next_probe_at: f64,
     },
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(Value::from).collect())
+}
+
+/// Tagged by `"type"`, fields camelCase: `{"type":"opened","at","failingKeyIds","fingerprint",
+/// "conflictKeyId","backoffMs","nextProbeAt"}`, `{"type":"probe","at","fingerprint","attempt",
+/// "openSince"}`, `{"type":"closed","at","fingerprint","openForMs","localAnswers","reason"}`,
+/// `{"type":"reopened","at","failingKeyIds","fingerprint","reason","backoffMs","nextProbeAt"}`.
+impl ToJson for BreakerEvent {
+    fn to_json(&self) -> Value {
+        match self {
+            BreakerEvent::Opened { at, failing_key_ids, fingerprint, conflict_key_id, backoff_ms, next_probe_at } => {
+                json::object([
+                    ("type", "opened".into()),
+                    ("at", (*at).into()),
+                    ("failingKeyIds", strings(failing_key_ids)),
+                    ("fingerprint", fingerprint.into()),
+                    ("conflictKeyId", conflict_key_id.as_deref().into()),
+                    ("backoffMs", (*backoff_ms).into()),
+                    ("nextProbeAt", (*next_probe_at).into()),
+                ])
+            }
+            BreakerEvent::Probe { at, fingerprint, attempt, open_since } => json::object([
+                ("type", "probe".into()),
+                ("at", (*at).into()),
+                ("fingerprint", fingerprint.into()),
+                ("attempt", (*attempt).into()),
+                ("openSince", (*open_since).into()),
+            ]),
+            BreakerEvent::Closed { at, fingerprint, open_for_ms, local_answers, reason } => json::object([
+                ("type", "closed".into()),
+                ("at", (*at).into()),
+                ("fingerprint", fingerprint.into()),
+                ("openForMs", (*open_for_ms).into()),
+                ("localAnswers", (*local_answers).into()),
+                ("reason", reason.to_json()),
+            ]),
+            BreakerEvent::Reopened { at, failing_key_ids, fingerprint, reason, backoff_ms, next_probe_at } => {
+                json::object([
+                    ("type", "reopened".into()),
+                    ("at", (*at).into()),
+                    ("failingKeyIds", strings(failing_key_ids)),
+                    ("fingerprint", fingerprint.into()),
+                    ("reason", reason.to_json()),
+                    ("backoffMs", (*backoff_ms).into()),
+                    ("nextProbeAt", (*next_probe_at).into()),
+                ])
+            }
+        }
+    }
 }
 
 /// The result of [`Breaker::decide`].
@@ -190,8 +279,9 @@ enum State {
 }
 
 /// Serialisable view for the JS API (camelCase, as-is).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct BreakerSnapshot {
     /// "closed" | "open" | "probing"
     pub state: &'static str,
@@ -207,6 +297,24 @@ pub struct BreakerSnapshot {
     pub local_answers: u64,
     /// Real requests let through to check the conflict.
     pub probes: u64,
+}
+
+/// `{"state","failingKeyIds","fingerprint","since","nextProbeAt","backoffMs","serverConflicts",
+/// "localAnswers","probes"}`, every field present (`null` when not open).
+impl ToJson for BreakerSnapshot {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("state", self.state.into()),
+            ("failingKeyIds", strings(&self.failing_key_ids)),
+            ("fingerprint", self.fingerprint.as_deref().into()),
+            ("since", self.since.into()),
+            ("nextProbeAt", self.next_probe_at.into()),
+            ("backoffMs", self.backoff_ms.into()),
+            ("serverConflicts", self.server_conflicts.into()),
+            ("localAnswers", self.local_answers.into()),
+            ("probes", self.probes.into()),
+        ])
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -655,6 +763,74 @@ mod tests {
                 status: 409,
                 body: body.to_vec()
             }
+        );
+    }
+
+    #[test]
+    fn json_shape_is_the_serde_one() {
+        use crate::model::conflict::test_support::assert_same_json;
+        let (mut b, req) = open_breaker(BreakerConfig::default());
+        let mut events = Vec::new();
+        let mut snapshots = vec![Breaker::default().snapshot(), b.snapshot()];
+        let probe = b.decide(60_000.5, &req);
+        assert_eq!(probe.decision, Decision::Probe);
+        events.extend(probe.event);
+        snapshots.push(b.snapshot());
+        let answer = classify_upload_answer(400, CONFLICT, true);
+        let seen = ObservedAnswer { status: 400, body: CONFLICT, body_complete: true, answer: &answer };
+        events.extend(b.on_answer(60_001.0, &req, &seen)); // probe-conflict
+        b.request_probe(60_002.0);
+        events.extend(b.decide(60_003.0, &req).event);
+        events.extend(b.on_network_failure(60_004.0, &req)); // probe-failed
+        b.request_probe(60_005.0);
+        events.extend(b.decide(60_006.0, &req).event);
+        events.extend(b.decide(1e9, &req).event); // probe-lost
+        let other = parse_upload_request(br#"{"one_time_keys":{"x:2":{"key":"c"}}}"#);
+        events.extend(b.on_answer(1e9 + 1.0, &other, &seen)); // failing-request-changed
+        events.extend(b.reset(1e9 + 2.0)); // closed: reset
+        let (mut b, req) = open_breaker(BreakerConfig::default());
+        let ok = classify_upload_answer(200, b"{}", true);
+        let accepted = ObservedAnswer { status: 200, body: b"{}", body_complete: true, answer: &ok };
+        events.extend(b.on_answer(10.0, &req, &accepted)); // closed: request-accepted
+        let (mut b, req) = open_breaker(BreakerConfig::default());
+        b.request_probe(1.0);
+        events.extend(b.decide(1.0, &req).event);
+        events.extend(b.on_answer(2.0, &req, &accepted)); // closed: probe-accepted
+        let kinds: Vec<_> = events.iter().map(|e| json::to_serde(e)["type"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(
+            kinds,
+            ["probe", "reopened", "probe", "reopened", "probe", "reopened", "reopened", "closed", "closed", "probe", "closed"]
+        );
+        events.push(BreakerEvent::Opened {
+            at: 1.25,
+            failing_key_ids: vec!["a:1".into(), "a:2".into()],
+            fingerprint: "2-x".into(),
+            conflict_key_id: None,
+            backoff_ms: 60_000.0,
+            next_probe_at: 60_001.25,
+        });
+        for e in &events {
+            assert_same_json(e);
+        }
+        for s in &snapshots {
+            assert_same_json(s);
+        }
+        for r in [CloseReason::ProbeAccepted, CloseReason::RequestAccepted, CloseReason::Reset] {
+            assert_same_json(&r);
+        }
+        for r in [
+            ReopenReason::ProbeConflict,
+            ReopenReason::ProbeFailed,
+            ReopenReason::ProbeLost,
+            ReopenReason::FailingRequestChanged,
+        ] {
+            assert_same_json(&r);
+        }
+        assert_eq!(
+            json::to_serde(&snapshots[2]),
+            serde_json::json!({"state": "probing", "failingKeyIds": ["signed_curve25519:AAAAAAAAAA0"],
+                "fingerprint": snapshots[2].fingerprint, "since": 0, "nextProbeAt": null, "backoffMs": 60000,
+                "serverConflicts": 1, "localAnswers": 0, "probes": 1})
         );
     }
 }

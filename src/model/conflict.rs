@@ -25,9 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use serde_json::{Map, Value};
-
+use super::json::{self, Map, ToJson, Value};
 use super::pyrepr;
 
 /// Bodies larger than this are not parsed as JSON, only scanned (a Synapse conflict is < 1 KB).
@@ -40,16 +38,34 @@ pub const MAX_MESSAGE_BYTES: usize = 2048;
 const MAX_ERRCODE_BYTES: usize = 64;
 
 /// Which kind of key the server says is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
 pub enum KeyKind {
     OneTimeKey,
     FallbackKey,
 }
 
+impl KeyKind {
+    /// The JSON name: `"one-time-key"` | `"fallback-key"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::OneTimeKey => "one-time-key",
+            KeyKind::FallbackKey => "fallback-key",
+        }
+    }
+}
+
+impl ToJson for KeyKind {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
 /// The homeserver implementation, as far as the answer (or a known server name) tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
 pub enum Homeserver {
     Synapse,
     ConduitFamily,
@@ -58,6 +74,16 @@ pub enum Homeserver {
 }
 
 impl Homeserver {
+    /// The JSON name: `"synapse"` | `"conduit-family"` | `"dendrite"` | `"unknown"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Homeserver::Synapse => "synapse",
+            Homeserver::ConduitFamily => "conduit-family",
+            Homeserver::Dendrite => "dendrite",
+            Homeserver::Unknown => "unknown",
+        }
+    }
+
     /// Maps a server software name (e.g. `server.name` of `/_matrix/federation/v1/version`, or a
     /// `Server` header) to a flavour.
     pub fn from_server_name(name: &str) -> Self {
@@ -83,19 +109,47 @@ impl Homeserver {
     }
 }
 
+impl ToJson for Homeserver {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
 /// A (possibly signed) public key as it appears in keys/upload: `{"key": …, "signatures": …}`, or
 /// a bare base64 string for legacy unsigned `curve25519:` keys.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct SignedKey {
     /// The public key, unpadded base64.
     pub key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub fallback: Option<bool>,
     /// user id -> ("ed25519:DEVICE" -> signature)
     pub signatures: BTreeMap<String, BTreeMap<String, String>>,
     /// The object as the server (or request) gave it; signature checks need the exact fields.
+    #[cfg_attr(test, serde(serialize_with = "test_support::serde_value"))]
     pub raw: Value,
+}
+
+/// `{"key", "fallback"?, "signatures": {user: {key id: signature}}, "raw"}`
+impl ToJson for SignedKey {
+    fn to_json(&self) -> Value {
+        let signatures = self
+            .signatures
+            .iter()
+            .map(|(user, sigs)| {
+                let sigs = sigs.iter().map(|(k, s)| (k.clone(), Value::from(s))).collect();
+                (user.clone(), Value::Object(sigs))
+            })
+            .collect();
+        json::object_skip_none([
+            ("key", Some(self.key.as_str().into())),
+            ("fallback", self.fallback.map(Value::from)),
+            ("signatures", Some(Value::Object(signatures))),
+            ("raw", Some(self.raw.clone())),
+        ])
+    }
 }
 
 impl SignedKey {
@@ -155,8 +209,9 @@ impl SignedKey {
 }
 
 /// A key-id conflict reported by the homeserver.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct Conflict {
     pub kind: KeyKind,
     /// e.g. `signed_curve25519`
@@ -177,6 +232,26 @@ pub struct Conflict {
     pub errcode: Option<String>,
     /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
     pub message: String,
+}
+
+/// `{"kind", "algorithm", "keyId", "oldKey", "newKey", "signerUserId", "signerDeviceId",
+/// "detailsKnown", "homeserver", "errcode", "message"}`, every field present (`null` when unknown).
+impl ToJson for Conflict {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("kind", self.kind.to_json()),
+            ("algorithm", self.algorithm.as_deref().into()),
+            ("keyId", self.key_id.as_deref().into()),
+            ("oldKey", self.old_key.to_json()),
+            ("newKey", self.new_key.to_json()),
+            ("signerUserId", self.signer_user_id.as_deref().into()),
+            ("signerDeviceId", self.signer_device_id.as_deref().into()),
+            ("detailsKnown", self.details_known.into()),
+            ("homeserver", self.homeserver.to_json()),
+            ("errcode", self.errcode.as_deref().into()),
+            ("message", self.message.as_str().into()),
+        ])
+    }
 }
 
 impl Conflict {
@@ -211,11 +286,11 @@ impl Conflict {
 // Short-lived (one per answer) and matched on everywhere: not boxing the big variant keeps
 // `UploadAnswer::Conflict(c)` patterns simple for the API layer.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "kebab-case",
-    rename_all_fields = "camelCase"
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(
+    test,
+    serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")
 )]
 pub enum UploadAnswer {
     /// 2xx with a JSON object (Synapse: `{"one_time_key_counts": {...}}`).
@@ -232,6 +307,38 @@ pub enum UploadAnswer {
     },
     /// Not a Matrix answer we can read: HTML proxy page, truncated, too large, not JSON.
     Unreadable { status: u16, reason: String },
+}
+
+/// Tagged by `"type"`: `{"type":"accepted","oneTimeKeyCounts":{alg: n}}`,
+/// `{"type":"conflict", ...the Conflict's fields}`, `{"type":"other-error","status","errcode","message"}`,
+/// `{"type":"unreadable","status","reason"}`.
+impl ToJson for UploadAnswer {
+    fn to_json(&self) -> Value {
+        match self {
+            UploadAnswer::Accepted { one_time_key_counts } => {
+                let counts = one_time_key_counts.iter().map(|(k, n)| (k.clone(), Value::from(*n))).collect();
+                json::object([("type", "accepted".into()), ("oneTimeKeyCounts", Value::Object(counts))])
+            }
+            UploadAnswer::Conflict(c) => {
+                let mut v = c.to_json();
+                if let Value::Object(map) = &mut v {
+                    map.insert("type".into(), "conflict".into());
+                }
+                v
+            }
+            UploadAnswer::OtherError { status, errcode, message } => json::object([
+                ("type", "other-error".into()),
+                ("status", (*status).into()),
+                ("errcode", errcode.as_deref().into()),
+                ("message", message.as_deref().into()),
+            ]),
+            UploadAnswer::Unreadable { status, reason } => json::object([
+                ("type", "unreadable".into()),
+                ("status", (*status).into()),
+                ("reason", reason.as_str().into()),
+            ]),
+        }
+    }
 }
 
 impl UploadAnswer {
@@ -254,7 +361,7 @@ pub fn classify_upload_answer(status: u16, body: &[u8], body_complete: bool) -> 
         let reason = format!("body too large to parse ({} bytes)", body.len());
         return classify_unparsed(status, body, reason);
     }
-    match serde_json::from_slice::<Value>(body) {
+    match json::from_slice(body) {
         Ok(Value::Object(map)) => classify_object(status, &map),
         Ok(_) => classify_unparsed(status, body, "JSON body is not an object".into()),
         Err(e) => {
@@ -268,7 +375,7 @@ fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-fn classify_object(status: u16, map: &Map<String, Value>) -> UploadAnswer {
+fn classify_object(status: u16, map: &Map) -> UploadAnswer {
     if is_success(status) {
         let counts = map
             .get("one_time_key_counts")
@@ -320,7 +427,7 @@ fn classify_object(status: u16, map: &Map<String, Value>) -> UploadAnswer {
 }
 
 /// Dendrite answers key errors as `{"<user>": {"<device>": {"error": "…"}}}`.
-fn dendrite_key_error(map: &Map<String, Value>) -> Option<(&str, &str, &str)> {
+fn dendrite_key_error(map: &Map) -> Option<(&str, &str, &str)> {
     for (user, devices) in map {
         let Value::Object(devices) = devices else {
             continue;
@@ -354,7 +461,7 @@ fn classify_unparsed(status: u16, body: &[u8], reason: String) -> UploadAnswer {
     UploadAnswer::Unreadable { status, reason }
 }
 
-fn describe_unreadable(body: &[u8], body_complete: bool, e: &serde_json::Error) -> String {
+fn describe_unreadable(body: &[u8], body_complete: bool, e: &json::Error) -> String {
     let trimmed = body
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -366,6 +473,8 @@ fn describe_unreadable(body: &[u8], body_complete: bool, e: &serde_json::Error) 
         }
         _ if !body_complete => format!("truncated body ({} bytes read)", body.len()),
         _ if std::str::from_utf8(body).is_err() => "body is not valid UTF-8".into(),
+        // Read whole, yet the value never ended: a body cut before the tap saw it.
+        _ if e.eof => format!("body is not JSON: it ends mid-value ({e})"),
         _ => format!("body is not JSON: {e}"),
     }
 }
@@ -473,11 +582,7 @@ fn parse_old_new(after: &str) -> (Option<SignedKey>, Option<SignedKey>) {
 
 /// The old key is canonical JSON; fall back to the repr parser for hand-edited variants.
 fn json_or_repr_prefix(s: &str) -> Option<(Value, usize)> {
-    let mut it = serde_json::Deserializer::from_str(s).into_iter::<Value>();
-    if let Some(Ok(v)) = it.next() {
-        return Some((v, it.byte_offset()));
-    }
-    pyrepr::parse_prefix(s).ok()
+    json::parse_prefix(s).ok().or_else(|| pyrepr::parse_prefix(s).ok())
 }
 
 /// `<user> device <device>: algorithm / key ID <alg>:<id> one-time key already exists`
@@ -658,6 +763,36 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(&hex, 16).ok()
+}
+
+/// Test helpers for the hand-written JSON shapes of this module and its neighbours.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::json::{self, ToJson, Value};
+
+    /// `serialize_with` for the `json::Value` fields of the test-only serde derives.
+    pub(crate) fn serde_value<S: serde::Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&json::to_serde(v), s)
+    }
+
+    /// The hand-written shape equals what the serde derive writes. Numbers are compared by value:
+    /// serde writes an integral `f64` as `1.0`, ours as `1`.
+    #[track_caller]
+    pub(crate) fn assert_same_json<T: ToJson + serde::Serialize>(x: &T) {
+        let ours = normalise(json::to_serde(x));
+        let theirs = normalise(serde_json::to_value(x).expect("serde writes it"));
+        assert_eq!(ours, theirs);
+    }
+
+    fn normalise(v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value as J;
+        match v {
+            J::Number(n) => n.as_f64().and_then(serde_json::Number::from_f64).map_or(J::Null, J::Number),
+            J::Array(a) => J::Array(a.into_iter().map(normalise).collect()),
+            J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, normalise(v))).collect()),
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -953,7 +1088,7 @@ mod tests {
     #[test]
     fn ten_megabytes() {
         // Conflict text at the front of a huge body: scanned, classified fail-soft.
-        let mut big = SYNAPSE_TWO_TABS[..200].as_bytes().to_vec();
+        let mut big = SYNAPSE_TWO_TABS.as_bytes()[..200].to_vec();
         big.resize(10 * 1024 * 1024, b'x');
         let c = match classify_upload_answer(400, &big, true) {
             UploadAnswer::Conflict(c) => c,
@@ -1008,21 +1143,106 @@ mod tests {
     #[test]
     fn serialises_for_js() {
         let a = classify_upload_answer(400, SYNAPSE_TWO_TABS.as_bytes(), true);
-        let v = serde_json::to_value(&a).unwrap();
+        let v = json::to_serde(&a);
         assert_eq!(v["type"], "conflict");
         assert_eq!(v["kind"], "one-time-key");
         assert_eq!(v["keyId"], "signed_curve25519:AAAAAAAAAA0");
         assert_eq!(v["detailsKnown"], true);
         assert_eq!(v["homeserver"], "synapse");
-        let o = serde_json::to_value(classify_upload_answer(
+        let o = json::to_serde(&classify_upload_answer(
             429,
             br#"{"errcode":"M_LIMIT_EXCEEDED"}"#,
             true,
-        ))
-        .unwrap();
+        ));
         assert_eq!(
             o,
             json!({"type": "other-error", "status": 429, "errcode": "M_LIMIT_EXCEEDED", "message": null})
         );
+    }
+
+    #[test]
+    fn json_shape_is_the_serde_one() {
+        use super::test_support::assert_same_json;
+        let synapse = conflict(400, SYNAPSE_TWO_TABS);
+        let fallback_msg = r#"One time key signed_curve25519:AAAAAAAAAAE already exists. Old key: {"fallback":true,"key":"b2xk","signatures":{},"n":1.5e3}; new key: {'key': "it's", 'fallback': False, 'signatures': {}}"#;
+        let fallback = conflict(400, &json!({"errcode": "M_UNKNOWN", "error": fallback_msg}).to_string());
+        assert_eq!(fallback.new_key.as_ref().unwrap().fallback, Some(false));
+        let mut conduit = Conflict::fail_soft(KeyKind::FallbackKey, None, None, "x");
+        conduit.homeserver = Homeserver::ConduitFamily;
+        let answers = [
+            UploadAnswer::Conflict(synapse.clone()),
+            UploadAnswer::Conflict(fallback),
+            UploadAnswer::Conflict(conduit.clone()),
+            classify_upload_answer(400, br#"{"@a:b":{"D":{"error":"@a:b device D: algorithm / key ID signed_curve25519:X fallback key already exists"}}}"#, true),
+            classify_upload_answer(200, br#"{"one_time_key_counts":{"signed_curve25519":50,"curve25519":0}}"#, true),
+            classify_upload_answer(200, b"{}", true),
+            classify_upload_answer(429, br#"{"errcode":"M_LIMIT_EXCEEDED","error":"slow down"}"#, true),
+            classify_upload_answer(400, b"{}", true),
+            classify_upload_answer(502, b"<html>", true),
+        ];
+        for a in &answers {
+            assert_same_json(a);
+        }
+        assert_same_json(&synapse);
+        assert_same_json(&conduit);
+        assert_same_json(&synapse.old_key);
+        assert_same_json(&SignedKey::from_value(&Value::from("legacy")).unwrap());
+        for kind in [KeyKind::OneTimeKey, KeyKind::FallbackKey] {
+            assert_same_json(&kind);
+        }
+        for hs in [Homeserver::Synapse, Homeserver::ConduitFamily, Homeserver::Dendrite, Homeserver::Unknown] {
+            assert_same_json(&hs);
+        }
+        // Spot checks of the shape the JS layer reads.
+        let v = json::to_serde(&answers[1]);
+        assert_eq!(v["oldKey"]["fallback"], true);
+        assert_eq!(v["oldKey"]["raw"]["n"], 1500.0);
+        assert!(json::to_serde(&answers[2])["oldKey"].is_null());
+        assert!(json::to_serde(&synapse.new_key).get("fallback").is_none());
+        assert_eq!(
+            json::to_serde(&answers[4]),
+            json!({"type": "accepted", "oneTimeKeyCounts": {"signed_curve25519": 50, "curve25519": 0}})
+        );
+        assert_eq!(
+            json::to_serde(&answers[8]),
+            json!({"type": "unreadable", "status": 502, "reason": "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)"})
+        );
+    }
+
+    #[test]
+    fn unreadable_reasons_say_where() {
+        let reason = |body: &[u8], complete: bool| match classify_upload_answer(500, body, complete) {
+            UploadAnswer::Unreadable { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(br#"{"a" 1}"#, true), "body is not JSON: expected `:` at byte 5");
+        assert_eq!(reason(b"Internal Server Error", true), "body is not JSON: expected a value at byte 0");
+        assert_eq!(
+            reason(br#"{"a": [1"#, true),
+            "body is not JSON: it ends mid-value (expected `,` or `]` at byte 8)"
+        );
+        assert_eq!(reason(br#"{"a": [1"#, false), "truncated body (8 bytes read)");
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any status: a classification whose JSON reads back, never a panic.
+        #[test]
+        fn total_on_any_body(
+            status in proptest::prop_oneof![proptest::strategy::Just(400u16), 100u16..600],
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            complete in proptest::prelude::any::<bool>(),
+        ) {
+            let text = classify_upload_answer(status, &body, complete).to_json().to_json_string();
+            proptest::prop_assert!(json::from_str(&text).is_ok());
+        }
+
+        /// Synapse's wording around arbitrary old/new literals: classified, never a panic.
+        #[test]
+        fn total_on_any_synapse_message(old in "\\PC{0,40}", new in "\\PC{0,40}") {
+            let msg = format!("One time key signed_curve25519:AAAA already exists. Old key: {old}; new key: {new}");
+            let body = json!({"errcode": "M_UNKNOWN", "error": msg}).to_string();
+            let c = conflict(400, &body);
+            proptest::prop_assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAA"));
+        }
     }
 }

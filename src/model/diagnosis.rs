@@ -11,9 +11,8 @@
 //! request's key are the *same* material there is no divergence at all; with a one-time-key count
 //! of 0 on /sync that is OTK exhaustion, otherwise some other cause.
 
-use serde::Serialize;
-
 use super::conflict::Conflict;
+use super::json::{self, ToJson, Value};
 
 /// The evidence for [`diagnose`].
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +29,9 @@ pub struct DiagnosisInput<'a> {
     pub request_had_device_keys: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(tag = "kind", rename_all = "kebab-case"))]
 pub enum Diagnosis {
     /// The old key was made by another identity: the store was lost; only a new device fixes it.
     IdentityReplaced { reason: String },
@@ -44,7 +44,7 @@ pub enum Diagnosis {
 }
 
 impl Diagnosis {
-    /// The serde tag: `"identity-replaced"`, `"concurrent-writers"`, …
+    /// The JSON tag: `"identity-replaced"`, `"concurrent-writers"`, …
     pub fn kind(&self) -> &'static str {
         match self {
             Diagnosis::IdentityReplaced { .. } => "identity-replaced",
@@ -61,6 +61,14 @@ impl Diagnosis {
             | Diagnosis::ExhaustionOrOther { reason }
             | Diagnosis::Undetermined { reason } => reason,
         }
+    }
+}
+
+/// `{"kind": "identity-replaced" | "concurrent-writers" | "exhaustion-or-other" | "undetermined",
+/// "reason"}`
+impl ToJson for Diagnosis {
+    fn to_json(&self) -> Value {
+        json::object([("kind", self.kind().into()), ("reason", self.reason().into())])
     }
 }
 
@@ -195,8 +203,21 @@ mod tests {
     #[test]
     fn serialises_kebab_case() {
         let c = synapse_conflict("A", "B");
-        let v = serde_json::to_value(diagnose(&input(&c, Some(false)))).unwrap();
+        let v = json::to_serde(&diagnose(&input(&c, Some(false))));
         assert_eq!(v["kind"], "identity-replaced");
         assert!(v["reason"].as_str().unwrap().contains("new device"));
+    }
+
+    #[test]
+    fn json_shape_is_the_serde_one() {
+        use crate::model::conflict::test_support::assert_same_json;
+        for d in [
+            Diagnosis::IdentityReplaced { reason: "a".into() },
+            Diagnosis::ConcurrentWriters { reason: "b".into() },
+            Diagnosis::ExhaustionOrOther { reason: "c".into() },
+            Diagnosis::Undetermined { reason: "d \"quoted\"".into() },
+        ] {
+            assert_same_json(&d);
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! Totality: never panics, recursion is bounded by [`MAX_DEPTH`], input by [`MAX_INPUT_BYTES`];
 //! every failure is a [`ReprError`] with the byte offset where it happened.
 
-use serde_json::{Map, Number, Value};
+use super::json::{self, Map, Value};
 
 /// Deepest nesting accepted. Signed keys nest 3 levels; 64 leaves room without risking the stack.
 pub const MAX_DEPTH: usize = 64;
@@ -285,16 +285,16 @@ impl Parser<'_> {
             .collect();
         if !is_float {
             if let Ok(i) = text.parse::<i64>() {
-                return Ok(Value::Number(i.into()));
+                return Ok(Value::from(i));
             }
             if let Ok(u) = text.parse::<u64>() {
-                return Ok(Value::Number(u.into()));
+                return Ok(Value::from(u));
             }
         }
-        // Floats, and ints beyond 64 bits (approximated: JSON numbers are doubles in JS anyway).
-        match text.parse::<f64>() {
-            Ok(f) => Ok(Number::from_f64(f).map_or(Value::Null, Value::Number)),
-            Err(_) => {
+        // Floats, and ints beyond 64 bits: kept as their (JSON-normalised) text.
+        match float_literal(&text) {
+            Some(v) => Ok(v),
+            None => {
                 self.pos = start;
                 Err(self.err(if negative {
                     "invalid negative number"
@@ -433,6 +433,104 @@ impl Parser<'_> {
     }
 }
 
+/// A Python float (or an int too big for 64 bits) as a JSON number, written as its own digits, not
+/// through an `f64`: `[+-]digits[.digits][(e|E)[+-]digits]` (`1.`, `.5` and `+1` as Python
+/// accepts them), normalised to JSON's grammar (`1.` → `1.0`, `.5` → `0.5`, `1e+100` → `1e100`).
+/// Values too large for a double (Python's repr would say `inf`) become `null`, as `inf` does.
+/// `None` when the text is no number at all.
+fn float_literal(text: &str) -> Option<Value> {
+    let s = text.as_bytes();
+    let mut i = 0;
+    let negative = match s.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < s.len() && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        &text[start..*i]
+    };
+    let int = digits(&mut i);
+    let had_dot = s.get(i) == Some(&b'.');
+    let frac = if had_dot {
+        i += 1;
+        digits(&mut i)
+    } else {
+        ""
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut exp_negative = false;
+    let mut exp = "";
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            exp_negative = s[i] == b'-';
+            i += 1;
+        }
+        exp = digits(&mut i);
+        if exp.is_empty() {
+            return None;
+        }
+    }
+    if i != s.len() {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    // Order of magnitude: a non-zero value lies in [10^(mag-1), 10^mag). Exponents of more than 6
+    // digits only matter through their sign.
+    let exp = exp.trim_start_matches('0');
+    let exp_value = if exp.len() > 6 { 10_000_000 } else { exp.parse::<i64>().unwrap_or(0) };
+    let lead = if int.is_empty() {
+        let zeros = frac.len() - frac.trim_start_matches('0').len();
+        -i64::try_from(zeros).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from(int.len()).unwrap_or(i64::MAX)
+    };
+    let is_zero = int.is_empty() && frac.bytes().all(|b| b == b'0');
+    let mag = lead.saturating_add(if exp_negative { -exp_value } else { exp_value });
+    if !is_zero && mag > 309 {
+        return Some(Value::Null);
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    if negative {
+        out.push('-');
+    }
+    out.push_str(if int.is_empty() { "0" } else { int });
+    if had_dot {
+        out.push('.');
+        out.push_str(if frac.is_empty() { "0" } else { frac });
+    }
+    if !exp.is_empty() {
+        out.push('e');
+        if exp_negative {
+            out.push('-');
+        }
+        out.push_str(exp);
+    }
+    let v = number(&out)?;
+    // At the very top of the range, ask the double itself (1.7e308 fits, 1.8e308 does not).
+    if !is_zero && mag == 309 && !v.as_f64().is_some_and(f64::is_finite) {
+        return Some(Value::Null);
+    }
+    Some(v)
+}
+
+/// A number value from JSON number text.
+fn number(text: &str) -> Option<Value> {
+    json::from_str(text).ok().filter(|v| matches!(v, Value::Number(_)))
+}
+
 /// JSON object keys are strings; Python dict keys may also be numbers, bools or None.
 fn dict_key(v: &Value) -> Option<String> {
     match v {
@@ -450,11 +548,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The parsed literal as a `serde_json::Value`, to compare with `json!`.
+    fn p(s: &str) -> serde_json::Value {
+        json::to_serde(&parse(s).unwrap())
+    }
+
     #[test]
     fn synapse_new_key_repr() {
         let s = "{'key': 'kWIaCcaBOSvx9yGrCajty0L29TrXPbXob+84M3QETwU', 'signatures': {'@guardian:localhost': {'ed25519:GUARDIANDEV': 'blGC4yP9/A'}}}";
         assert_eq!(
-            parse(s).unwrap(),
+            p(s),
             json!({"key": "kWIaCcaBOSvx9yGrCajty0L29TrXPbXob+84M3QETwU",
                    "signatures": {"@guardian:localhost": {"ed25519:GUARDIANDEV": "blGC4yP9/A"}}})
         );
@@ -463,11 +566,11 @@ mod tests {
     #[test]
     fn fallback_flag_and_keywords() {
         assert_eq!(
-            parse("{'key': 'abc', 'fallback': True, 'x': None, 'y': False}").unwrap(),
+            p("{'key': 'abc', 'fallback': True, 'x': None, 'y': False}"),
             json!({"key": "abc", "fallback": true, "x": null, "y": false})
         );
         assert_eq!(
-            parse("[true, false, null]").unwrap(),
+            p("[true, false, null]"),
             json!([true, false, null])
         );
     }
@@ -475,31 +578,31 @@ mod tests {
     #[test]
     fn quotes_and_escapes() {
         // repr() switches to double quotes when the string holds a single quote
-        assert_eq!(parse(r#""it's""#).unwrap(), json!("it's"));
+        assert_eq!(p(r#""it's""#), json!("it's"));
         assert_eq!(
-            parse(r#"'both \' and \"'"#).unwrap(),
+            p(r#"'both \' and \"'"#),
             json!("both ' and \"")
         );
-        assert_eq!(parse(r"'a\nb\tc\\d'").unwrap(), json!("a\nb\tc\\d"));
-        assert_eq!(parse(r"'\x41\u00e9\U0001F600'").unwrap(), json!("Aé😀"));
-        assert_eq!(parse(r"'\101\0'").unwrap(), json!("A\u{0}"));
-        assert_eq!(parse(r"'\d'").unwrap(), json!("\\d"));
-        assert_eq!(parse(r"'\ud800'").unwrap(), json!("\u{FFFD}"));
-        assert_eq!(parse(r"'\ud83d\ude00'").unwrap(), json!("😀"));
-        assert_eq!(parse("'héllo ☃'").unwrap(), json!("héllo ☃"));
-        assert_eq!(parse(r"b'\xff\x00'").unwrap(), json!("\u{ff}\u{0}"));
-        assert_eq!(parse(r"r'\n'").unwrap(), json!("\\n"));
-        assert_eq!(parse(r"u'x'").unwrap(), json!("x"));
+        assert_eq!(p(r"'a\nb\tc\\d'"), json!("a\nb\tc\\d"));
+        assert_eq!(p(r"'\x41\u00e9\U0001F600'"), json!("Aé😀"));
+        assert_eq!(p(r"'\101\0'"), json!("A\u{0}"));
+        assert_eq!(p(r"'\d'"), json!("\\d"));
+        assert_eq!(p(r"'\ud800'"), json!("\u{FFFD}"));
+        assert_eq!(p(r"'\ud83d\ude00'"), json!("😀"));
+        assert_eq!(p("'héllo ☃'"), json!("héllo ☃"));
+        assert_eq!(p(r"b'\xff\x00'"), json!("\u{ff}\u{0}"));
+        assert_eq!(p(r"r'\n'"), json!("\\n"));
+        assert_eq!(p(r"u'x'"), json!("x"));
     }
 
     #[test]
     fn numbers() {
         assert_eq!(
-            parse("[1, -2, 3.5, 1e+100, -0.5, 18446744073709551615]").unwrap(),
+            p("[1, -2, 3.5, 1e+100, -0.5, 18446744073709551615]"),
             json!([1, -2, 3.5, 1e100, -0.5, 18446744073709551615u64])
         );
         assert_eq!(
-            parse("[inf, -inf, nan]").unwrap(),
+            p("[inf, -inf, nan]"),
             json!([null, null, null])
         );
         assert_eq!(
@@ -514,18 +617,34 @@ mod tests {
     }
 
     #[test]
-    fn containers() {
-        assert_eq!(parse("(1,)").unwrap(), json!([1]));
-        assert_eq!(parse("()").unwrap(), json!([]));
-        assert_eq!(parse("{1, 2}").unwrap(), json!([1, 2]));
-        assert_eq!(parse("set()").unwrap(), json!([]));
-        assert_eq!(parse("{}").unwrap(), json!({}));
+    fn numbers_keep_their_text() {
+        // Written as read (normalised to JSON's grammar), never through an f64.
+        let v = parse("[1.50, 1e+100, 1E5, 1_000, 1_0.2_5, 007, .5, 1., +3, -0.0, 0e999, 1e-400, -1.7e308, 123456789012345678901234567890]").unwrap();
         assert_eq!(
-            parse("{1: 'a', None: 'b'}").unwrap(),
+            v.to_json_string(),
+            "[1.50,1e100,1e5,1000,10.25,7,0.5,1.0,3,-0.0,0e999,1e-400,-1.7e308,123456789012345678901234567890]"
+        );
+        // Beyond a double, as Python would print inf: null.
+        assert_eq!(p("[1e400, -1.8e308, 1e99999999999, 1.5e308]"), json!([null, null, null, 1.5e308]));
+        for bad in ["1e", "1e+", ".", "+.", "1.2.3", "1e5e5", "--1", "1__e"] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        assert_eq!(p("{1.5: 'a', 1_0: 'b'}"), json!({"1.5": "a", "10": "b"}));
+    }
+
+    #[test]
+    fn containers() {
+        assert_eq!(p("(1,)"), json!([1]));
+        assert_eq!(p("()"), json!([]));
+        assert_eq!(p("{1, 2}"), json!([1, 2]));
+        assert_eq!(p("set()"), json!([]));
+        assert_eq!(p("{}"), json!({}));
+        assert_eq!(
+            p("{1: 'a', None: 'b'}"),
             json!({"1": "a", "None": "b"})
         );
         assert_eq!(
-            parse(" [ 1 , [ 2 , ( 3 , ) ] , ] ").unwrap(),
+            p(" [ 1 , [ 2 , ( 3 , ) ] , ] "),
             json!([1, [2, [3]]])
         );
     }
@@ -533,7 +652,7 @@ mod tests {
     #[test]
     fn prefix_reports_the_end() {
         let (v, end) = parse_prefix("{'a': 1}; rest").unwrap();
-        assert_eq!(v, json!({"a": 1}));
+        assert_eq!(json::to_serde(&v), json!({"a": 1}));
         assert_eq!(end, 8);
     }
 
@@ -591,5 +710,36 @@ mod tests {
             }
         }
         assert!(parse(s).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Any text: a value or an error inside the input, never a panic.
+        #[test]
+        fn total_on_any_text(s in "\\PC{0,48}|[-+.0-9_eE\\[\\]{}(),:' ]{0,48}") {
+            match parse(&s) {
+                Ok(v) => { json::from_str(&v.to_json_string()).unwrap(); }
+                Err(e) => proptest::prop_assert!(e.offset <= s.len()),
+            }
+            if let Ok((_, end)) = parse_prefix(&s) {
+                proptest::prop_assert!(end <= s.len() && s.is_char_boundary(end));
+            }
+        }
+
+        /// Number literals become JSON numbers of the same value (as far as an f64 tells).
+        #[test]
+        fn numbers_are_json_of_the_same_value(
+            s in "[-+]?([0-9][0-9_]{0,29})?(\\.[0-9_]{0,30})?([eE][-+]?[0-9]{1,2})?"
+        ) {
+            let expected = s.replace('_', "").parse::<f64>();
+            match parse(&s) {
+                Ok(v) => {
+                    let theirs: serde_json::Value = serde_json::from_str(&v.to_json_string()).unwrap();
+                    let (theirs, std) = (theirs.as_f64().unwrap(), expected.unwrap());
+                    proptest::prop_assert!((theirs - std).abs() <= std.abs() * 1e-12, "{s}: {theirs} vs {std}");
+                }
+                // Only what Rust's float grammar refuses too.
+                Err(_) => proptest::prop_assert!(expected.is_err(), "{s} refused"),
+            }
+        }
     }
 }

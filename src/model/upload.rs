@@ -7,17 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-use serde_json::Value;
-
 use super::conflict::SignedKey;
+use super::json::{self, ToJson, Value};
 
 /// Request bodies larger than this are not parsed (a 50-key upload is ~15 KB).
 pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 /// The identity part of `device_keys`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct DeviceKeysSummary {
     pub user_id: String,
     pub device_id: String,
@@ -25,6 +24,18 @@ pub struct DeviceKeysSummary {
     pub ed25519: Option<String>,
     /// `keys["curve25519:<device_id>"]`
     pub curve25519: Option<String>,
+}
+
+/// `{"userId", "deviceId", "ed25519", "curve25519"}` (the keys `null` when absent).
+impl ToJson for DeviceKeysSummary {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("userId", self.user_id.as_str().into()),
+            ("deviceId", self.device_id.as_str().into()),
+            ("ed25519", self.ed25519.as_deref().into()),
+            ("curve25519", self.curve25519.as_deref().into()),
+        ])
+    }
 }
 
 /// A readable keys/upload request.
@@ -91,7 +102,7 @@ pub fn parse_upload_request(body: &[u8]) -> ParsedUpload {
     if body.len() > MAX_REQUEST_BYTES {
         return not("request body too large");
     }
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+    let Ok(value) = json::from_slice(body) else {
         return not("request body is not JSON");
     };
     let Value::Object(obj) = value else {
@@ -215,6 +226,23 @@ mod tests {
         assert_eq!(r.public_key("nope"), None);
         assert!(r.key_ids_fingerprint.starts_with("3-"));
         assert_eq!(r.key_ids_fingerprint.len(), 2 + 16);
+    }
+
+    #[test]
+    fn json_shape_is_the_serde_one() {
+        use crate::model::conflict::test_support::assert_same_json;
+        let full = DeviceKeysSummary {
+            user_id: "@u:hs".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ed".into()),
+            curve25519: Some("curve".into()),
+        };
+        assert_same_json(&full);
+        assert_same_json(&DeviceKeysSummary { ed25519: None, curve25519: None, ..full.clone() });
+        assert_eq!(
+            json::to_serde(&full),
+            json!({"userId": "@u:hs", "deviceId": "DEV", "ed25519": "ed", "curve25519": "curve"})
+        );
     }
 
     #[test]
