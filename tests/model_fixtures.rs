@@ -4,11 +4,17 @@
 
 use std::path::PathBuf;
 
+use matrix_crypto_guardian::model::json::ToJson;
 use matrix_crypto_guardian::model::{
     classify_upload_answer, diagnose, parse_upload_request, DiagnosisInput, Homeserver,
     ParsedUpload, UploadAnswer,
 };
 use serde_json::Value;
+
+/// A model value as serde_json sees the JSON it writes.
+fn to_serde(x: &impl ToJson) -> Value {
+    serde_json::from_str(&x.to_json().to_json_string()).unwrap()
+}
 
 fn fixture_dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -73,7 +79,7 @@ fn check_expect(name: &str, a: &UploadAnswer, expect: &Value) {
                 assert_eq!(c.details_known, d, "{name}");
             }
             if let Some(hs) = expect["homeserver"].as_str() {
-                assert_eq!(serde_json::to_value(c.homeserver).unwrap(), hs, "{name}");
+                assert_eq!(to_serde(&c.homeserver), hs, "{name}");
             }
             if let Some(u) = expect["signer_user_id"].as_str() {
                 assert_eq!(c.signer_user_id.as_deref(), Some(u), "{name}");

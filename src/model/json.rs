@@ -8,7 +8,8 @@
 //!
 //! * Numbers are kept as the text they were written with ([`Number`]); integers are read exactly,
 //!   other numbers approximately ([`Number::as_f64`]), which is all the model needs (counts, ms).
-//! * Objects are `BTreeMap`s: keys come out sorted, as serde_json's default map does.
+//! * Objects ([`Map`]) keep their keys sorted, as serde_json's default map does, in one `Vec`: a
+//!   `BTreeMap` (and collecting into one) costs the wasm a copy of its code per use site.
 //! * The writer escapes exactly as serde_json does, so both produce the same text for a value.
 //! * The parser never panics: nesting is bounded by [`MAX_DEPTH`], strings must be valid UTF-8 and
 //!   every failure is an [`Error`] with the byte offset where it happened.
@@ -18,8 +19,106 @@ use std::fmt;
 /// Deepest nesting accepted (serde_json's default limit too).
 pub const MAX_DEPTH: usize = 128;
 
-/// A JSON object: keys sorted.
-pub type Map = BTreeMap<String, Value>;
+/// A JSON object: entries sorted by key, each key once. Lookups are binary searches; building from
+/// many entries (the parser, `collect`) sorts once, so a hostile 100 000-key object stays O(n log n).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Map {
+    entries: Vec<(String, Value)>,
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    /// From entries in any order; for a repeated key the last one wins (as in JSON.parse).
+    fn from_entries(mut entries: Vec<(String, Value)>) -> Map {
+        // Stable, so equal keys stay in input order and the last of each run is the one kept.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
+        }
+        Map { entries: kept }
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key`; returns the value it replaced.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        match self.position(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.position(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+}
+
+impl FromIterator<(String, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
+        Map::from_entries(iter.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> (&'a String, &'a Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -242,6 +341,24 @@ impl Value {
     }
 }
 
+/// `value["key"]`: the field, or `Null` for a missing key or a non-object (as serde_json).
+impl std::ops::Index<&str> for Value {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// `value[i]`: the item, or `Null` past the end or for a non-array (as serde_json).
+impl std::ops::Index<usize> for Value {
+    type Output = Value;
+    fn index(&self, i: usize) -> &Value {
+        static NULL: Value = Value::Null;
+        self.as_array().and_then(|a| a.get(i)).unwrap_or(&NULL)
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_json_string())
@@ -334,12 +451,22 @@ impl From<Map> for Value {
 
 /// An object from `(key, value)` pairs: `object([("a", 1u32.into()), ("b", "x".into())])`.
 pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    let mut entries = Vec::with_capacity(N);
+    for (k, v) in pairs {
+        entries.push((k.to_owned(), v));
+    }
+    Value::Object(Map::from_entries(entries))
 }
 
 /// Like [`object`], leaving out the `None`s (serde's `skip_serializing_if = "Option::is_none"`).
 pub fn object_skip_none<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Value {
-    Value::Object(pairs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect())
+    let mut entries = Vec::with_capacity(N);
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            entries.push((k.to_owned(), v));
+        }
+    }
+    Value::Object(Map::from_entries(entries))
 }
 
 /// What the model hands to JS: its own JSON shape (camelCase fields, as the JS layer reads them).
@@ -364,7 +491,11 @@ impl<T: ToJson> ToJson for [T] {
 }
 impl<T: ToJson> ToJson for BTreeMap<String, T> {
     fn to_json(&self) -> Value {
-        Value::Object(self.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+        let mut entries = Vec::with_capacity(self.len());
+        for (k, v) in self {
+            entries.push((k.clone(), v.to_json()));
+        }
+        Value::Object(Map::from_entries(entries))
     }
 }
 impl ToJson for Value {
@@ -498,11 +629,11 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Value, Error> {
         self.pos += 1; // {
-        let mut map = Map::new();
+        let mut entries = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.skip_ws();
@@ -516,14 +647,14 @@ impl Parser<'_> {
             }
             self.pos += 1;
             let value = self.value(depth + 1)?;
-            // A repeated key keeps the last value, as serde_json and JSON.parse do.
-            map.insert(key, value);
+            // Sorted once at the end; a repeated key keeps the last value, as JSON.parse does.
+            entries.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(map));
+                    return Ok(Value::Object(Map::from_entries(entries)));
                 }
                 _ => return Err(self.err("expected `,` or `}`")),
             }
@@ -690,6 +821,23 @@ mod tests {
     }
 
     #[test]
+    fn indexing_gives_null_for_what_is_not_there_as_serde_json() {
+        let v = from_str(r#"{"a": {"b": [1, "x"]}, "n": null}"#).unwrap();
+        assert_eq!(v["a"]["b"][1], Value::from("x"));
+        assert_eq!(v["a"]["b"][0].as_u64(), Some(1));
+        assert!(v["a"]["b"][2].is_null());
+        assert!(v["missing"].is_null());
+        assert!(v["missing"]["deeper"][0].is_null());
+        assert!(v["n"].is_null());
+        assert!(v[0].is_null());
+        assert!(v["a"]["b"]["b"].is_null());
+        assert!(Value::from("x")["k"].is_null());
+        let s = serde_json::json!({"a": {"b": [1, "x"]}});
+        assert_eq!(v["a"]["b"][1].as_str(), s["a"]["b"][1].as_str());
+        assert_eq!(v["zz"][3].is_null(), s["zz"][3].is_null());
+    }
+
+    #[test]
     fn errors_say_where_and_whether_the_text_was_cut() {
         let e = from_str(r#"{"a": [1, 2"#).unwrap_err();
         assert!(e.eof, "{e}");
@@ -729,6 +877,25 @@ mod tests {
         assert_eq!(Value::from(f64::NAN).to_json_string(), "null");
         assert_eq!(Value::from(f64::INFINITY).to_json_string(), "null");
         assert_eq!(Value::from(0.1 + 0.2).to_json_string(), "0.3");
+    }
+
+    #[test]
+    fn objects_keep_sorted_unique_keys_and_the_last_repeat() {
+        let v = from_str(r#"{"b": 1, "a": 2, "b": 3}"#).unwrap();
+        assert_eq!(v.to_json_string(), r#"{"a":2,"b":3}"#);
+        let mut m = Map::new();
+        assert_eq!(m.insert("z".into(), Value::from(1u32)), None);
+        assert_eq!(m.insert("a".into(), Value::from(2u32)), None);
+        assert_eq!(m.insert("z".into(), Value::from(3u32)), Some(Value::from(1u32)));
+        assert_eq!(m.keys().cloned().collect::<Vec<_>>(), ["a", "z"]);
+        assert_eq!(m.remove("a"), Some(Value::from(2u32)));
+        assert!(!m.contains_key("a") && m.len() == 1);
+        // 200 000 keys in reverse order: one sort, not 200 000 shifting inserts.
+        let n = 200_000;
+        let text = format!("{{{}}}", (0..n).rev().map(|i| format!(r#""k{i:06}":{i}"#)).collect::<Vec<_>>().join(","));
+        let big = from_str(&text).unwrap();
+        assert_eq!(big.as_object().unwrap().len(), n);
+        assert_eq!(big.get("k000007").and_then(Value::as_u64), Some(7));
     }
 
     #[test]
