@@ -506,9 +506,9 @@ proptest! {
         };
         let want_otk: BTreeSet<String> = otks.keys().cloned().collect();
         let want_fb: BTreeSet<String> = fbs.keys().cloned().collect();
-        prop_assert_eq!(&r.one_time_key_ids, &want_otk);
-        prop_assert_eq!(&r.fallback_key_ids, &want_fb);
-        prop_assert_eq!(r.key_ids(), want_otk.union(&want_fb).cloned().collect::<BTreeSet<_>>());
+        prop_assert_eq!(r.one_time_key_ids.iter().collect::<Vec<_>>(), want_otk.iter().collect::<Vec<_>>());
+        prop_assert_eq!(r.fallback_key_ids.iter().collect::<Vec<_>>(), want_fb.iter().collect::<Vec<_>>());
+        prop_assert_eq!(r.key_ids().into_iter().collect::<BTreeSet<_>>(), want_otk.union(&want_fb).cloned().collect::<BTreeSet<_>>());
         let count_prefix = format!("{}-", r.key_ids().len());
         prop_assert!(r.key_ids_fingerprint.starts_with(&count_prefix));
         for (id, k) in otks.iter().chain(fbs.iter()) {
@@ -576,7 +576,7 @@ fn request_pool() -> Vec<String> {
 
 fn key_ids_of(body: &str) -> Option<BTreeSet<String>> {
     match parse_upload_request(body.as_bytes()) {
-        ParsedUpload::Comparable(r) => Some(r.key_ids()),
+        ParsedUpload::Comparable(r) => Some(r.key_ids().into_iter().collect()),
         ParsedUpload::NotComparable { .. } => None,
     }
 }

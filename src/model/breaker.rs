@@ -27,7 +27,7 @@
 //! * A probe whose answer never comes (the tab aborted the fetch) is declared lost after
 //!   `probe_timeout_ms`, so the breaker cannot wedge in Probing.
 
-use std::collections::BTreeSet;
+use super::sorted::SortedSet;
 
 use super::conflict::UploadAnswer;
 use super::json::{self, ToJson, Value};
@@ -261,7 +261,7 @@ pub struct ObservedAnswer<'a> {
 /// One open episode: what fails, what we replay, how long we wait.
 #[derive(Debug, Clone)]
 struct Episode {
-    failing: BTreeSet<String>,
+    failing: SortedSet<String>,
     fingerprint: String,
     replay_status: u16,
     replay_body: Vec<u8>,
@@ -438,7 +438,7 @@ impl Breaker {
             .request()
             .map(UploadRequest::key_ids)
             .filter(|ids| !ids.is_empty());
-        let is_failing = |state: &State, ids: &Option<BTreeSet<String>>| match state {
+        let is_failing = |state: &State, ids: &Option<SortedSet<String>>| match state {
             State::Open { ep, .. } | State::Probing { ep, .. } => ids.as_ref() == Some(&ep.failing),
             State::Closed => false,
         };

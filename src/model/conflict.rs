@@ -23,7 +23,7 @@
 //! costs a storm. Hostile input (HTML error pages, truncated or huge bodies, invalid UTF-8, deep
 //! nesting) always yields a classification and never panics.
 
-use std::collections::BTreeMap;
+use super::sorted::SortedMap;
 
 use super::json::{self, Map, ToJson, Value};
 use super::pyrepr;
@@ -126,7 +126,7 @@ pub struct SignedKey {
     #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub fallback: Option<bool>,
     /// user id -> ("ed25519:DEVICE" -> signature)
-    pub signatures: BTreeMap<String, BTreeMap<String, String>>,
+    pub signatures: SortedMap<String, SortedMap<String, String>>,
     /// The object as the server (or request) gave it; signature checks need the exact fields.
     #[cfg_attr(test, serde(serialize_with = "test_support::serde_value"))]
     pub raw: Value,
@@ -158,16 +158,16 @@ impl SignedKey {
             Value::String(s) => Some(SignedKey {
                 key: s.clone(),
                 fallback: None,
-                signatures: BTreeMap::new(),
+                signatures: SortedMap::new(),
                 raw: v.clone(),
             }),
             Value::Object(o) => {
                 let key = o.get("key")?.as_str()?.to_owned();
-                let mut signatures = BTreeMap::new();
+                let mut signatures = SortedMap::new();
                 if let Some(Value::Object(users)) = o.get("signatures") {
                     for (user, sigs) in users {
                         if let Value::Object(sigs) = sigs {
-                            let per_user: BTreeMap<String, String> = sigs
+                            let per_user: SortedMap<String, String> = sigs
                                 .iter()
                                 .filter_map(|(k, s)| Some((k.clone(), s.as_str()?.to_owned())))
                                 .collect();
@@ -295,7 +295,7 @@ impl Conflict {
 pub enum UploadAnswer {
     /// 2xx with a JSON object (Synapse: `{"one_time_key_counts": {...}}`).
     Accepted {
-        one_time_key_counts: BTreeMap<String, u64>,
+        one_time_key_counts: SortedMap<String, u64>,
     },
     /// The key-id conflict that drives the storm.
     Conflict(Conflict),
@@ -1016,7 +1016,7 @@ mod tests {
         assert_eq!(
             classify_upload_answer(200, b"{}", true),
             UploadAnswer::Accepted {
-                one_time_key_counts: BTreeMap::new()
+                one_time_key_counts: SortedMap::new()
             }
         );
         assert!(matches!(

@@ -14,7 +14,7 @@
 //! message with digit runs folded) and counted, and the journal never holds more than `capacity`
 //! entries (the least recently seen goes first). Per-KE totals are kept apart from the entries, so
 //! they stay exact when entries are dropped. Every message is redacted and cut before it is stored.
-use std::collections::BTreeMap;
+use super::sorted::SortedMap;
 
 use super::json::{self, ToJson, Value};
 use super::redact::redact_text;
@@ -223,7 +223,7 @@ pub struct Journal {
     entries: Vec<Entry>,
     /// Dedup keys, parallel to `entries`.
     keys: Vec<String>,
-    ke_counts: BTreeMap<Ke, u64>,
+    ke_counts: SortedMap<Ke, u64>,
     /// Occurrences recorded (entries × counts), including dropped ones.
     total: u64,
     /// Entries pushed out by the bound.
@@ -241,7 +241,7 @@ pub struct StoredJournal {
     pub capacity: usize,
     pub total: u64,
     pub dropped: u64,
-    pub ke_counts: BTreeMap<Ke, u64>,
+    pub ke_counts: SortedMap<Ke, u64>,
     pub entries: Vec<Entry>,
 }
 
@@ -305,7 +305,7 @@ impl Journal {
             capacity: capacity.max(1),
             entries: Vec::new(),
             keys: Vec::new(),
-            ke_counts: BTreeMap::new(),
+            ke_counts: SortedMap::new(),
             total: 0,
             dropped: 0,
             session: None,
@@ -332,7 +332,7 @@ impl Journal {
     }
 
     /// Occurrences per KE, every KE present (0 when unseen).
-    pub fn ke_counts(&self) -> BTreeMap<&'static str, u64> {
+    pub fn ke_counts(&self) -> SortedMap<&'static str, u64> {
         Ke::ALL.iter().map(|ke| (ke.label(), self.ke_counts.get(ke).copied().unwrap_or(0))).collect()
     }
 
@@ -367,7 +367,7 @@ impl Journal {
         let key = dedup_key(source, sig.name, &message);
         self.total += count;
         if let Some(ke) = sig.ke {
-            *self.ke_counts.entry(ke).or_insert(0) += count;
+            *self.ke_counts.get_or_insert_with(ke, || 0) += count;
         }
         if let Some(i) = self.keys.iter().position(|k| *k == key) {
             let e = &mut self.entries[i];
@@ -485,7 +485,7 @@ impl Journal {
             }
         }
         for (ke, n) in &other.ke_counts {
-            *self.ke_counts.entry(*ke).or_insert(0) += n;
+            *self.ke_counts.get_or_insert_with(*ke, || 0) += n;
         }
         self.total += other.total;
         self.dropped += other.dropped;
@@ -643,7 +643,7 @@ impl StoredJournal {
             .as_object()?
             .iter()
             .map(|(k, n)| Some((Ke::parse(k)?, n.as_u64()?)))
-            .collect::<Option<BTreeMap<Ke, u64>>>()?;
+            .collect::<Option<SortedMap<Ke, u64>>>()?;
         Some(StoredJournal {
             v: u32::try_from(v.get("v")?.as_u64()?).ok()?,
             session: optional(v.get("session"), SessionId::from_json)?,
@@ -901,7 +901,7 @@ mod tests {
             last_at: 1_700_000_000_456.5,
             count: 3,
         };
-        let mut ke_counts = BTreeMap::new();
+        let mut ke_counts = SortedMap::new();
         ke_counts.insert(Ke::Ke1, 3);
         ke_counts.insert(Ke::Ke4, 1);
         let full = StoredJournal {
@@ -919,7 +919,7 @@ mod tests {
                 entry(Source::Guardian, None),
             ],
         };
-        let empty = StoredJournal { v: STORED_FORMAT, session: None, capacity: 1, total: 0, dropped: 0, ke_counts: BTreeMap::new(), entries: vec![] };
+        let empty = StoredJournal { v: STORED_FORMAT, session: None, capacity: 1, total: 0, dropped: 0, ke_counts: SortedMap::new(), entries: vec![] };
         let with_key = Sentinel {
             user_id: "@a:b".into(),
             device_id: "DEV".into(),

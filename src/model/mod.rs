@@ -10,6 +10,7 @@
 //! * [`writer`]: one crypto writer across tabs — lock name, the localStorage lease, the tab census.
 
 pub mod json;
+pub mod sorted;
 pub mod breaker;
 pub mod conflict;
 pub mod diagnosis;

@@ -232,7 +232,7 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         writer: input.writer,
         otk_counts: input.otk_counts,
         storm: input.storm.as_ref().filter(|s| s.is_object()).map(storm_section),
-        ke_counts: journal.ke_counts(),
+        ke_counts: journal.ke_counts().into_iter().collect(),
         journal: JournalSection {
             capacity: journal.capacity(),
             total: journal.total(),

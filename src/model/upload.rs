@@ -5,7 +5,7 @@
 //! request again". Forensics also needs the public key the request holds under a given id, to
 //! compare with the server's "old key".
 
-use std::collections::{BTreeMap, BTreeSet};
+use super::sorted::{SortedMap, SortedSet};
 
 use super::conflict::SignedKey;
 use super::json::{self, ToJson, Value};
@@ -46,20 +46,17 @@ pub struct UploadRequest {
     /// Whether the request carried a non-null `device_keys` at all (a store-loss upload does).
     pub has_device_keys: bool,
     /// e.g. `signed_curve25519:AAAAAAAAAA0`
-    pub one_time_key_ids: BTreeSet<String>,
-    pub fallback_key_ids: BTreeSet<String>,
+    pub one_time_key_ids: SortedSet<String>,
+    pub fallback_key_ids: SortedSet<String>,
     /// Short stable digest of all key ids, for journals: `"<count>-<16 hex>"`.
     pub key_ids_fingerprint: String,
-    keys: BTreeMap<String, SignedKey>,
+    keys: SortedMap<String, SignedKey>,
 }
 
 impl UploadRequest {
     /// One-time and fallback key ids together: what the breaker compares.
-    pub fn key_ids(&self) -> BTreeSet<String> {
-        self.one_time_key_ids
-            .union(&self.fallback_key_ids)
-            .cloned()
-            .collect()
+    pub fn key_ids(&self) -> SortedSet<String> {
+        self.one_time_key_ids.union(&self.fallback_key_ids)
     }
 
     /// The public key (base64) the request holds under `key_id`.
@@ -108,8 +105,8 @@ pub fn parse_upload_request(body: &[u8]) -> ParsedUpload {
     let Value::Object(obj) = value else {
         return not("request body is not a JSON object");
     };
-    let mut keys = BTreeMap::new();
-    let mut id_sets = [BTreeSet::new(), BTreeSet::new()];
+    let mut keys = SortedMap::new();
+    let mut id_sets = [SortedSet::new(), SortedSet::new()];
     for (field, ids) in ["one_time_keys", "fallback_keys"]
         .iter()
         .zip(id_sets.iter_mut())
@@ -167,7 +164,7 @@ fn device_keys_summary(v: &Value) -> Option<DeviceKeysSummary> {
 /// `"<count>-<FNV-1a 64 of the sorted, de-duplicated ids, hex>"`: short, stable across runs and
 /// platforms, and not a secret (key ids are public).
 pub fn key_ids_fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> String {
-    let set: BTreeSet<&String> = ids.into_iter().collect();
+    let set: SortedSet<&String> = ids.into_iter().collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for id in &set {
         for b in id.bytes().chain(std::iter::once(b'\n')) {

@@ -22,7 +22,7 @@
 //!   superseded) and must stop writing.
 //! * **Clean close releases at once** (`pagehide` → remove → a `storage` event wakes the waiters); a crashed
 //!   holder is taken over after `stale_after_ms`.
-use std::collections::BTreeMap;
+use super::sorted::SortedMap;
 
 use super::json::{self, ToJson, Value};
 
@@ -400,12 +400,12 @@ pub struct CensusSnapshot {
 pub struct Census {
     me: String,
     my_role: Role,
-    tabs: BTreeMap<String, (Role, f64)>,
+    tabs: SortedMap<String, (Role, f64)>,
 }
 
 impl Census {
     pub fn new(me: impl Into<String>) -> Census {
-        Census { me: me.into(), my_role: Role::Idle, tabs: BTreeMap::new() }
+        Census { me: me.into(), my_role: Role::Idle, tabs: SortedMap::new() }
     }
 
     pub fn set_my_role(&mut self, role: Role) {
