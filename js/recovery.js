@@ -19,6 +19,7 @@ export class RecoveryFlow {
   #prompt = null;
   #factsRun = 0;
   #m = null; // the lazily loaded module, once loaded
+  #pending = null; // the last needed() while its module loads
 
   constructor(guardian, ctx) {
     this.#guardian = guardian;
@@ -48,7 +49,13 @@ export class RecoveryFlow {
    * A cause needs the user: store-lost at start, or a diagnosis. `serverConflict`: a new one from the
    * server. Resolves once the prompt state is set (never rejects: a module that cannot load is reported).
    */
-  async needed(cause, reason, serverConflict) {
+  needed(cause, reason, serverConflict) {
+    // A remedy asked for meanwhile (e.g. "continue" right after start) waits for this to settle.
+    this.#pending = this.#needed(cause, reason, serverConflict);
+    return this.#pending;
+  }
+
+  async #needed(cause, reason, serverConflict) {
     let m;
     try {
       m = await this.#module();
@@ -171,6 +178,7 @@ export class RecoveryFlow {
     // `action` is what the journal's one-line summary keeps (e.g. "sign-out clear-anyway").
     const emit = (detail) => this.#ctx.emit([{ type: "remedy", detail: { remedy: name, action: `${name} ${detail.phase}`, at: Date.now(), ...detail } }]);
     if (!REMEDIES.includes(name)) throw new TypeError(`matrix-crypto-guardian: unknown remedy "${name}"`);
+    await Promise.resolve(this.#pending).catch(() => {});
     if (!this.#state) throw new Error("matrix-crypto-guardian: no recovery is pending");
     const m = this.#m; // loaded: a recovery is pending only once needed() had it
     if (name !== "snooze" && !m.remedyAllowed(this.#state.cause, this.#factsForCore(), name)) {

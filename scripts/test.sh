@@ -32,7 +32,7 @@ count_cargo "$logs/native.log"
 
 echo "== wasm-bindgen-test in headless Chromium (browser adapters)"
 CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}" \
-  cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --tests 2>&1 | tee "$logs/wasm.log" \
+  cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web --test web_own_db 2>&1 | tee "$logs/wasm.log" \
   | grep -E '^(test |test result|error)'
 [ "${PIPESTATUS[0]}" = 0 ] || broken+=("wasm-bindgen-test")
 count_cargo "$logs/wasm.log"

@@ -407,10 +407,10 @@ impl Journal {
 
     /// The most recent `n` entries, most recent last.
     pub fn last(&self, n: usize) -> Vec<Entry> {
-        let mut sorted = self.entries.clone();
-        sorted.sort_by(|a, b| a.last_at.partial_cmp(&b.last_at).unwrap_or(std::cmp::Ordering::Equal));
-        let skip = sorted.len().saturating_sub(n);
-        sorted.into_iter().skip(skip).collect()
+        let e = &self.entries;
+        let order = super::sorted::stable_order(e.len(), |a, b| e[a].last_at < e[b].last_at);
+        let skip = order.len().saturating_sub(n);
+        order[skip..].iter().map(|&i| e[i].clone()).collect()
     }
 
     /// `{ "KE-1": n, … }`, every KE present (what `keCounts()` returns to JS).

@@ -32,11 +32,13 @@ impl Map {
     }
 
     /// From entries in any order; for a repeated key the last one wins (as in JSON.parse).
-    fn from_entries(mut entries: Vec<(String, Value)>) -> Map {
+    fn from_entries(entries: Vec<(String, Value)>) -> Map {
         // Stable, so equal keys stay in input order and the last of each run is the one kept.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-        for entry in entries {
+        let order = super::sorted::stable_order(entries.len(), |a, b| entries[a].0 < entries[b].0);
+        let mut slots: Vec<Option<(String, Value)>> = entries.into_iter().map(Some).collect();
+        let mut kept: Vec<(String, Value)> = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some(entry) = slots[i].take() else { continue };
             match kept.last_mut() {
                 Some(last) if last.0 == entry.0 => *last = entry,
                 _ => kept.push(entry),
