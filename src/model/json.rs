@@ -14,113 +14,16 @@
 //! * The parser never panics: nesting is bounded by [`MAX_DEPTH`], strings must be valid UTF-8 and
 //!   every failure is an [`Error`] with the byte offset where it happened.
 use std::collections::BTreeMap;
+
+use super::sorted::SortedMap;
 use std::fmt;
 
 /// Deepest nesting accepted (serde_json's default limit too).
 pub const MAX_DEPTH: usize = 128;
 
-/// A JSON object: entries sorted by key, each key once. Lookups are binary searches; building from
-/// many entries (the parser, `collect`) sorts once, so a hostile 100 000-key object stays O(n log n).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Map {
-    entries: Vec<(String, Value)>,
-}
-
-impl Map {
-    pub fn new() -> Map {
-        Map::default()
-    }
-
-    /// From entries in any order; for a repeated key the last one wins (as in JSON.parse).
-    fn from_entries(entries: Vec<(String, Value)>) -> Map {
-        // Stable, so equal keys stay in input order and the last of each run is the one kept.
-        let order = super::sorted::stable_order(entries.len(), |a, b| entries[a].0 < entries[b].0);
-        let mut slots: Vec<Option<(String, Value)>> = entries.into_iter().map(Some).collect();
-        let mut kept: Vec<(String, Value)> = Vec::with_capacity(slots.len());
-        for i in order {
-            let Some(entry) = slots[i].take() else { continue };
-            match kept.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push(entry),
-            }
-        }
-        Map { entries: kept }
-    }
-
-    fn position(&self, key: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
-    }
-
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).ok().map(|i| &self.entries[i].1)
-    }
-
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key).ok().map(|i| &mut self.entries[i].1)
-    }
-
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.position(key).is_ok()
-    }
-
-    /// Sets `key`; returns the value it replaced.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        match self.position(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
-            Err(i) => {
-                self.entries.insert(i, (key, value));
-                None
-            }
-        }
-    }
-
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.position(key).ok().map(|i| self.entries.remove(i).1)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Entries in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.entries.iter().map(|(k, v)| (k, v))
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.entries.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &Value> {
-        self.entries.iter().map(|(_, v)| v)
-    }
-}
-
-impl FromIterator<(String, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
-        Map::from_entries(iter.into_iter().collect())
-    }
-}
-
-impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> (&'a String, &'a Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl IntoIterator for Map {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
-    }
-}
+/// A JSON object: entries sorted by key, each key once (a [`SortedMap`]; building one from many entries —
+/// the parser, `collect` — sorts once, so a hostile 100 000-key object stays O(n log n)).
+pub type Map = SortedMap<String, Value>;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -457,7 +360,7 @@ pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     for (k, v) in pairs {
         entries.push((k.to_owned(), v));
     }
-    Value::Object(Map::from_entries(entries))
+    Value::Object(entries.into_iter().collect())
 }
 
 /// Like [`object`], leaving out the `None`s (serde's `skip_serializing_if = "Option::is_none"`).
@@ -468,7 +371,7 @@ pub fn object_skip_none<const N: usize>(pairs: [(&str, Option<Value>); N]) -> Va
             entries.push((k.to_owned(), v));
         }
     }
-    Value::Object(Map::from_entries(entries))
+    Value::Object(entries.into_iter().collect())
 }
 
 /// What the model hands to JS: its own JSON shape (camelCase fields, as the JS layer reads them).
@@ -497,7 +400,7 @@ impl<T: ToJson> ToJson for BTreeMap<String, T> {
         for (k, v) in self {
             entries.push((k.clone(), v.to_json()));
         }
-        Value::Object(Map::from_entries(entries))
+        Value::Object(entries.into_iter().collect())
     }
 }
 impl ToJson for Value {
@@ -656,7 +559,7 @@ impl Parser<'_> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(Map::from_entries(entries)));
+                    return Ok(Value::Object(entries.into_iter().collect()));
                 }
                 _ => return Err(self.err("expected `,` or `}`")),
             }

@@ -6,8 +6,9 @@
 //! a sorted `Vec` with binary search is as fast and a fraction of the code. Iteration is in key order,
 //! as with the B-tree types, so JSON output and fingerprints do not change.
 //!
-//! Building from an iterator that is already in key order (as anything read from a `json::Map` is) is
-//! O(n); otherwise each entry is inserted, O(n²) — the model builds those only from its own short lists.
+//! Building from an iterator sorts once (a small stable merge sort, [`stable_order`]): O(n) when the
+//! input is already in key order (as anything read from a `json::Map` is), O(n log n) otherwise — a
+//! hostile answer with 100 000 keys costs no more than that.
 use std::borrow::Borrow;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,16 +116,23 @@ impl<K: Ord, V> SortedMap<K, V> {
 }
 
 impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
+    /// Sorts once (stable): for a repeated key the last one wins, as with `BTreeMap` and `JSON.parse`.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let entries: Vec<(K, V)> = iter.into_iter().collect();
         if entries.windows(2).all(|w| w[0].0 < w[1].0) {
             return SortedMap { entries };
         }
-        let mut map = SortedMap::new();
-        for (k, v) in entries {
-            map.insert(k, v); // a repeated key: the last one wins, as with BTreeMap
+        let order = stable_order(entries.len(), |a, b| entries[a].0 < entries[b].0);
+        let mut slots: Vec<Option<(K, V)>> = entries.into_iter().map(Some).collect();
+        let mut kept: Vec<(K, V)> = Vec::with_capacity(slots.len());
+        for i in order {
+            let Some(entry) = slots[i].take() else { continue };
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
         }
-        map
+        SortedMap { entries: kept }
     }
 }
 
@@ -221,15 +229,8 @@ impl<T: Ord> SortedSet<T> {
 
 impl<T: Ord> FromIterator<T> for SortedSet<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        let items: Vec<T> = iter.into_iter().collect();
-        if items.windows(2).all(|w| w[0] < w[1]) {
-            return SortedSet { items };
-        }
-        let mut set = SortedSet::new();
-        for item in items {
-            set.insert(item);
-        }
-        set
+        let map: SortedMap<T, ()> = iter.into_iter().map(|item| (item, ())).collect();
+        SortedSet { items: map.entries.into_iter().map(|(item, ())| item).collect() }
     }
 }
 
