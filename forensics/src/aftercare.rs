@@ -1,43 +1,43 @@
 //! The guardian's models that run only after trouble, exported from this lazily loaded module: the
-//! redacted report (`crate::model::report`) and the remedy decisions (`crate::model::remedy`). They keep
-//! serde (this module has it anyway, through matrix-sdk-crypto), so they stay out of the core wasm
-//! every page fetches. Translation only; values cross as JSON text (`JSON.stringify` in,
-//! `JSON.parse` out). Nothing here can panic on caller input.
+//! redacted report (`crate::model::report`) and the remedy decisions (`crate::model::remedy`), so they
+//! stay out of the core wasm every page fetches. Like the rest of the model they read and write the
+//! model's own JSON (`model::json`, no serde). Translation only; values cross as JSON text
+//! (`JSON.stringify` in, `JSON.parse` out). Nothing here can panic on caller input.
 use matrix_crypto_guardian::model::journal::Journal;
+use matrix_crypto_guardian::model::json::{self, ToJson, Value};
 use matrix_crypto_guardian::model::remedy::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
     should_prompt, snooze_until, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
 };
 use matrix_crypto_guardian::model::report::{build_report, ReportInput};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-/// A JS value as `T` (through `JSON.stringify`); `None` for anything `T` cannot be read from.
-fn from_js<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
+/// A JS value as JSON (through `JSON.stringify`); `None` for undefined, null or what has no JSON form.
+fn from_js(value: &JsValue) -> Option<Value> {
     if value.is_undefined() || value.is_null() {
         return None;
     }
     let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    json::from_str(&text).ok()
 }
 
 /// `value` as a plain JS value (`JSON.parse` of its JSON).
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    serde_json::to_string(value).ok().and_then(|text| js_sys::JSON::parse(&text).ok()).unwrap_or(JsValue::NULL)
+fn to_js(value: &impl ToJson) -> JsValue {
+    js_sys::JSON::parse(&value.to_json().to_json_string()).unwrap_or(JsValue::NULL)
 }
 
-/// The redacted report as JSON text (pretty), from what the JS layer gathered (`input`, a plain object)
-/// and the journal in its stored form (`journal_json`, from the core's `toStoredJson()`).
+/// The redacted report as JSON text (compact; the caller parses it), from what the JS layer gathered
+/// (`input`, a plain object) and the journal in its stored form (`journal_json`, from the core's
+/// `toStoredJson()`).
 #[wasm_bindgen(js_name = buildReport)]
 pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> String {
-    let input: ReportInput = from_js(&input).unwrap_or_default();
+    let input = from_js(&input).and_then(|v| ReportInput::from_json(&v)).unwrap_or_default();
     let journal = Journal::from_stored(journal_json, capacity as usize).unwrap_or_else(|| Journal::new(capacity as usize));
-    serde_json::to_string_pretty(&build_report(input, &journal)).unwrap_or_default()
+    build_report(input, &journal).to_json_string()
 }
 
 fn facts_of(facts: &JsValue) -> Facts {
-    from_js(facts).unwrap_or_default()
+    from_js(facts).and_then(|v| Facts::from_json(&v)).unwrap_or_default()
 }
 
 /// The remedies offered for a cause (`"store-lost"` or a diagnosis kind) and the facts, best first:
@@ -57,7 +57,7 @@ pub fn remedy_allowed(cause: &str, facts: JsValue, name: &str) -> bool {
 #[wasm_bindgen(js_name = backupFact)]
 pub fn backup_fact_js(status: u16, body: &[u8]) -> JsValue {
     let (known, version) = backup_fact(status, body);
-    to_js(&serde_json::json!({ "known": known, "version": version }))
+    to_js(&json::object([("known", known.to_json()), ("version", version.into())]))
 }
 
 /// An account-data read → `"yes"|"no"|"unknown"`.
@@ -70,7 +70,7 @@ pub fn presence_fact_js(status: u16, body: &[u8]) -> JsValue {
 #[wasm_bindgen(js_name = crossSigningFact)]
 pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id: &str) -> JsValue {
     let (cross_signing, device_verified) = cross_signing_fact(status, body, user_id, device_id);
-    to_js(&serde_json::json!({ "crossSigning": cross_signing, "deviceVerified": device_verified }))
+    to_js(&json::object([("crossSigning", cross_signing.to_json()), ("deviceVerified", device_verified.to_json())]))
 }
 
 /// `POST /logout`'s answer (`status` 0: none) → `{ outcome: "signed-out"|"failed"|"unreachable", … }`.
@@ -83,7 +83,7 @@ pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>
 /// "clear anyway"; `null` otherwise.
 #[wasm_bindgen(js_name = deletionPlan)]
 pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue) -> JsValue {
-    let plan: DeletionPlan = from_js(&host_plan).unwrap_or_else(|| preset_stores(preset));
+    let plan = from_js(&host_plan).and_then(|v| DeletionPlan::from_json(&v)).unwrap_or_else(|| preset_stores(preset));
     let outcome = if signed_out { LogoutOutcome::SignedOut } else { LogoutOutcome::Unreachable { reason: String::new() } };
     to_js(&deletion_plan(&outcome, clear_anyway, plan))
 }

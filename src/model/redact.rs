@@ -13,9 +13,9 @@
 //! Over-redaction is acceptable; under-redaction is a bug. Public keys (43-character unpadded base64)
 //! are deliberately kept: the report needs the conflicting keys, and they are public.
 //!
-//! Only [`redact_value`] uses serde_json (it serves the report, outside the core module); the text
-//! layer is plain string code.
-use serde_json::Value;
+//! [`redact_value`] works on the model's own JSON ([`super::json::Value`]); the text layer is plain
+//! string code.
+use super::json::Value;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -58,14 +58,19 @@ pub fn redact_value(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Object(map) => {
-            for (name, member) in map.iter_mut() {
-                // A boolean cannot carry a secret (`cookieEnabled`, `hasPassword`): kept, so the report says it.
-                if is_secret_name(name) && !member.is_null() && !member.is_boolean() {
-                    *member = Value::String(REDACTED.into());
-                } else {
-                    redact_value(member);
-                }
-            }
+            // Rebuilt member by member; the entries stay in key order, so collecting them back is linear.
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(name, mut member)| {
+                    // A boolean cannot carry a secret (`cookieEnabled`, `hasPassword`): kept, so the report says it.
+                    if is_secret_name(&name) && !matches!(member, Value::Null | Value::Bool(_)) {
+                        member = Value::String(REDACTED.into());
+                    } else {
+                        redact_value(&mut member);
+                    }
+                    (name, member)
+                })
+                .collect();
         }
         _ => {}
     }
@@ -376,7 +381,7 @@ mod tests {
 
     #[test]
     fn structure_redacts_secret_members_of_any_type_but_boolean() {
-        let mut v = json!({
+        let mut v = crate::model::json::from_str(&json!({
             "session": {"userId": "@a:b", "accessToken": TOKEN, "password": {"nested": "hunter2"}},
             "headers": [{"Authorization": "Bearer x"}],
             "room_key": {"session_key": "AQID"},
@@ -385,9 +390,12 @@ mod tests {
             "url": "https://hs/_matrix/media?user=alice",
             "nothing": null,
             "browser": {"cookieEnabled": true, "hasPassword": false, "tokenCount": 3},
-        });
+        })
+        .to_string())
+        .unwrap();
         redact_value(&mut v);
         let s = v.to_string();
+        let v = crate::model::json::to_serde(&v);
         assert_clean(&s);
         assert_eq!(v["session"]["userId"], "@a:b");
         assert_eq!(v["session"]["accessToken"], REDACTED);

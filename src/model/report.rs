@@ -7,20 +7,19 @@
 //! The report is built from what the JS layer gathers ([`ReportInput`]) plus the journal, then
 //! redacted as a whole ([`super::redact::redact_value`]) — so a secret that slipped into any input
 //! (a URL with a query, a header, a free-text reason) is removed by structure or by shape.
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::journal::Journal;
-use super::json::ToJson;
+use super::json::{self, ToJson, Value};
 use super::redact::{redact_text, redact_value};
+use super::sorted::SortedMap;
 
 pub const SCHEMA: &str = "matrix-crypto-guardian.report";
 /// Bump on any change that removes or retypes a field; adding an optional field does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What the JS layer gathers for a report. Unknown members are ignored; every member is optional.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct ReportInput {
     pub generated_at: Option<f64>,
     pub guardian_version: Option<String>,
@@ -34,13 +33,15 @@ pub struct ReportInput {
     pub writer: Option<WriterSection>,
     pub otk_counts: Option<OtkCountsSection>,
     /// `guardian.storm()` as is.
+    #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
     pub storm: Option<Value>,
     /// Sessions with a stored journal in this browser (keys `user|device`), this one included.
     pub journal_sessions: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct SdkSection {
     /// e.g. "matrix-js-sdk" (what the host says; null when it did not).
     pub name: Option<String>,
@@ -49,8 +50,9 @@ pub struct SdkSection {
     pub crypto_version: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct BrowserSection {
     pub user_agent: Option<String>,
     pub language: Option<String>,
@@ -59,8 +61,9 @@ pub struct BrowserSection {
 }
 
 /// Filled by the persistence capability: `navigator.storage.persisted()` / `estimate()`.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct StorageSection {
     pub persisted: Option<bool>,
     pub usage: Option<f64>,
@@ -68,8 +71,9 @@ pub struct StorageSection {
 }
 
 /// The guardian's own IndexedDB (`matrix-crypto-guardian`).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct OwnDatabaseSection {
     pub available: bool,
     /// The database did not exist when this page opened it.
@@ -77,13 +81,15 @@ pub struct OwnDatabaseSection {
     /// The schema version it had before this page opened it (0 = did not exist).
     pub previous_version: Option<u32>,
     /// This session's sentinel (user, device, ed25519 once seen, first/last seen), if stored.
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value", deserialize_with = "serde_support::de_value"))]
     pub sentinel: Option<Value>,
     pub error: Option<String>,
 }
 
 /// Filled by the single-writer capability.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct WriterSection {
     /// "web-locks" | "lease" | null.
     pub mechanism: Option<String>,
@@ -91,21 +97,25 @@ pub struct WriterSection {
     pub state: Option<String>,
     /// Tabs of this session seen (census).
     pub tabs: Option<u32>,
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value", deserialize_with = "serde_support::de_value"))]
     pub census: Option<Value>,
 }
 
 /// One-time-key counts the server reported (`one_time_key_counts` of a keys/upload answer).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(PartialEq, serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct OtkCountsSection {
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value", deserialize_with = "serde_support::de_value"))]
     pub counts: Option<Value>,
     pub seen_at: Option<f64>,
     /// Where they were read: "keys/upload".
     pub source: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct Report {
     pub schema: &'static str,
     pub schema_version: u32,
@@ -121,18 +131,20 @@ pub struct Report {
     pub writer: Option<WriterSection>,
     pub otk_counts: Option<OtkCountsSection>,
     pub storm: Option<StormSection>,
-    pub ke_counts: std::collections::BTreeMap<&'static str, u64>,
+    pub ke_counts: SortedMap<&'static str, u64>,
     pub journal: JournalSection,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct GuardianSection {
     pub version: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct SessionSection {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -140,25 +152,31 @@ pub struct SessionSection {
     pub homeserver: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct StormSection {
     pub active: Option<bool>,
     pub count: Option<u64>,
     pub first_seen: Option<f64>,
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
     pub breaker: Option<Value>,
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
     pub diagnosis: Option<Value>,
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
     pub last_conflict: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
 pub struct JournalSection {
     pub capacity: usize,
     pub total: u64,
     pub dropped: u64,
     pub sessions: Option<Vec<String>>,
     /// Most recent last ([`super::journal::Entry`]'s JSON shape).
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_values"))]
     pub entries: Vec<Value>,
 }
 
@@ -173,11 +191,6 @@ pub fn origin_of(url: &str) -> String {
     let host = &rest[..end];
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
     format!("{scheme}{host}")
-}
-
-/// A model value in its own JSON shape ([`ToJson`]) as a `serde_json::Value`, through the text.
-fn to_serde_json(v: &impl ToJson) -> Value {
-    serde_json::from_str(&v.to_json().to_json_string()).unwrap_or(Value::Null)
 }
 
 fn storm_section(storm: &Value) -> StormSection {
@@ -232,28 +245,324 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         writer: input.writer,
         otk_counts: input.otk_counts,
         storm: input.storm.as_ref().filter(|s| s.is_object()).map(storm_section),
-        ke_counts: journal.ke_counts().into_iter().collect(),
+        ke_counts: journal.ke_counts(),
         journal: JournalSection {
             capacity: journal.capacity(),
             total: journal.total(),
             dropped: journal.dropped(),
             sessions: input.journal_sessions,
-            entries: journal.last(journal.capacity()).iter().map(to_serde_json).collect(),
+            entries: journal.last(journal.capacity()).iter().map(ToJson::to_json).collect(),
         },
     };
-    let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
+    let mut value = report.to_json();
     redact_value(&mut value);
     value
+}
+
+// ---- JSON shapes: the report's sections as the JS layer and docs/diagnostics.md read them (every
+// member written, null when unknown), and the readers of what the JS layer gathers. The test at the
+// end pins both to the serde derives they replace. ----
+
+/// `{ name, version, cryptoVersion }`.
+impl ToJson for SdkSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("name", self.name.as_deref().into()),
+            ("version", self.version.as_deref().into()),
+            ("cryptoVersion", self.crypto_version.as_deref().into()),
+        ])
+    }
+}
+
+/// `{ userAgent, language, online, cookieEnabled }`.
+impl ToJson for BrowserSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("userAgent", self.user_agent.as_deref().into()),
+            ("language", self.language.as_deref().into()),
+            ("online", self.online.into()),
+            ("cookieEnabled", self.cookie_enabled.into()),
+        ])
+    }
+}
+
+/// `{ persisted, usage, quota }`.
+impl ToJson for StorageSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("persisted", self.persisted.into()),
+            ("usage", self.usage.into()),
+            ("quota", self.quota.into()),
+        ])
+    }
+}
+
+/// `{ available, createdThisPage, previousVersion, sentinel, error }`.
+impl ToJson for OwnDatabaseSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("available", self.available.into()),
+            ("createdThisPage", self.created_this_page.into()),
+            ("previousVersion", self.previous_version.into()),
+            ("sentinel", self.sentinel.to_json()),
+            ("error", self.error.as_deref().into()),
+        ])
+    }
+}
+
+/// `{ mechanism, state, tabs, census }`.
+impl ToJson for WriterSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("mechanism", self.mechanism.as_deref().into()),
+            ("state", self.state.as_deref().into()),
+            ("tabs", self.tabs.into()),
+            ("census", self.census.to_json()),
+        ])
+    }
+}
+
+/// `{ counts, seenAt, source }`.
+impl ToJson for OtkCountsSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("counts", self.counts.to_json()),
+            ("seenAt", self.seen_at.into()),
+            ("source", self.source.as_deref().into()),
+        ])
+    }
+}
+
+/// `{ version }`.
+impl ToJson for GuardianSection {
+    fn to_json(&self) -> Value {
+        json::object([("version", self.version.as_deref().into())])
+    }
+}
+
+/// `{ userId, deviceId, homeserver }`.
+impl ToJson for SessionSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("userId", self.user_id.as_deref().into()),
+            ("deviceId", self.device_id.as_deref().into()),
+            ("homeserver", self.homeserver.as_deref().into()),
+        ])
+    }
+}
+
+/// `{ active, count, firstSeen, breaker, diagnosis, lastConflict }`.
+impl ToJson for StormSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("active", self.active.into()),
+            ("count", self.count.into()),
+            ("firstSeen", self.first_seen.into()),
+            ("breaker", self.breaker.to_json()),
+            ("diagnosis", self.diagnosis.to_json()),
+            ("lastConflict", self.last_conflict.to_json()),
+        ])
+    }
+}
+
+/// `{ capacity, total, dropped, sessions, entries }`.
+impl ToJson for JournalSection {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("capacity", self.capacity.into()),
+            ("total", self.total.into()),
+            ("dropped", self.dropped.into()),
+            ("sessions", self.sessions.clone().into()),
+            ("entries", self.entries.to_json()),
+        ])
+    }
+}
+
+/// `{ schema, schemaVersion, generatedAt, guardian, sdk, session, browser, storage, ownDatabase, notes,
+/// writer, otkCounts, storm, keCounts, journal }` (absent sections: null).
+impl ToJson for Report {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("schema", self.schema.into()),
+            ("schemaVersion", self.schema_version.into()),
+            ("generatedAt", self.generated_at.into()),
+            ("guardian", self.guardian.to_json()),
+            ("sdk", self.sdk.to_json()),
+            ("session", self.session.to_json()),
+            ("browser", self.browser.to_json()),
+            ("storage", self.storage.to_json()),
+            ("ownDatabase", self.own_database.to_json()),
+            ("notes", self.notes.clone().into()),
+            ("writer", self.writer.to_json()),
+            ("otkCounts", self.otk_counts.to_json()),
+            ("storm", self.storm.to_json()),
+            ("keCounts", Value::Object(self.ke_counts.iter().map(|(ke, n)| ((*ke).to_owned(), (*n).into())).collect())),
+            ("journal", self.journal.to_json()),
+        ])
+    }
+}
+
+/// Reads member `key` of `v` as serde read an `Option` field under `#[serde(default)]`: missing or
+/// null is `Some(None)`; otherwise it must read (`None` when it does not, failing the whole input).
+fn optional<T>(v: &Value, key: &str, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(member) => read(member).map(Some),
+    }
+}
+
+fn string(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// Any JSON number that is a finite `f64` (serde refused what overflows one).
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|f| f.is_finite())
+}
+
+fn any(v: &Value) -> Option<Value> {
+    Some(v.clone())
+}
+
+impl SdkSection {
+    /// Reads `{ name?, version?, cryptoVersion? }` (strings or null); `None` for a non-object or a
+    /// member of another type.
+    pub fn from_json(v: &Value) -> Option<SdkSection> {
+        v.as_object()?;
+        Some(SdkSection {
+            name: optional(v, "name", string)?,
+            version: optional(v, "version", string)?,
+            crypto_version: optional(v, "cryptoVersion", string)?,
+        })
+    }
+}
+
+impl BrowserSection {
+    /// Reads `{ userAgent?, language?, online?, cookieEnabled? }`.
+    pub fn from_json(v: &Value) -> Option<BrowserSection> {
+        v.as_object()?;
+        Some(BrowserSection {
+            user_agent: optional(v, "userAgent", string)?,
+            language: optional(v, "language", string)?,
+            online: optional(v, "online", Value::as_bool)?,
+            cookie_enabled: optional(v, "cookieEnabled", Value::as_bool)?,
+        })
+    }
+}
+
+impl StorageSection {
+    /// Reads `{ persisted?, usage?, quota? }`.
+    pub fn from_json(v: &Value) -> Option<StorageSection> {
+        v.as_object()?;
+        Some(StorageSection {
+            persisted: optional(v, "persisted", Value::as_bool)?,
+            usage: optional(v, "usage", number)?,
+            quota: optional(v, "quota", number)?,
+        })
+    }
+}
+
+impl OwnDatabaseSection {
+    /// Reads `{ available?, createdThisPage?, previousVersion?, sentinel?, error? }`: the two flags
+    /// default to false when missing (not when null: that fails, as with serde).
+    pub fn from_json(v: &Value) -> Option<OwnDatabaseSection> {
+        v.as_object()?;
+        let flag = |key: &str| v.get(key).map_or(Some(false), Value::as_bool);
+        Some(OwnDatabaseSection {
+            available: flag("available")?,
+            created_this_page: flag("createdThisPage")?,
+            previous_version: optional(v, "previousVersion", |n| u32::try_from(n.as_u64()?).ok())?,
+            sentinel: optional(v, "sentinel", any)?,
+            error: optional(v, "error", string)?,
+        })
+    }
+}
+
+impl WriterSection {
+    /// Reads `{ mechanism?, state?, tabs?, census? }`.
+    pub fn from_json(v: &Value) -> Option<WriterSection> {
+        v.as_object()?;
+        Some(WriterSection {
+            mechanism: optional(v, "mechanism", string)?,
+            state: optional(v, "state", string)?,
+            tabs: optional(v, "tabs", |n| u32::try_from(n.as_u64()?).ok())?,
+            census: optional(v, "census", any)?,
+        })
+    }
+}
+
+impl OtkCountsSection {
+    /// Reads `{ counts?, seenAt?, source? }`.
+    pub fn from_json(v: &Value) -> Option<OtkCountsSection> {
+        v.as_object()?;
+        Some(OtkCountsSection {
+            counts: optional(v, "counts", any)?,
+            seen_at: optional(v, "seenAt", number)?,
+            source: optional(v, "source", string)?,
+        })
+    }
+}
+
+impl ReportInput {
+    /// Reads what the JS layer gathered: an object whose members are all optional (missing or null:
+    /// not known) and unknown members ignored. `None` for a non-object or a member of the wrong type
+    /// anywhere, as serde refused it (callers then build the report from an empty input).
+    pub fn from_json(v: &Value) -> Option<ReportInput> {
+        v.as_object()?;
+        Some(ReportInput {
+            generated_at: optional(v, "generatedAt", number)?,
+            guardian_version: optional(v, "guardianVersion", string)?,
+            sdk: optional(v, "sdk", SdkSection::from_json)?,
+            user_id: optional(v, "userId", string)?,
+            device_id: optional(v, "deviceId", string)?,
+            homeserver: optional(v, "homeserver", string)?,
+            browser: optional(v, "browser", BrowserSection::from_json)?,
+            storage: optional(v, "storage", StorageSection::from_json)?,
+            own_database: optional(v, "ownDatabase", OwnDatabaseSection::from_json)?,
+            writer: optional(v, "writer", WriterSection::from_json)?,
+            otk_counts: optional(v, "otkCounts", OtkCountsSection::from_json)?,
+            storm: optional(v, "storm", any)?,
+            journal_sessions: optional(v, "journalSessions", |a| {
+                a.as_array()?.iter().map(string).collect::<Option<Vec<_>>>()
+            })?,
+        })
+    }
+}
+
+/// `serialize_with` / `deserialize_with` for the `json::Value` fields of the test-only serde derives.
+#[cfg(test)]
+mod serde_support {
+    use super::json::{self, Value};
+    use serde::{Deserialize, Serialize};
+
+    pub(super) fn ser_value<S: serde::Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(json::to_serde).serialize(s)
+    }
+
+    pub(super) fn ser_values<S: serde::Serializer>(v: &[Value], s: S) -> Result<S::Ok, S::Error> {
+        v.iter().map(json::to_serde).collect::<Vec<_>>().serialize(s)
+    }
+
+    pub(super) fn de_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(v.map(|v| json::from_str(&v.to_string()).expect("serde_json writes JSON")))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::json::to_serde;
     use serde_json::json;
 
     const TOKEN: &str = "syt_YWxpY2U_qTfMzKvUXcPNbEzpWtLD_0wUfZR";
 
-    fn input(extra: Value) -> ReportInput {
+    /// A serde_json value as the model's own.
+    fn ours(v: &serde_json::Value) -> Value {
+        json::from_str(&v.to_string()).unwrap()
+    }
+
+    fn input(extra: serde_json::Value) -> ReportInput {
         let mut base = json!({
             "generatedAt": 1_700_000_000_000.0,
             "guardianVersion": "0.1.0",
@@ -270,10 +579,14 @@ mod tests {
                 "conflict": {"keyId": "signed_curve25519:AAAA", "oldKey": "mQ4cWt7tXnSjr/Pq5ZJs1hC3sVhnnqxOgF9hQL6yU1U", "newKey": "Zx9cWt7tXnSjr/Pq5ZJs1hC3sVhnnqxOgF9hQL6yU1U"}
             }
         });
-        if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+        if let (serde_json::Value::Object(b), serde_json::Value::Object(e)) = (&mut base, extra) {
             b.extend(e);
         }
-        serde_json::from_value(base).unwrap()
+        ReportInput::from_json(&ours(&base)).unwrap()
+    }
+
+    fn report(input: ReportInput, journal: &Journal) -> serde_json::Value {
+        to_serde(&build_report(input, journal))
     }
 
     #[test]
@@ -281,7 +594,7 @@ mod tests {
         let mut j = Journal::default();
         j.record_console("error", "Failed to process outgoing request 0: One time key signed_curve25519:AAAA already exists", 2.0);
         j.record_console("error", "Failed to process outgoing request 1: One time key signed_curve25519:AAAA already exists", 3.0);
-        let r = build_report(input(json!({})), &j);
+        let r = report(input(json!({})), &j);
         assert_eq!(r["schema"], SCHEMA);
         assert_eq!(r["schemaVersion"], 1);
         assert_eq!(r["session"]["homeserver"], "http://127.0.0.1:8008");
@@ -306,7 +619,7 @@ mod tests {
             "storm": {"conflict": {"keyId": "k", "raw": format!("{{\"access_token\":\"{TOKEN}\"}}")}},
             "journalSessions": [format!("@a:b|{TOKEN}")],
         }));
-        let s = build_report(hostile, &j).to_string();
+        let s = build_report(hostile, &j).to_json_string();
         assert!(!s.contains("qTfMzKvUXcPNbEzpWtLD"), "{s}");
         assert!(!s.contains("hunter2"), "{s}");
         assert!(!s.contains("abc123abc"), "{s}");
@@ -315,11 +628,11 @@ mod tests {
     #[test]
     fn whole_origin_eviction_is_stated_plainly() {
         let j = Journal::default();
-        let r = build_report(input(json!({"ownDatabase": {"available": true, "createdThisPage": true, "previousVersion": 0}})), &j);
+        let r = report(input(json!({"ownDatabase": {"available": true, "createdThisPage": true, "previousVersion": 0}})), &j);
         let notes = r["notes"].to_string();
         assert!(notes.contains("whole-origin eviction"), "{notes}");
         assert!(notes.contains("cannot tell"), "{notes}");
-        let r = build_report(input(json!({"ownDatabase": null})), &j);
+        let r = report(input(json!({"ownDatabase": null})), &j);
         assert!(r["notes"].to_string().contains("not consulted"));
     }
 
@@ -328,5 +641,144 @@ mod tests {
         assert_eq!(origin_of("https://a:b@hs.example:8448/p?q=1#f"), "https://hs.example:8448");
         assert_eq!(origin_of("hs.example"), "hs.example");
         assert_eq!(origin_of(""), "");
+    }
+
+    /// The hand-written JSON is exactly what the serde derives wrote (docs/diagnostics.md documents
+    /// it; JS parses it), and the input is read or refused exactly as serde did.
+    #[test]
+    fn json_shapes_are_serdes() {
+        use crate::model::conflict::test_support::assert_same_json;
+
+        let full = Report {
+            schema: SCHEMA,
+            schema_version: SCHEMA_VERSION,
+            generated_at: Some(1_700_000_000_123.5),
+            guardian: GuardianSection { version: Some("0.1.0".into()) },
+            sdk: Some(SdkSection { name: Some("n".into()), version: Some("v".into()), crypto_version: Some("c \"q\"\n".into()) }),
+            session: SessionSection { user_id: Some("@a:b".into()), device_id: Some("D".into()), homeserver: Some("https://hs".into()) },
+            browser: Some(BrowserSection {
+                user_agent: Some("UA".into()),
+                language: Some("en".into()),
+                online: Some(true),
+                cookie_enabled: Some(false),
+            }),
+            storage: Some(StorageSection { persisted: Some(false), usage: Some(12.5), quota: Some(1e10) }),
+            own_database: Some(OwnDatabaseSection {
+                available: true,
+                created_this_page: true,
+                previous_version: Some(2),
+                sentinel: Some(ours(&json!({"deviceId": "D", "firstSeen": 1}))),
+                error: Some("e".into()),
+            }),
+            notes: vec!["one".into(), "two".into()],
+            writer: Some(WriterSection {
+                mechanism: Some("web-locks".into()),
+                state: Some("writer".into()),
+                tabs: Some(3),
+                census: Some(ours(&json!([{"tab": 1}]))),
+            }),
+            otk_counts: Some(OtkCountsSection {
+                counts: Some(ours(&json!({"signed_curve25519": 50}))),
+                seen_at: Some(2.0),
+                source: Some("keys/upload".into()),
+            }),
+            storm: Some(StormSection {
+                active: Some(true),
+                count: Some(7),
+                first_seen: Some(1.0),
+                breaker: Some(ours(&json!({"state": "open"}))),
+                diagnosis: Some(ours(&json!({"kind": "pending"}))),
+                last_conflict: Some(ours(&json!("x"))),
+            }),
+            ke_counts: [("KE-1", 2), ("KE-2", 0)].into(),
+            journal: JournalSection {
+                capacity: 200,
+                total: 3,
+                dropped: 1,
+                sessions: Some(vec!["@a:b|D".into()]),
+                entries: vec![ours(&json!({"count": 2})), Value::Null],
+            },
+        };
+        let empty = Report {
+            generated_at: None,
+            guardian: GuardianSection { version: None },
+            sdk: Some(SdkSection::default()),
+            session: SessionSection { user_id: None, device_id: None, homeserver: None },
+            browser: Some(BrowserSection::default()),
+            storage: Some(StorageSection::default()),
+            own_database: Some(OwnDatabaseSection::default()),
+            notes: vec![],
+            writer: Some(WriterSection::default()),
+            otk_counts: Some(OtkCountsSection::default()),
+            storm: Some(StormSection { active: None, count: None, first_seen: None, breaker: None, diagnosis: None, last_conflict: None }),
+            ke_counts: SortedMap::new(),
+            journal: JournalSection { capacity: 0, total: 0, dropped: 0, sessions: None, entries: vec![] },
+            ..full.clone()
+        };
+        let none = Report {
+            sdk: None,
+            browser: None,
+            storage: None,
+            own_database: None,
+            writer: None,
+            otk_counts: None,
+            storm: None,
+            ..empty.clone()
+        };
+        for r in [&full, &empty, &none] {
+            assert_same_json(r);
+        }
+        // And a whole built report, text included, reads back as serde's.
+        let built = build_report(input(json!({})), &Journal::default());
+        assert_eq!(to_serde(&built), serde_json::from_str::<serde_json::Value>(&built.to_json_string()).unwrap());
+
+        let inputs = [
+            json!({}),
+            json!({"unknown": [1, 2], "generatedAt": 12, "guardianVersion": null, "storm": null, "journalSessions": null}),
+            json!({"generatedAt": 1.5, "storm": [1, "x"], "journalSessions": ["a", "b"], "homeserver": "h", "userId": "u", "deviceId": "d"}),
+            json!({"sdk": {}, "browser": {}, "storage": {}, "ownDatabase": {}, "writer": {}, "otkCounts": {}}),
+            json!({"sdk": null, "browser": null, "storage": null, "ownDatabase": null, "writer": null, "otkCounts": null}),
+            json!({
+                "sdk": {"name": "n", "version": null, "cryptoVersion": "c", "other": 1},
+                "browser": {"userAgent": "UA", "language": "en", "online": false, "cookieEnabled": true},
+                "storage": {"persisted": true, "usage": 10, "quota": 2.5},
+                "ownDatabase": {"available": true, "createdThisPage": false, "previousVersion": 4294967295u64, "sentinel": false, "error": "e"},
+                "writer": {"mechanism": "lease", "state": "lost", "tabs": 0, "census": {"a": [null]}},
+                "otkCounts": {"counts": 3, "seenAt": -1, "source": "keys/upload"},
+            }),
+            // Wrong types anywhere: the whole input is refused.
+            json!({"generatedAt": "now"}),
+            json!({"guardianVersion": 1}),
+            json!({"journalSessions": "a"}),
+            json!({"journalSessions": ["a", 1]}),
+            json!({"sdk": "x"}),
+            json!({"sdk": {"name": 1}}),
+            json!({"browser": {"online": "yes"}}),
+            json!({"storage": {"usage": "1"}}),
+            json!({"ownDatabase": {"available": null}}),
+            json!({"ownDatabase": {"createdThisPage": 1}}),
+            json!({"ownDatabase": {"previousVersion": -1}}),
+            json!({"ownDatabase": {"previousVersion": 1.5}}),
+            json!({"ownDatabase": {"previousVersion": 4294967296u64}}),
+            json!({"writer": {"tabs": 2.0}}),
+            json!({"otkCounts": {"seenAt": true}}),
+            json!(null),
+            json!("x"),
+            json!(1),
+        ];
+        for v in &inputs {
+            let theirs = serde_json::from_value::<ReportInput>(v.clone()).ok();
+            assert_eq!(ReportInput::from_json(&ours(v)), theirs, "{v}");
+        }
+        assert_eq!(inputs.iter().filter(|v| ReportInput::from_json(&ours(v)).is_some()).count(), 6);
+        // The one difference: serde also took a struct as an array of its fields; JSON.stringify of the
+        // gathered object never writes that, and it is now an empty input like any other refusal.
+        assert!(serde_json::from_value::<ReportInput>(json!([])).is_ok());
+        assert_eq!(ReportInput::from_json(&ours(&json!([]))), None);
+        assert_eq!(ReportInput::from_json(&ours(&json!({"sdk": ["n"]}))), None);
+        // Numbers past an f64 were refused by serde_json's parser; they are refused here too.
+        let huge = r#"{"generatedAt": 1e400}"#;
+        assert!(serde_json::from_str::<ReportInput>(huge).is_err());
+        assert_eq!(ReportInput::from_json(&json::from_str(huge).unwrap()), None);
     }
 }
