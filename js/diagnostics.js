@@ -2,8 +2,9 @@
 // the guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads /
 // copies the redacted report. Classification, bounds, de-duplication and redaction are the core's
 // (src/model/journal.rs, redact.rs); the report is built by the lazily loaded module (report.rs), fetched
-// when a report is asked for. This file only gathers browser facts and schedules writes. Every failure here is swallowed and journaled or
-// printed once with the guardian's prefix: diagnostics never break the host or the guardian.
+// when a report is asked for. This file only gathers browser facts and schedules writes. Every failure
+// here is swallowed and journaled or printed once with the guardian's prefix: diagnostics never break the
+// host or the guardian.
 import { JournalCore, readAcceptedUpload, redactText, sentinelUpdate } from "./core/guardian_core.js";
 import { OwnDb } from "./own-db.js";
 import { OWN_PREFIX } from "./console-tap.js";

@@ -8,6 +8,8 @@ import { OWN_PREFIX } from "./console-tap.js";
 import { definePrompt, loadStrings, PROMPT_TAG } from "./prompt.js";
 
 const REMEDIES = ["export-keys", "sign-out", "repair", "continue", "snooze"];
+/** Waits before loading the remedy module again after a failed load. */
+const MODULE_RETRY_MS = [2000, 8000, 30000];
 
 export class RecoveryFlow {
   #guardian;
@@ -47,7 +49,7 @@ export class RecoveryFlow {
 
   /**
    * A cause needs the user: store-lost at start, or a diagnosis. `serverConflict`: a new one from the
-   * server. Resolves once the prompt state is set (never rejects: a module that cannot load is reported).
+   * server. Resolves once the prompt state is set; a module that cannot load is reported, not thrown.
    */
   needed(cause, reason, serverConflict) {
     // A remedy asked for meanwhile (e.g. "continue" right after start) waits for this to settle.
@@ -56,12 +58,20 @@ export class RecoveryFlow {
   }
 
   async #needed(cause, reason, serverConflict) {
-    let m;
-    try {
-      m = await this.#module();
-    } catch (err) {
-      console.warn(`${OWN_PREFIX} recovery: the prompt cannot open, its module did not load: ${err && err.message ? err.message : err}`);
-      return;
+    let m = null;
+    for (let attempt = 0; !m; attempt++) {
+      try {
+        m = await this.#module();
+      } catch (err) {
+        // A network blip at the wrong moment should not cost the user the prompt: try again a few times.
+        if (attempt < MODULE_RETRY_MS.length) {
+          await new Promise((resolve) => setTimeout(resolve, MODULE_RETRY_MS[attempt]));
+          continue;
+        }
+        const held = cause === "store-lost" ? "; key uploads stay held until continueDespiteStoreLoss() or a reload" : "";
+        console.warn(`${OWN_PREFIX} recovery: the prompt cannot open, its module did not load (${err && err.message ? err.message : err})${held}`);
+        return;
+      }
     }
     if (!m.shouldPrompt(this.#snoozedUntil ?? undefined, Date.now(), !!serverConflict)) return;
     this.#snoozedUntil = null;
