@@ -34,6 +34,13 @@ for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/forensics/forensics_bg.wasm; 
   mv "$wasm.opt" "$wasm"
 done
 
+# The wasm-bindgen glue is generated code: shipped with whitespace and redundant syntax removed (names kept,
+# so stack traces stay readable; the types are in its .d.ts). It is part of what every page fetches.
+for glue in $NEXT/core/guardian_core.js $NEXT/forensics/forensics.js; do
+  node_modules/.bin/esbuild "$glue" --minify-whitespace --minify-syntax --format=esm --log-level=warning \
+    --outfile="$glue.min" && mv "$glue.min" "$glue"
+done
+
 # The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
 for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" $NEXT/; done
 mkdir -p $NEXT/i18n && cp js/i18n/*.js $NEXT/i18n/   # prompt strings, one file per language
