@@ -22,6 +22,8 @@ export class RecoveryFlow {
   #factsRun = 0;
   #m = null; // the lazily loaded module, once loaded
   #pending = null; // the last needed() while its module loads
+  #generation = 0; // which needed() is the latest: a retry of an older one gives way
+  #storeLossSettled = false; // store-loss-accepted seen: the store-lost prompt is moot
 
   constructor(guardian, ctx) {
     this.#guardian = guardian;
@@ -53,26 +55,28 @@ export class RecoveryFlow {
    */
   needed(cause, reason, serverConflict) {
     // A remedy asked for meanwhile (e.g. "continue" right after start) waits for this to settle.
-    this.#pending = this.#needed(cause, reason, serverConflict);
+    this.#pending = this.#needed(++this.#generation, cause, reason, serverConflict);
     return this.#pending;
   }
 
-  async #needed(cause, reason, serverConflict) {
-    let m = null;
-    for (let attempt = 0; !m; attempt++) {
-      try {
-        m = await this.#module();
-      } catch (err) {
-        // A network blip at the wrong moment should not cost the user the prompt: try again a few times.
-        if (attempt < MODULE_RETRY_MS.length) {
-          await new Promise((resolve) => setTimeout(resolve, MODULE_RETRY_MS[attempt]));
-          continue;
-        }
-        const held = cause === "store-lost" ? "; key uploads stay held until continueDespiteStoreLoss() or a reload" : "";
-        console.warn(`${OWN_PREFIX} recovery: the prompt cannot open, its module did not load (${err && err.message ? err.message : err})${held}`);
+  async #needed(generation, cause, reason, serverConflict, attempt = 0) {
+    if (generation !== this.#generation || (cause === "store-lost" && this.#storeLossSettled)) return;
+    let m;
+    try {
+      m = await this.#module();
+    } catch (err) {
+      // A network blip at the wrong moment should not cost the user the prompt: try again a few times, in
+      // the background (a remedy asked for meanwhile does not wait for the retries).
+      if (attempt < MODULE_RETRY_MS.length) {
+        const retry = () => (this.#pending = this.#needed(generation, cause, reason, serverConflict, attempt + 1));
+        setTimeout(retry, MODULE_RETRY_MS[attempt]);
         return;
       }
+      const held = cause === "store-lost" ? "; key uploads stay held until continueDespiteStoreLoss() or a reload" : "";
+      console.warn(`${OWN_PREFIX} recovery: the prompt cannot open, its module did not load (${err && err.message ? err.message : err})${held}`);
+      return;
     }
+    if (generation !== this.#generation || (cause === "store-lost" && this.#storeLossSettled)) return;
     if (!m.shouldPrompt(this.#snoozedUntil ?? undefined, Date.now(), !!serverConflict)) return;
     this.#snoozedUntil = null;
     const same = this.#state && this.#state.cause === cause;
@@ -86,6 +90,7 @@ export class RecoveryFlow {
   /** Every guardian event passes here: diagnosis → prompt; a reopened breaker → back after a snooze. */
   observe(type, detail) {
     try {
+      if (type === "store-loss-accepted") this.#storeLossSettled = true;
       if (type === "diagnosis" && detail && detail.diagnosis) {
         this.needed(detail.diagnosis.kind, detail.diagnosis.reason, true).catch(() => {});
       } else if (type === "breaker-open" && detail && detail.type === "reopened" && this.#state) {

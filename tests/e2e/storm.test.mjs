@@ -72,6 +72,42 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
     await guarded.page.close();
   });
 
+  test('the lazily loaded module blocked: the core still stops the storm, the diagnosis and the report say why, the client keeps working', async () => {
+    const blocked = [];
+    const guarded = await evictScenario(stack, {
+      guardian: 'npm',
+      windowMs: WINDOW_MS,
+      peer,
+      prefix: 'evictnolazy',
+      beforeReload: (context) =>
+        context.route('**/pkg/forensics/**', (route) => {
+          blocked.push(route.request().url());
+          return route.abort();
+        }),
+    });
+    await withArtifacts('storm-evict-no-lazy-module', [guarded.page], async () => {
+      assert.ok(blocked.length >= 1, 'the page tried to load the lazy module (store loss, conflict)');
+      assert.ok(guarded.conflicts <= 1, `the breaker lives in the core: at most 1 conflicting upload (got ${guarded.conflicts})`);
+      await waitForGuardianEvent(guarded.page, 'diagnosis-failed');
+      const { storm, events } = await guardianView(guarded.page);
+      assert.ok(events.includes('breaker-open'), `events: ${events}`);
+      assert.ok(storm.breaker.localAnswers >= 2, JSON.stringify(storm.breaker));
+      assert.equal(storm.diagnosis.kind, 'undetermined', storm.diagnosis.reason);
+      // The report is built by the lazy module: it fails with the browser's reason, nothing is thrown at the host.
+      const report = await guarded.page.evaluate(() => window.demo.guardian.report().then(() => 'built', (e) => `failed: ${e.message}`));
+      assert.match(report, /^failed: .*forensics/i);
+      const shown = await guarded.page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
+      assert.equal(shown, '', 'no error reached the demo');
+      // The client keeps working while the breaker is open.
+      await openRoom(guarded.page, peer.roomId);
+      const text = `alive without the lazy module ${Date.now()}`;
+      await sendMessage(guarded.page, text);
+      const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
+      assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');
+    });
+    await guarded.page.close();
+  });
+
   test('two tabs on one session: at most one conflicting upload per tab, diagnosed as concurrent writers', async () => {
     const baseline = await twoTabsScenario(stack, { guardian: 'off', query: { writer: 'off' }, windowMs: WINDOW_MS, peer, prefix: 'tabsoff' });
     await Promise.all(baseline.pages.map((p) => p.close()));

@@ -107,7 +107,7 @@ export async function waitForGuardianEvent(page, type, timeout = 15_000) {
  * page of the demo (e.g. '/csp.html').
  * Returns the conflicting uploads the server answered and what the guardian saw.
  */
-export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict', storeLoss = 'continue', loss = 'database', path }) {
+export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 'evict', storeLoss = 'continue', loss = 'database', path, beforeReload }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
   const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}`, path };
@@ -134,6 +134,8 @@ export async function evictScenario(stack, { guardian, windowMs, peer, prefix = 
   }, CRYPTO_STORES);
   await blank.close();
 
+  // `beforeReload(context)`: e.g. routes that block a download in the page that meets the store loss.
+  if (beforeReload) await beforeReload(context);
   const since = hs.mark();
   // storeLoss 'continue': the user goes on despite the store-loss warning (so the storm can be watched);
   // 'ask': the demo waits for the user's choice.
