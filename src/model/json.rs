@@ -14,9 +14,9 @@
 //! * The parser never panics: nesting is bounded by [`MAX_DEPTH`], strings must be valid UTF-8 and
 //!   every failure is an [`Error`] with the byte offset where it happened.
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::sorted::SortedMap;
-use std::fmt;
 
 /// Deepest nesting accepted (serde_json's default limit too).
 pub const MAX_DEPTH: usize = 128;
