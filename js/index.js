@@ -418,16 +418,15 @@ export class Guardian extends EventTarget {
       // .wasm); an explicit URL is imported as it is, untouched by bundlers.
       const url = this.#options.forensicsUrl;
       const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
-      this.#forensics = loading.then(
-        async (m) => {
-          await m.default();
+      this.#forensics = loading
+        .then(async (m) => {
+          await m.default(); // fetches and instantiates the wasm
           return m;
-        },
-        (err) => {
-          this.#forensics = null; // a failed fetch is tried again on the next need
+        })
+        .catch((err) => {
+          this.#forensics = null; // a failed download (module or wasm) is tried again on the next need
           throw err;
-        },
-      );
+        });
     }
     return this.#forensics;
   }

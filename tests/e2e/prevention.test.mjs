@@ -68,6 +68,30 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     });
   }
 
+  test('the prompt\'s module fails to download once (a network blip): uploads stay held, the prompt opens on the retry', async () => {
+    let aborted = 0;
+    const run = await evictScenario(stack, {
+      guardian: 'npm',
+      windowMs: 1_000,
+      peer,
+      prefix: 'lostblip',
+      storeLoss: 'ask',
+      beforeReload: (context) =>
+        context.route('**/pkg/forensics/forensics_bg.wasm', (route) => (aborted++ === 0 ? route.abort() : route.continue())),
+    });
+    await withArtifacts('prevention-evict-blip', [run.page], async () => {
+      assert.equal(aborted, 1, 'the first download of the module failed');
+      assert.equal((await guardianFacts(run.page)).check.verdict, 'store-lost');
+      // The retry comes 2 s after the failure: the prompt opens then, for the store loss.
+      await run.page.waitForFunction(() => !!document.querySelector('matrix-crypto-guardian-prompt[open]'), null, { timeout: 15_000 });
+      const { warned } = await guardianFacts(run.page);
+      assert.ok(warned, 'the user is told once the module is there');
+      assert.equal(aborted, 2, 'downloaded again on the retry');
+      assert.equal(stack.hs.countRequests({ ...UPLOADS, user: run.user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');
+    });
+    await run.page.close();
+  });
+
   test('a crypto store that is there but holds no account is a store loss too (drop-in holds the open)', async () => {
     const run = await evictScenario(stack, { guardian: 'dropin', windowMs: 5_000, peer, prefix: 'emptied', storeLoss: 'ask', loss: 'account' });
     await withArtifacts('prevention-emptied-store', [run.page], async () => {
