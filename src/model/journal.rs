@@ -16,7 +16,7 @@
 //! they stay exact when entries are dropped. Every message is redacted and cut before it is stored.
 use super::sorted::SortedMap;
 
-use super::json::{self, ToJson, Value};
+use super::json::{self, optional, string, ToJson, Value};
 use super::redact::redact_text;
 
 /// Default bound on entries (the seed's ring buffer held 200 lines).
@@ -543,18 +543,6 @@ pub fn sentinel_update(stored: Option<&Sentinel>, user_id: &str, device_id: &str
 // ---- JSON shapes: what the JS layer reads and what is stored in the guardian's own database. The
 // stored ones must stay readable across versions; the test at the end pins them to serde's. ----
 
-/// A member that may be missing or null (`Some(None)`), else must read (`None` when it does not).
-fn optional<T>(member: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
-    match member {
-        None | Some(Value::Null) => Some(None),
-        Some(v) => read(v).map(Some),
-    }
-}
-
-fn string(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_owned)
-}
-
 fn ke(v: &Value) -> Option<Ke> {
     Ke::parse(v.as_str()?)
 }
@@ -595,7 +583,7 @@ impl Entry {
         Some(Entry {
             source: Source::parse(v.get("source")?.as_str()?)?,
             level: string(v.get("level")?)?,
-            ke: optional(v.get("ke"), ke)?,
+            ke: optional(v, "ke", ke)?,
             signature: string(v.get("signature")?)?,
             message: string(v.get("message")?)?,
             first_at: v.get("firstAt")?.as_f64()?,
@@ -646,7 +634,7 @@ impl StoredJournal {
             .collect::<Option<SortedMap<Ke, u64>>>()?;
         Some(StoredJournal {
             v: u32::try_from(v.get("v")?.as_u64()?).ok()?,
-            session: optional(v.get("session"), SessionId::from_json)?,
+            session: optional(v, "session", SessionId::from_json)?,
             capacity: usize::try_from(v.get("capacity")?.as_u64()?).ok()?,
             total: v.get("total")?.as_u64()?,
             dropped: v.get("dropped")?.as_u64()?,
@@ -661,8 +649,8 @@ impl StoredV1 {
     fn from_json(v: &Value) -> Option<StoredV1> {
         let line = |l: &Value| {
             Some(StoredV1Line {
-                ke: optional(l.get("ke"), ke)?,
-                level: optional(l.get("level"), string)?,
+                ke: optional(l, "ke", ke)?,
+                level: optional(l, "level", string)?,
                 line: string(l.get("line")?)?,
                 at: l.get("at")?.as_f64()?,
             })
@@ -691,8 +679,8 @@ impl Sentinel {
         Some(Sentinel {
             user_id: string(v.get("userId")?)?,
             device_id: string(v.get("deviceId")?)?,
-            ed25519: optional(v.get("ed25519"), string)?,
-            previous_ed25519: optional(v.get("previousEd25519"), string)?,
+            ed25519: optional(v, "ed25519", string)?,
+            previous_ed25519: optional(v, "previousEd25519", string)?,
             first_seen: v.get("firstSeen")?.as_f64()?,
             last_seen: v.get("lastSeen")?.as_f64()?,
         })

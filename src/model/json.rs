@@ -409,6 +409,27 @@ impl ToJson for Value {
     }
 }
 
+// ---- reading model types back (what serde did for the same fields) ----
+
+/// Member `key` of `v` as serde read an `Option` field: missing or null is `Some(None)`; otherwise it must
+/// read (`None` when it does not, which fails the whole value).
+pub fn optional<T>(v: &Value, key: &str, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(member) => read(member).map(Some),
+    }
+}
+
+/// A JSON string as an owned `String`.
+pub fn string(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// A JSON array of strings (any other element fails it).
+pub fn strings(v: &Value) -> Option<Vec<String>> {
+    v.as_array()?.iter().map(string).collect()
+}
+
 // ---- parsing ----
 
 /// Why and where a text is not JSON.

@@ -9,7 +9,7 @@
 //! Ranking follows the field runbook (seeds/001 §3): signing this device out on the server and logging in
 //! again has the smallest blast radius; clearing the stores without a server logout leaves the old device
 //! and its stale keys on the server and can start the loop again, so it is only an explicit override.
-use super::json::{self, ToJson, Value};
+use super::json::{self, optional, string, strings, ToJson, Value};
 
 /// What went wrong, as the prompt explains it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -633,18 +633,6 @@ fn or_default<T: Default>(v: &Value, key: &str, read: impl FnOnce(&Value) -> Opt
     }
 }
 
-/// An `Option` member under `#[serde(default)]`: missing or null is `Some(None)`, else it must read.
-fn optional<T>(v: &Value, key: &str, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
-    match v.get(key) {
-        None | Some(Value::Null) => Some(None),
-        Some(member) => read(member).map(Some),
-    }
-}
-
-fn strings(v: &Value) -> Option<Vec<String>> {
-    v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
-}
-
 impl Facts {
     /// Reads what the JS layer gathered: every member optional (missing: the default; unknown members
     /// ignored). `None` for a non-object or a member of the wrong type or value (callers then use
@@ -653,7 +641,7 @@ impl Facts {
         v.as_object()?;
         Some(Facts {
             key_backup: or_default(v, "keyBackup", Known::from_json)?,
-            key_backup_version: optional(v, "keyBackupVersion", |s| s.as_str().map(str::to_owned))?,
+            key_backup_version: optional(v, "keyBackupVersion", string)?,
             secret_storage: or_default(v, "secretStorage", Known::from_json)?,
             cross_signing: or_default(v, "crossSigning", Known::from_json)?,
             device_verified: or_default(v, "deviceVerified", Known::from_json)?,

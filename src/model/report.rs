@@ -8,7 +8,7 @@
 //! redacted as a whole ([`super::redact::redact_value`]) — so a secret that slipped into any input
 //! (a URL with a query, a header, a free-text reason) is removed by structure or by shape.
 use super::journal::Journal;
-use super::json::{self, ToJson, Value};
+use super::json::{self, optional, string, ToJson, Value};
 use super::redact::{redact_text, redact_value};
 use super::sorted::SortedMap;
 
@@ -400,19 +400,6 @@ impl ToJson for Report {
             ("journal", self.journal.to_json()),
         ])
     }
-}
-
-/// Reads member `key` of `v` as serde read an `Option` field under `#[serde(default)]`: missing or
-/// null is `Some(None)`; otherwise it must read (`None` when it does not, failing the whole input).
-fn optional<T>(v: &Value, key: &str, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
-    match v.get(key) {
-        None | Some(Value::Null) => Some(None),
-        Some(member) => read(member).map(Some),
-    }
-}
-
-fn string(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_owned)
 }
 
 /// Any JSON number that is a finite `f64` (serde refused what overflows one).

@@ -6,7 +6,7 @@
 //! page had at start: the session keys in localStorage, the IndexedDB database names, and the
 //! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
 //! store holds when it is there (a store without an account is as lost as a missing one).
-use super::json::{self, ToJson, Value};
+use super::json::{self, optional, string, strings, ToJson, Value};
 
 /// Where a client keeps its session in localStorage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,21 +243,9 @@ impl SessionFacts {
         Some(SessionFacts {
             user_id: v.get("userId")?.as_str()?.to_owned(),
             device_id: v.get("deviceId")?.as_str()?.to_owned(),
-            homeserver: optional(v.get("homeserver"), |h| h.as_str().map(str::to_owned))?,
+            homeserver: optional(v, "homeserver", string)?,
         })
     }
-}
-
-/// A member that may be missing or null (`Some(None)`), else must read (`None` when it does not).
-fn optional<T>(member: Option<&Value>, read: impl FnOnce(&Value) -> Option<T>) -> Option<Option<T>> {
-    match member {
-        None | Some(Value::Null) => Some(None),
-        Some(v) => read(v).map(Some),
-    }
-}
-
-fn strings(v: &Value) -> Option<Vec<String>> {
-    v.as_array()?.iter().map(|s| s.as_str().map(str::to_owned)).collect()
 }
 
 impl AccountPresence {
@@ -317,8 +305,8 @@ impl StoreContents {
                 None => Vec::new(),
                 Some(list) => strings(list)?,
             },
-            core_keys: optional(v.get("coreKeys"), strings)?,
-            legacy_accounts: optional(v.get("legacyAccounts"), |n| n.as_u64().and_then(|n| u32::try_from(n).ok()))?,
+            core_keys: optional(v, "coreKeys", strings)?,
+            legacy_accounts: optional(v, "legacyAccounts", |n| n.as_u64().and_then(|n| u32::try_from(n).ok()))?,
         })
     }
 }
