@@ -14,7 +14,8 @@ OUT=target/$TARGET/release
 
 # Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
 # (the core's wasm API), and one run would unify the features and put the core's exports in it too.
-cargo build --release --target $TARGET -p matrix-crypto-guardian
+# The core is built `standalone` (no std: its own allocator, a panic handler that only traps; src/lib.rs).
+cargo build --release --target $TARGET -p matrix-crypto-guardian --features standalone
 cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 
 # Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a
@@ -30,7 +31,8 @@ wasm-bindgen --target web --out-dir $NEXT/forensics --out-name forensics $OUT/ma
 WASM_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue)
 for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/forensics/forensics_bg.wasm; do
-  node_modules/.bin/wasm-opt -Oz "${WASM_FEATURES[@]}" "$wasm" -o "$wasm.opt"
+  # --low-memory-unused: rustc places the stack first, so nothing lives below address 1024.
+  node_modules/.bin/wasm-opt -Oz --low-memory-unused --converge "${WASM_FEATURES[@]}" "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
 done
 

@@ -2,6 +2,9 @@
 //! lines, and what an accepted upload tells. Used by `js/diagnostics.js`, which keeps the journal in the
 //! guardian's own database (`js/own-db.js`); the report is built by the lazily loaded module. Every call
 //! is total: bad input gives a value (false, null), never a panic.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{from_js, to_js};

@@ -5,6 +5,9 @@
 //! makes the objects; objects from JS come through `JSON.stringify`. That keeps serde out of the wasm
 //! every page fetches. Every call is total: a bad input comes back as a value, never as a panic (release
 //! builds abort on panic, which would take the guardian down with the host's upload waiting on it).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 pub mod journal;

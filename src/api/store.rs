@@ -1,6 +1,9 @@
 //! The store-loss check, its pure half: which session the host has, which crypto store to read, the
 //! verdict, and the sentinel to remember. `js/index.js` gathers the browser's facts (localStorage
 //! snapshot, `indexedDB.databases()`, the store probe, the guardian's own database) around these calls.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{from_js, to_js};

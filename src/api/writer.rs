@@ -1,5 +1,8 @@
 //! Writer surface: the lock name and the localStorage lease / census state machines for `js/writer.js`.
 //! Translation only; the decisions are `crate::model::writer`'s.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::{from_js, ms_option, to_js};

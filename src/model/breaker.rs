@@ -27,6 +27,9 @@
 //! * A probe whose answer never comes (the tab aborted the fetch) is declared lost after
 //!   `probe_timeout_ms`, so the breaker cannot wedge in Probing.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::sorted::SortedSet;
 
 use super::conflict::UploadAnswer;
@@ -604,7 +607,7 @@ impl Breaker {
     }
 
     fn close(&mut self, now: f64, reason: CloseReason) -> Option<BreakerEvent> {
-        let ep = match std::mem::replace(&mut self.state, State::Closed) {
+        let ep = match core::mem::replace(&mut self.state, State::Closed) {
             State::Closed => return None,
             State::Open { ep, .. } | State::Probing { ep, .. } => ep,
         };
@@ -625,7 +628,7 @@ impl Breaker {
         escalate: bool,
         replay: Option<(u16, Vec<u8>)>,
     ) -> Option<BreakerEvent> {
-        let mut ep = match std::mem::replace(&mut self.state, State::Closed) {
+        let mut ep = match core::mem::replace(&mut self.state, State::Closed) {
             State::Probing { ep, .. } => ep,
             other => {
                 // Only called while probing; anything else is left untouched.

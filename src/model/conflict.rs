@@ -23,6 +23,9 @@
 //! costs a storm. Hostile input (HTML error pages, truncated or huge bodies, invalid UTF-8, deep
 //! nesting) always yields a classification and never panics.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::sorted::SortedMap;
 
 use super::json::{self, Map, ToJson, Value};
@@ -472,7 +475,7 @@ fn describe_unreadable(body: &[u8], body_complete: bool, e: &json::Error) -> Str
             "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)".into()
         }
         _ if !body_complete => format!("truncated body ({} bytes read)", body.len()),
-        _ if std::str::from_utf8(body).is_err() => "body is not valid UTF-8".into(),
+        _ if core::str::from_utf8(body).is_err() => "body is not valid UTF-8".into(),
         // Read whole, yet the value never ended: a body cut before the tap saw it.
         _ if e.eof => format!("body is not JSON: it ends mid-value ({e})"),
         _ => format!("body is not JSON: {e}"),
@@ -757,7 +760,7 @@ fn partial_json_string_field(text: &str, field: &str) -> Option<String> {
 }
 
 /// The four hex digits of a `\u` escape, consumed from `chars`.
-fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
     let hex: String = chars.by_ref().take(4).collect();
     if hex.len() != 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;

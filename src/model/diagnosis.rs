@@ -11,6 +11,9 @@
 //! request's key are the *same* material there is no divergence at all; with a one-time-key count
 //! of 0 on /sync that is OTK exhaustion, otherwise some other cause.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::conflict::Conflict;
 use super::json::{self, ToJson, Value};
 

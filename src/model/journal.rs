@@ -14,6 +14,9 @@
 //! message with digit runs folded) and counted, and the journal never holds more than `capacity`
 //! entries (the least recently seen goes first). Per-KE totals are kept apart from the entries, so
 //! they stay exact when entries are dropped. Every message is redacted and cut before it is stored.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::sorted::SortedMap;
 
 use super::json::{self, optional, string, ToJson, Value};
@@ -397,7 +400,7 @@ impl Journal {
                 .entries
                 .iter()
                 .enumerate()
-                .min_by(|a, b| a.1.last_at.partial_cmp(&b.1.last_at).unwrap_or(std::cmp::Ordering::Equal))
+                .min_by(|a, b| a.1.last_at.partial_cmp(&b.1.last_at).unwrap_or(core::cmp::Ordering::Equal))
                 .expect("non-empty");
             self.entries.remove(i);
             self.keys.remove(i);

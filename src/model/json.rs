@@ -13,8 +13,11 @@
 //! * The writer escapes exactly as serde_json does, so both produce the same text for a value.
 //! * The parser never panics: nesting is bounded by [`MAX_DEPTH`], strings must be valid UTF-8 and
 //!   every failure is an [`Error`] with the byte offset where it happened.
-use std::collections::BTreeMap;
-use std::fmt;
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::BTreeMap;
+use core::fmt;
 
 use super::sorted::SortedMap;
 
@@ -86,7 +89,7 @@ impl Number {
                 exp = exp.saturating_mul(10).saturating_add(i32::from(s[i] - b'0'));
                 i += 1;
             }
-            value *= 10f64.powi(if exp_negative { -exp } else { exp });
+            value *= powi(10.0, if exp_negative { -exp } else { exp });
         }
         if digits == 0 || i != s.len() {
             return None;
@@ -108,9 +111,9 @@ impl Number {
         }
         // Printing floats exactly would bring float formatting code into the core. Magnitudes past
         // i64 saturate (no value the guardian writes is that big).
-        let whole = v.trunc();
+        let whole = trunc(v);
         let (scale, width) = if whole.abs() < 1e9 { (1e6, 6) } else { (1e3, 3) };
-        let mut fraction = ((v - whole).abs() * scale).round() as u64;
+        let mut fraction = round_positive((v - whole).abs() * scale) as u64;
         let mut whole = whole.abs() as u64;
         if fraction as f64 >= scale {
             whole += 1;
@@ -125,6 +128,36 @@ impl Number {
         }
         Some(Number(text))
     }
+}
+
+// `f64::powi`, `trunc` and `round` are std-only (core has no float math). These give the same results.
+
+/// `x^n` by repeated squaring, as `f64::powi` does (compiler-rt's `__powidf2`).
+fn powi(mut x: f64, n: i32) -> f64 {
+    let mut e = n.unsigned_abs();
+    let mut r = 1.0;
+    loop {
+        if e & 1 == 1 {
+            r *= x;
+        }
+        e /= 2;
+        if e == 0 {
+            break;
+        }
+        x *= x;
+    }
+    if n < 0 { 1.0 / r } else { r }
+}
+
+/// The integer part (finite `v`): past 2^52 every f64 is already an integer.
+fn trunc(v: f64) -> f64 {
+    if v.abs() < 4_503_599_627_370_496.0 { (v as i64) as f64 } else { v }
+}
+
+/// Rounds half away from zero, for finite `v >= 0`.
+fn round_positive(v: f64) -> f64 {
+    let whole = trunc(v);
+    if v - whole >= 0.5 { whole + 1.0 } else { whole }
 }
 
 impl fmt::Display for Number {
@@ -247,7 +280,7 @@ impl Value {
 }
 
 /// `value["key"]`: the field, or `Null` for a missing key or a non-object (as serde_json).
-impl std::ops::Index<&str> for Value {
+impl core::ops::Index<&str> for Value {
     type Output = Value;
     fn index(&self, key: &str) -> &Value {
         static NULL: Value = Value::Null;
@@ -256,7 +289,7 @@ impl std::ops::Index<&str> for Value {
 }
 
 /// `value[i]`: the item, or `Null` past the end or for a non-array (as serde_json).
-impl std::ops::Index<usize> for Value {
+impl core::ops::Index<usize> for Value {
     type Output = Value;
     fn index(&self, i: usize) -> &Value {
         static NULL: Value = Value::Null;
@@ -448,7 +481,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Parses a whole text: one value, whitespace around it only.
 ///
@@ -615,7 +648,7 @@ impl Parser<'_> {
             self.digits();
         }
         // Only ASCII digits and signs were consumed, so this is valid UTF-8.
-        let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("0");
+        let text = core::str::from_utf8(&self.s[start..self.pos]).unwrap_or("0");
         Ok(Value::Number(Number(text.to_owned())))
     }
 
@@ -719,6 +752,16 @@ pub fn to_serde(v: &impl ToJson) -> serde_json::Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        // The core has no std float math; its stand-ins must agree with std's.
+        #[test]
+        fn float_stand_ins_agree_with_std(v in proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL, n in -400i32..400) {
+            prop_assert_eq!(trunc(v), v.trunc());
+            prop_assert_eq!(round_positive(v.abs()), v.abs().round());
+            prop_assert_eq!(powi(10.0, n).to_bits(), 10f64.powi(n).to_bits());
+        }
+    }
 
     fn round_trip(text: &str) -> String {
         from_str(text).unwrap().to_json_string()

@@ -1,5 +1,8 @@
 //! The device's own ed25519 key from a `POST /_matrix/client/v3/keys/query` answer.
 //! Any answer the homeserver gives is possible: anything unexpected is simply "not known".
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::json;
 
 /// `device_keys[user_id][device_id].keys["ed25519:<device_id>"]` of a 200 answer, if present.

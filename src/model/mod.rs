@@ -9,6 +9,9 @@
 //! * [`storm`]: ties upload, breaker, conflict and diagnosis together for the API layer.
 //! * [`writer`]: one crypto writer across tabs — lock name, the localStorage lease, the tab census.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod json;
 pub mod sorted;
 pub mod breaker;

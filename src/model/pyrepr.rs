@@ -14,6 +14,9 @@
 //! Totality: never panics, recursion is bounded by [`MAX_DEPTH`], input by [`MAX_INPUT_BYTES`];
 //! every failure is a [`ReprError`] with the byte offset where it happened.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::json::{self, Map, Value};
 
 /// Deepest nesting accepted. Signed keys nest 3 levels; 64 leaves room without risking the stack.
@@ -29,13 +32,13 @@ pub struct ReprError {
     pub reason: &'static str,
 }
 
-impl std::fmt::Display for ReprError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ReprError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{} at byte {}", self.reason, self.offset)
     }
 }
 
-impl std::error::Error for ReprError {}
+impl core::error::Error for ReprError {}
 
 /// Parses exactly one literal; only whitespace may follow it.
 ///

@@ -15,6 +15,9 @@
 //!
 //! [`redact_value`] works on the model's own JSON ([`super::json::Value`]); the text layer is plain
 //! string code.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::json::Value;
 
 /// What replaces a secret.
@@ -59,7 +62,7 @@ pub fn redact_value(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Object(map) => {
             // Rebuilt member by member; the entries stay in key order, so collecting them back is linear.
-            *map = std::mem::take(map)
+            *map = core::mem::take(map)
                 .into_iter()
                 .map(|(name, mut member)| {
                     // A boolean cannot carry a secret (`cookieEnabled`, `hasPassword`): kept, so the report says it.

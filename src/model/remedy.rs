@@ -9,6 +9,9 @@
 //! Ranking follows the field runbook (seeds/001 §3): signing this device out on the server and logging in
 //! again has the smallest blast radius; clearing the stores without a server logout leaves the old device
 //! and its stale keys on the server and can start the loop again, so it is only an explicit override.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::json::{self, optional, string, strings, ToJson, Value};
 
 /// What went wrong, as the prompt explains it.

@@ -7,6 +7,9 @@
 //! The report is built from what the JS layer gathers ([`ReportInput`]) plus the journal, then
 //! redacted as a whole ([`super::redact::redact_value`]) — so a secret that slipped into any input
 //! (a URL with a query, a header, a free-text reason) is removed by structure or by shape.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::journal::Journal;
 use super::json::{self, optional, string, ToJson, Value};
 use super::redact::{redact_text, redact_value};

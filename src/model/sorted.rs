@@ -9,7 +9,10 @@
 //! Building from an iterator sorts once (a small stable merge sort, [`stable_order`]): O(n) when the
 //! input is already in key order (as anything read from a `json::Map` is), O(n log n) otherwise — a
 //! hostile answer with 100 000 keys costs no more than that.
-use std::borrow::Borrow;
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::borrow::Borrow;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SortedMap<K, V> {
@@ -58,7 +61,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     /// Sets `key`; returns the value it replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.position(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => Some(core::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
                 self.entries.insert(i, (key, value));
                 None
@@ -146,7 +149,7 @@ impl<K: Ord, V> Extend<(K, V)> for SortedMap<K, V> {
 
 impl<'a, K, V> IntoIterator for &'a SortedMap<K, V> {
     type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+    type IntoIter = core::iter::Map<core::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(k, v)| (k, v))
     }
@@ -154,13 +157,13 @@ impl<'a, K, V> IntoIterator for &'a SortedMap<K, V> {
 
 impl<K, V> IntoIterator for SortedMap<K, V> {
     type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
+    type IntoIter = alloc::vec::IntoIter<(K, V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
-impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> std::ops::Index<&Q> for SortedMap<K, V> {
+impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> core::ops::Index<&Q> for SortedMap<K, V> {
     type Output = V;
     /// Panics on a missing key, as `BTreeMap`'s index does (tests only; the model uses `get`).
     fn index(&self, key: &Q) -> &V {
@@ -210,7 +213,7 @@ impl<T: Ord> SortedSet<T> {
         self.items.is_empty()
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+    pub fn iter(&self) -> core::slice::Iter<'_, T> {
         self.items.iter()
     }
 
@@ -244,7 +247,7 @@ impl<T: Ord> Extend<T> for SortedSet<T> {
 
 impl<'a, T> IntoIterator for &'a SortedSet<T> {
     type Item = &'a T;
-    type IntoIter = std::slice::Iter<'a, T>;
+    type IntoIter = core::slice::Iter<'a, T>;
     fn into_iter(self) -> Self::IntoIter {
         self.items.iter()
     }
@@ -252,7 +255,7 @@ impl<'a, T> IntoIterator for &'a SortedSet<T> {
 
 impl<T> IntoIterator for SortedSet<T> {
     type Item = T;
-    type IntoIter = std::vec::IntoIter<T>;
+    type IntoIter = alloc::vec::IntoIter<T>;
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
     }
@@ -287,7 +290,7 @@ pub fn stable_order(len: usize, mut less: impl FnMut(usize, usize) -> bool) -> V
             merged[k..k + (end - j)].copy_from_slice(&order[j..end]);
             start = end;
         }
-        std::mem::swap(&mut order, &mut merged);
+        core::mem::swap(&mut order, &mut merged);
         width *= 2;
     }
     order

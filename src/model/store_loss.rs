@@ -6,6 +6,9 @@
 //! page had at start: the session keys in localStorage, the IndexedDB database names, and the
 //! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
 //! store holds when it is there (a store without an account is as lost as a missing one).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::json::{self, optional, string, strings, ToJson, Value};
 
 /// Where a client keeps its session in localStorage.

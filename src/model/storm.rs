@@ -4,6 +4,9 @@
 //! the answer ([`super::conflict`]), remember the last conflict, decide the cause ([`super::diagnosis`])
 //! — and turns every state change into a named event (`storm`, `breaker-open`, `breaker-probe`,
 //! `breaker-closed`, `diagnosis`) with a serialisable detail. Pure: the clock is passed in.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Decision, ObservedAnswer};
 use super::conflict::{classify_upload_answer, Conflict, UploadAnswer};
 use super::diagnosis::{diagnose, Diagnosis, DiagnosisInput};

@@ -5,6 +5,9 @@
 //! request again". Forensics also needs the public key the request holds under a given id, to
 //! compare with the server's "old key".
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use super::sorted::{SortedMap, SortedSet};
 
 use super::conflict::SignedKey;
@@ -167,7 +170,7 @@ pub fn key_ids_fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> Str
     let set: SortedSet<&String> = ids.into_iter().collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for id in &set {
-        for b in id.bytes().chain(std::iter::once(b'\n')) {
+        for b in id.bytes().chain(core::iter::once(b'\n')) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }

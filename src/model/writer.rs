@@ -22,6 +22,9 @@
 //!   superseded) and must stop writing.
 //! * **Clean close releases at once** (`pagehide` → remove → a `storage` event wakes the waiters); a crashed
 //!   holder is taken over after `stale_after_ms`.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::sorted::SortedMap;
 
 use super::json::{self, ToJson, Value};
