@@ -1,7 +1,7 @@
 // Diagnostics figures (issue 7): what the journal costs, in a real Chromium page of the demo client with
 // the guardian loaded (no homeserver needed: nothing here talks to one).
 //   - console tap: a tapped console call vs the bare original (non-matching and matching lines)
-//   - journal: classify + record per line (wasm)
+//   - journal: classify + record per line (wasm, in the lazily loaded module where the journal lives)
 //   - persistence: one journal save (200 entries, the worst case, coalesced to ≤ 1/s) through
 //     js/own-db.js (open, put, close per save) vs a bare IndexedDB put of the same bytes in the same page
 //   - memory after a simulated 10-minute storm (fake clock): stored size, wasm memory
@@ -17,7 +17,9 @@ export async function diagnosticsFigures() {
     const page = await newUserPage(browser, { baseUrl: web.url, homeserver: "http://127.0.0.1:9", guardian: "npm", name: "bench-diag" });
     await page.waitForFunction(() => window.demo && window.demo.guardian, null, { timeout: 30_000 });
     const m = await page.evaluate(async () => {
-      const core = await import("/pkg/core/guardian_core.js");
+      // The journal's code is in the lazily loaded module (it wakes on trouble).
+      const core = await import("/pkg/forensics/forensics.js");
+      const exports = await core.default();
       const { OwnDb } = await import("/pkg/own-db.js");
       const { installConsoleTap } = await import("/pkg/console-tap.js");
       const now = () => performance.now();
@@ -81,7 +83,6 @@ export async function diagnosticsFigures() {
         storm.recordConsole("error", `${hit}${n}`, t);
         storm.recordConsole("warn", `MissingKey: missing key at index ${n} for participant @${n.toString(36).replace(/\d/g, (d) => "klmnopqrst"[d])}:hs`, t);
       }
-      const exports = await core.default();
       return {
         tapPlain, barePlain, tapHit, recordUs,
         save: median(saves), put: median(puts), bytes: json.length,
@@ -97,7 +98,7 @@ export async function diagnosticsFigures() {
       { name: "journal save cost per entry", value: m.save / 200, unit: "ms", baseline: m.put / 200 },
       { name: "10-min storm (24 000 lines): entries kept", value: m.stormEntries, unit: "entries", budget: 200 },
       { name: "10-min storm: stored journal size", value: m.stormStored / 1024, unit: "KB" },
-      { name: "core wasm memory after the storm", value: m.wasmMemory / 1048576, unit: "MB" },
+      { name: "journal module wasm memory after the storm", value: m.wasmMemory / 1048576, unit: "MB" },
     ];
   } finally {
     await browser.close();

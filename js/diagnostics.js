@@ -1,11 +1,16 @@
-// Diagnostics glue: feeds the wasm journal (console tap + guardian events), persists it per session in
-// the guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads /
-// copies the redacted report. Classification, bounds, de-duplication and redaction are the core's
-// (src/model/journal.rs, redact.rs); the report is built by the lazily loaded module (report.rs), fetched
-// when a report is asked for. This file only gathers browser facts and schedules writes. Every failure
-// here is swallowed and journaled or printed once with the guardian's prefix: diagnostics never break the
-// host or the guardian.
-import { JournalCore, readAcceptedUpload, redactText, sentinelUpdate } from "./core/guardian_core.js";
+// Diagnostics glue: feeds the journal (console tap + guardian events), persists it per session in the
+// guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads / copies
+// the redacted report. Classification, bounds, de-duplication and redaction are the model's
+// (src/model/journal.rs, redact.rs), run by the lazily loaded module like the report (report.rs).
+//
+// The journal sleeps until the first sign of trouble in the page (the core says which events and console
+// lines wake it) or until it is read (journal(), the report, the panel). A healthy page so never fetches
+// the journal's code and never writes a journal; the few routine events it has (writer, persistence) are
+// kept in memory and journaled, with their times, if the journal wakes later in that page.
+//
+// This file only gathers browser facts and schedules writes. Every failure here is swallowed and
+// journaled or printed once with the guardian's prefix: diagnostics never break the host or the guardian.
+import { consoleLineWakesJournal, readAcceptedUpload, sentinelUpdate, wakesJournal } from "./core/guardian_core.js";
 import { OwnDb } from "./own-db.js";
 import { OWN_PREFIX } from "./console-tap.js";
 
@@ -20,7 +25,11 @@ const TAIL_PREFIX = "matrix-crypto-guardian:journal-tail:";
 
 export class Diagnostics {
   #guardian;
-  #journal;
+  #journal = null; // the module's JournalCore once awake
+  #waking = null; // the wake under way
+  #wakeFailure = null; // why the last wake failed (the next need tries again)
+  #early = []; // what the page saw while the journal slept: { event | console, at }
+  #redact = null; // the module's redactText once loaded
   #db;
   #capacity;
   #loadModule;
@@ -43,7 +52,6 @@ export class Diagnostics {
   constructor(guardian, { capacity, dbName, consoleTap, sdkVersion, loadModule } = {}) {
     this.#guardian = guardian;
     this.#sdkVersion = sdkVersion ?? null;
-    this.#journal = new JournalCore(capacity);
     this.#capacity = capacity ?? 200;
     this.#loadModule = loadModule;
     this.#db = new OwnDb(dbName);
@@ -54,12 +62,12 @@ export class Diagnostics {
     if (consoleTap) consoleTap.attach((level, text, at) => this.#recordConsole(level, text, at));
     globalThis.addEventListener?.("pagehide", () => this.#leaveTail());
     // Back from the back/forward cache: this page lives on and saves as usual; its tail is stale.
-    globalThis.addEventListener?.("pageshow", (e) => e.persisted && this.#takeTail(this.#journal.sessionKey()));
+    globalThis.addEventListener?.("pageshow", (e) => e.persisted && this.#journal && this.#takeTail(this.#journal.sessionKey()));
   }
 
   #leaveTail() {
     try {
-      const key = this.#journal.sessionKey();
+      const key = this.#journal && this.#journal.sessionKey();
       if (key && (this.#dirty || this.#savesUnderway > 0)) globalThis.localStorage.setItem(TAIL_PREFIX + key, this.#journal.toStoredJson());
     } catch {
       // No localStorage, or full: the last second of a storm's journal is lost, nothing else.
@@ -78,16 +86,86 @@ export class Diagnostics {
   }
 
   #recordConsole(level, text, at) {
-    if (this.#journal.recordConsole(level, text, at)) this.#scheduleSave();
+    if (this.#journal) {
+      if (this.#journal.recordConsole(level, text, at)) this.#scheduleSave();
+    } else if (consoleLineWakesJournal(text)) {
+      this.#keepEarly({ console: { level, text }, at });
+      this.#wake().catch(() => {});
+    }
   }
 
   /** A guardian event (from Guardian#emit). */
   record(type, detail) {
     try {
-      if (this.#journal.recordEvent(type, detail ?? null, Date.now())) this.#scheduleSave();
+      if (this.#journal) {
+        if (this.#journal.recordEvent(type, detail ?? null, Date.now())) this.#scheduleSave();
+        return;
+      }
+      this.#keepEarly({ event: { type, detail: detail ?? null }, at: Date.now() });
+      if (wakesJournal(type)) this.#wake().catch(() => {});
     } catch (err) {
       this.#warn("journal", err);
     }
+  }
+
+  /** While the journal sleeps: the newest `capacity` of what it would have been told. */
+  #keepEarly(item) {
+    this.#early.push(item);
+    if (this.#early.length > this.#capacity) this.#early.shift();
+  }
+
+  /**
+   * Wakes the journal: loads the module, tells it what the page saw so far, merges the session's stored
+   * journal and writes. Resolves when done; rejects when the module cannot load (tried again on the next
+   * need; what the page saw is kept meanwhile).
+   */
+  #wake() {
+    if (this.#journal && !this.#waking) return Promise.resolve();
+    this.#waking ??= this.#wakeNow().finally(() => (this.#waking = null));
+    return this.#waking;
+  }
+
+  async #wakeNow() {
+    try {
+      const module = await this.#loadModule();
+      const journal = new module.JournalCore(this.#capacity);
+      this.#redact = module.redactText;
+      if (this.#session) journal.setSession(this.#session.userId, this.#session.deviceId, false);
+      for (const { event, console: line, at } of this.#early) {
+        if (event) journal.recordEvent(event.type, event.detail, at);
+        else journal.recordConsole(line.level, line.text, at);
+      }
+      this.#early = [];
+      this.#journal = journal;
+      this.#wakeFailure = null;
+    } catch (err) {
+      this.#wakeFailure = String(err && err.message ? err.message : err);
+      throw err;
+    }
+    if (this.#session) await this.#mergeStored(this.#session.key);
+    this.#dirty = true;
+    await this.flush();
+  }
+
+  /** Folds the session's stored journal under this page's entries (a tail first: it is the newer). */
+  async #mergeStored(key) {
+    try {
+      await this.#ownDbReady;
+      const stored = this.#takeTail(key) ?? (await this.#db.loadJournal(key));
+      // The page may have switched sessions meanwhile: then this journal is not that session's.
+      if (!stored || this.#journal.sessionKey() !== key) return;
+      if (!this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
+    } catch (err) {
+      this.#warn("own database", err);
+    }
+  }
+
+  /** `asleep` (nothing troubling yet), `waking`, `awake`, or `unavailable` with the reason. */
+  journalState() {
+    if (this.#journal) return { state: "awake" };
+    if (this.#waking) return { state: "waking" };
+    if (this.#wakeFailure) return { state: "unavailable", reason: this.#wakeFailure };
+    return { state: "asleep" };
   }
 
   /** The client's session: loads that session's stored journal and folds this page's entries in. */
@@ -104,14 +182,16 @@ export class Diagnostics {
     const switching = this.#session !== null;
     if (switching) await this.flush();
     this.#session = { userId, deviceId, key };
-    // A new session in this page starts its own journal; the first one takes the page's early lines.
-    this.#journal.setSession(userId, deviceId, switching);
     this.#otkCounts = null;
+    // A new session in this page starts its own journal; the first one takes the page's early lines.
+    if (this.#journal) {
+      this.#journal.setSession(userId, deviceId, switching);
+      await this.#mergeStored(key);
+    } else if (switching) {
+      this.#early = [];
+    }
     try {
       await this.#ownDbReady;
-      // A tail is that page's last write, unfinished: newer than what the database holds.
-      const stored = this.#takeTail(key) ?? (await this.#db.loadJournal(key));
-      if (stored && !this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
       this.#sentinel = await this.#observeSentinel(userId, deviceId, undefined);
     } catch (err) {
       this.#warn("own database", err);
@@ -184,7 +264,7 @@ export class Diagnostics {
       this.#saveTimer = null;
     }
     this.#saving = this.#saving.then(async () => {
-      const key = this.#journal.sessionKey();
+      const key = this.#journal && this.#journal.sessionKey();
       if (!this.#dirty || !key) return;
       this.#dirty = false;
       this.#lastSaveAt = Date.now();
@@ -201,17 +281,19 @@ export class Diagnostics {
     return this.#saving;
   }
 
-  /** The journal: `{ v, session, capacity, total, dropped, keCounts, entries }`. */
-  journal() {
+  /** Resolves to the journal, woken if asleep: `{ v, session, capacity, total, dropped, keCounts, entries }`. */
+  async journal() {
+    await this.#wake();
     return this.#journal.snapshot();
   }
 
+  /** KE counts of the journal; `{}` while it sleeps (nothing troubling in this page). */
   keCounts() {
-    return this.#journal.keCounts();
+    return this.#journal ? this.#journal.keCounts() : {};
   }
 
   lastEntries(n = 20) {
-    return this.#journal.last(n);
+    return this.#journal ? this.#journal.last(n) : [];
   }
 
   ownDatabase() {
@@ -260,6 +342,7 @@ export class Diagnostics {
       input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.loadSentinel(this.#session.key)));
     }
     const module = await this.#loadModule();
+    await this.#wake();
     return JSON.parse(module.buildReport(input, this.#journal.toStoredJson(), this.#capacity));
   }
 
@@ -294,8 +377,10 @@ export class Diagnostics {
   #warn(what, err) {
     if (this.#warned) return;
     this.#warned = true;
-    // Printed with the guardian's prefix (the console tap skips it) and redacted.
-    console.warn(`${OWN_PREFIX} diagnostics: ${what}: ${redactText(String(err && err.message ? err.message : err))}`);
+    // Printed with the guardian's prefix (the console tap skips it). A message is printed redacted, so only
+    // once the module that redacts is loaded; until then the error's name says what kind it was.
+    const why = typeof err === "string" ? err : this.#redact ? this.#redact(String(err && err.message ? err.message : err)) : (err && err.name) || "Error";
+    console.warn(`${OWN_PREFIX} diagnostics: ${what}: ${why}`);
   }
 }
 

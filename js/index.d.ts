@@ -325,8 +325,12 @@ export declare class Guardian extends EventTarget {
   writer(): WriterState;
   /** Roll call of this session's tabs (about 200 ms); null before acquireWriter(). */
   writerCensus(): Promise<WriterCensus | null>;
-  /** The diagnostics journal of this session (null if diagnostics could not start). */
-  journal(): JournalSnapshot | null;
+  /**
+   * The diagnostics journal of this session (null if diagnostics could not start). The journal sleeps until
+   * the first sign of trouble in the page (its code is in the lazily loaded module); reading it wakes it, so
+   * this rejects if that module cannot load.
+   */
+  journal(): Promise<JournalSnapshot | null>;
   /** Writes the journal to the guardian's own database now (otherwise within about a second). */
   flushJournal(): Promise<void>;
   /** The redacted diagnostics report (schema in docs/diagnostics.md). */
@@ -335,8 +339,8 @@ export declare class Guardian extends EventTarget {
   downloadReport(): Promise<string>;
   /** Copies the report (JSON) to the clipboard; resolves to false when the browser refused. */
   copyReport(): Promise<boolean>;
-  /** What the panel shows, without building a report. */
-  diagnosticsSummary(lastN?: number): { keCounts: KeCounts; last: JournalEntry[]; ownDatabase: OwnDatabaseState | null } | null;
+  /** What the panel shows, now, without building a report or waking the journal (keCounts `{}` and last `[]` while it sleeps). */
+  diagnosticsSummary(lastN?: number): { journal: JournalState; keCounts: Partial<KeCounts>; last: JournalEntry[]; ownDatabase: OwnDatabaseState | null } | null;
   addEventListener<K extends keyof GuardianEventMap>(
     type: K,
     listener: (this: Guardian, ev: GuardianEventMap[K]) => unknown,
@@ -398,6 +402,13 @@ export interface JournalEntry {
   lastAt: number;
   /** Occurrences folded into this entry (repeats differing only in numbers count here). */
   count: number;
+}
+
+/** The journal sleeps until trouble (or a read) wakes it; "unavailable" when its module could not load (tried again on the next need). */
+export interface JournalState {
+  state: "asleep" | "waking" | "awake" | "unavailable";
+  /** Why the module could not load ("unavailable" only). */
+  reason?: string;
 }
 
 export interface JournalSnapshot {

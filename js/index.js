@@ -343,9 +343,13 @@ export class Guardian extends EventTarget {
     };
   }
 
-  /** The diagnostics journal of this session: `{ v, session, capacity, total, dropped, keCounts, entries }`. */
+  /**
+   * Resolves to the diagnostics journal of this session: `{ v, session, capacity, total, dropped, keCounts,
+   * entries }` (null without diagnostics). The journal sleeps until the first sign of trouble; reading it
+   * wakes it (its code is in the lazily loaded module, so this rejects if that module cannot load).
+   */
   journal() {
-    return this.#diagnostics ? this.#diagnostics.journal() : null;
+    return this.#diagnostics ? this.#diagnostics.journal() : Promise.resolve(null);
   }
 
   /** Writes the journal to the guardian's own database now (it is otherwise written within a second). */
@@ -368,10 +372,10 @@ export class Guardian extends EventTarget {
     return this.#diagnostics ? this.#diagnostics.copyReport() : Promise.resolve(false);
   }
 
-  /** For the panel: `{ keCounts, last, ownDatabase }` without building a report. */
+  /** For the panel: `{ journal: { state, reason? }, keCounts, last, ownDatabase }`, now, without waking the journal. */
   diagnosticsSummary(lastN = 10) {
     const d = this.#diagnostics;
-    return d ? { keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
+    return d ? { journal: d.journalState(), keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
   }
 
   #emit(events) {

@@ -116,7 +116,11 @@ export function capabilityStatus(g) {
 
   const sum = typeof g.diagnosticsSummary === "function" ? call(() => g.diagnosticsSummary(0)) : undefined;
   const db = sum && sum.ownDatabase;
+  const journal = (sum && sum.journal) || {};
   if (!sum) grey("journal", "Journal");
+  else if (journal.state === "unavailable") rows.push({ id: "journal", name: "Journal", level: "amber", why: `not kept: its module could not load (${journal.reason || "unknown reason"})` });
+  else if (journal.state === "asleep") rows.push({ id: "journal", name: "Journal", level: "green", why: "asleep: nothing troubling in this page (it wakes on the first sign of trouble, or for a report)" });
+  else if (journal.state === "waking") rows.push({ id: "journal", name: "Journal", level: "green", why: "waking: loading the journal…" });
   else if (!db) rows.push({ id: "journal", name: "Journal", level: "amber", why: "opening the guardian's own database…" });
   else if (!db.available) rows.push({ id: "journal", name: "Journal", level: "amber", why: "kept in memory only: the guardian's own database cannot be opened" });
   else if (db.createdThisPage) rows.push({ id: "journal", name: "Journal", level: "amber", why: "kept across reloads; its database was new in this page (first run, or the site's storage was cleared)" });

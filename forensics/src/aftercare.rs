@@ -13,7 +13,7 @@ use matrix_crypto_guardian::model::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
 
 /// A JS value as JSON (through `JSON.stringify`); `None` for undefined, null or what has no JSON form.
-fn from_js(value: &JsValue) -> Option<Value> {
+pub(crate) fn from_js(value: &JsValue) -> Option<Value> {
     if value.is_undefined() || value.is_null() {
         return None;
     }
@@ -22,13 +22,16 @@ fn from_js(value: &JsValue) -> Option<Value> {
 }
 
 /// `value` as a plain JS value (`JSON.parse` of its JSON).
-fn to_js(value: &impl ToJson) -> JsValue {
-    js_sys::JSON::parse(&value.to_json().to_json_string()).unwrap_or(JsValue::NULL)
+pub(crate) fn to_js(value: &impl ToJson) -> JsValue {
+    value_to_js(&value.to_json())
+}
+
+pub(crate) fn value_to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_json_string()).unwrap_or(JsValue::NULL)
 }
 
 /// The redacted report as JSON text (compact; the caller parses it), from what the JS layer gathered
-/// (`input`, a plain object) and the journal in its stored form (`journal_json`, from the core's
-/// `toStoredJson()`).
+/// (`input`, a plain object) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
 #[wasm_bindgen(js_name = buildReport)]
 pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> String {
     let input = from_js(&input).and_then(|v| ReportInput::from_json(&v)).unwrap_or_default();

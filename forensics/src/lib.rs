@@ -9,7 +9,8 @@
 //!   passphrase-protected Megolm key export file, before a sign-out clears the store.
 //!
 //! It also exports the guardian's models that run only after trouble — the redacted report and the
-//! remedy decisions (module `aftercare`) — so they stay out of the core wasm every page fetches.
+//! remedy decisions (module `aftercare`), the journal (module `journal`: it wakes on the first sign of
+//! trouble) — so they stay out of the core wasm every page fetches.
 //!
 //! The pure functions build and are tested natively; the `#[wasm_bindgen]` surface (module `wasm`)
 //! exists only on wasm32.
@@ -17,6 +18,8 @@
 #[cfg(target_arch = "wasm32")]
 mod aftercare;
 mod export;
+#[cfg(target_arch = "wasm32")]
+mod journal;
 mod otk;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

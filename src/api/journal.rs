@@ -1,104 +1,28 @@
-//! The diagnostics surface: `JournalCore` (the journal in memory), redaction of the guardian's own
-//! lines, and what an accepted upload tells. Used by `js/diagnostics.js`, which keeps the journal in the
-//! guardian's own database (`js/own-db.js`); the report is built by the lazily loaded module. Every call
-//! is total: bad input gives a value (false, null), never a panic.
+//! The diagnostics surface of the core: what wakes the journal, and what an accepted upload tells. The
+//! journal itself (`JournalCore`), redaction and the report live in the lazily loaded module: a healthy
+//! page never needs them. Used by `js/diagnostics.js`. Every call is total: bad input gives a value
+//! (false, null), never a panic.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::{from_js, to_js};
-use crate::model::journal::{Journal, SessionId, DEFAULT_CAPACITY};
+use super::to_js;
+use crate::model::journal;
 use crate::model::json::{self, Value};
-use crate::model::redact::redact_text;
 use crate::model::upload::{parse_upload_request, ParsedUpload};
 
-#[wasm_bindgen]
-pub struct JournalCore {
-    journal: Journal,
+/// Whether a guardian event wakes the journal: any journaled event but the routine ones every page
+/// has (the writer acquired, persistence). Until it wakes, the page keeps its events in memory.
+#[wasm_bindgen(js_name = wakesJournal)]
+pub fn wakes_journal(kind: &str) -> bool {
+    journal::wakes_journal(kind)
 }
 
-#[wasm_bindgen]
-impl JournalCore {
-    /// An empty journal holding at most `capacity` entries (default 200).
-    #[wasm_bindgen(constructor)]
-    pub fn new(capacity: Option<u32>) -> JournalCore {
-        JournalCore { journal: Journal::new(capacity.map(|c| c as usize).unwrap_or(DEFAULT_CAPACITY)) }
-    }
-
-    /// Records a console line if it matches a signature; returns whether it did.
-    #[wasm_bindgen(js_name = recordConsole)]
-    pub fn record_console(&mut self, level: &str, text: &str, now_ms: f64) -> bool {
-        self.journal.record_console(level, text, now_ms)
-    }
-
-    /// Records a guardian event (type + detail); returns whether its type is journaled.
-    #[wasm_bindgen(js_name = recordEvent)]
-    pub fn record_event(&mut self, kind: &str, detail: JsValue, now_ms: f64) -> bool {
-        self.journal.record_event(kind, &from_js(&detail), now_ms)
-    }
-
-    /// The session key (`user|device`) or undefined.
-    #[wasm_bindgen(js_name = sessionKey)]
-    pub fn session_key(&self) -> Option<String> {
-        self.journal.session().map(SessionId::key)
-    }
-
-    /// Switches to a session: the entries recorded so far stay unless `fresh`.
-    #[wasm_bindgen(js_name = setSession)]
-    pub fn set_session(&mut self, user_id: String, device_id: String, fresh: bool) {
-        if fresh {
-            self.journal = Journal::new(self.journal.capacity());
-        }
-        self.journal.set_session(Some(SessionId { user_id, device_id }));
-    }
-
-    /// Merges a stored journal (JSON text of any known format) under this page's entries.
-    /// Returns false when the text is unreadable (then nothing changes).
-    #[wasm_bindgen(js_name = mergeStored)]
-    pub fn merge_stored(&mut self, json: &str) -> bool {
-        match Journal::from_stored(json, self.journal.capacity()) {
-            Some(mut stored) => {
-                stored.set_session(self.journal.session().cloned());
-                stored.absorb(&self.journal);
-                self.journal = stored;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The persisted form, as JSON text (also what the report module reads).
-    #[wasm_bindgen(js_name = toStoredJson)]
-    pub fn to_stored_json(&self) -> String {
-        self.journal.to_stored_json()
-    }
-
-    /// `{ v, session, capacity, total, dropped, keCounts, entries }` (what `guardian.journal()` returns).
-    pub fn snapshot(&self) -> JsValue {
-        to_js(&self.journal.to_stored())
-    }
-
-    /// `{ "KE-1": n, … }`, every KE present.
-    #[wasm_bindgen(js_name = keCounts)]
-    pub fn ke_counts(&self) -> JsValue {
-        super::value_to_js(&self.journal.ke_counts_json())
-    }
-
-    /// The most recent `n` entries, most recent last.
-    pub fn last(&self, n: u32) -> JsValue {
-        to_js(&self.journal.last(n as usize))
-    }
-
-    pub fn len(&self) -> u32 {
-        self.journal.entries().len() as u32
-    }
-}
-
-/// Redacts secrets from free text (what the guardian itself prints).
-#[wasm_bindgen(js_name = redactText)]
-pub fn redact_text_js(text: &str) -> String {
-    redact_text(text)
+/// Whether a console line is one the journal keeps (a KE signature): such a line wakes it.
+#[wasm_bindgen(js_name = consoleLineWakesJournal)]
+pub fn console_line_wakes_journal(text: &str) -> bool {
+    journal::classify_console(text).is_some()
 }
 
 /// What an accepted keys/upload tells the diagnostics: `{ ed25519, userId, deviceId, otkCounts }`

@@ -153,6 +153,13 @@ pub fn classify_event(kind: &str) -> Option<(Source, Signature)> {
     Some((source, Signature { ke, name }))
 }
 
+/// Whether an event wakes the journal of a page: every journaled type but the routine ones each page
+/// has. A healthy page then never loads the journal's code (it lives in the lazily loaded module); its
+/// routine events are kept in memory and journaled if trouble comes later in that page.
+pub fn wakes_journal(kind: &str) -> bool {
+    !matches!(kind, "writer-acquired" | "persistence") && classify_event(kind).is_some()
+}
+
 /// A one-line summary of a guardian event's detail: the fields a reader needs, never the raw detail.
 pub fn summarize_event(kind: &str, detail: &Value) -> String {
     let s = |v: &Value| -> Option<String> {
@@ -737,6 +744,21 @@ mod tests {
         for (line, ke, name) in REAL {
             let sig = classify_console(line).unwrap_or_else(|| panic!("unclassified: {line}"));
             assert_eq!((sig.ke, sig.name), (*ke, *name), "{line}");
+        }
+    }
+
+    #[test]
+    fn trouble_wakes_the_journal_routine_does_not() {
+        for kind in ["storm", "breaker-open", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "remedy", "error"] {
+            assert!(wakes_journal(kind), "{kind}");
+        }
+        // Every page has these; they are journaled only once something else woke the journal.
+        for kind in ["writer-acquired", "persistence"] {
+            assert!(!wakes_journal(kind) && classify_event(kind).is_some(), "{kind}");
+        }
+        // Not journaled at all.
+        for kind in ["ready", "store-healthy", "", "STORM"] {
+            assert!(!wakes_journal(kind), "{kind}");
         }
     }
 

@@ -17,6 +17,7 @@ import { ensureWwwBuilt } from '../../scripts/build-www.mjs';
 import { serve } from '../../scripts/serve.mjs';
 import {
   acceptInvite,
+  guardianDatabase,
   launchBrowser,
   login,
   logsOf,
@@ -143,7 +144,7 @@ describe('encrypted chat between two real clients', { timeout: 120_000 }, () => 
   // TODO(lead): until pkg/ is built (npm run build) this is reported as a TODO, and only the fail-open
   // path is checked: the page says the guardian is unavailable and the chat above worked anyway.
   const pkgBuilt = existsSync(PKG_INDEX);
-  step('the page reports the guardian loaded with its version, and the forensics module was never fetched', async () => {
+  step('the page reports the guardian loaded with its version; the forensics module was never fetched and the journal slept', async () => {
     assert.ok(pkgBuilt, 'pkg/ is built (npm test runs npm run build first)');
     for (const page of [alice, bob]) {
       const status = await waitForGuardianStatus(page);
@@ -153,6 +154,12 @@ describe('encrypted chat between two real clients', { timeout: 120_000 }, () => 
       const fetched = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
       assert.ok(fetched.some((n) => n.includes('/pkg/core/guardian_core_bg.wasm')), 'the core wasm was loaded');
       assert.ok(!fetched.some((n) => n.includes('/pkg/forensics/')), `forensics fetched without a conflict: ${fetched.filter((n) => n.includes('forensics'))}`);
+      // Nor was the journal woken (its code is in that module): nothing troubling, no journal written; the
+      // store-loss sentinel, which every healthy page keeps, is.
+      assert.deepEqual(await page.evaluate(() => window.demo.guardian.diagnosticsSummary().journal), { state: 'asleep' });
+      const db = await guardianDatabase(page);
+      assert.deepEqual(Object.keys(db.records.journal || {}), [], 'no journal written by a healthy page');
+      assert.equal(Object.keys(db.records.sentinel || {}).length, 1, `the sentinel of the session: ${JSON.stringify(db.records)}`);
     }
   });
 });

@@ -1,0 +1,102 @@
+//! The journal, exported from this lazily loaded module: `JournalCore` (the journal of one session in
+//! memory: classification, de-duplication, bounds, redaction, the stored form) and `redactText`.
+//!
+//! The journal wakes on the first sign of trouble in a page (a storm, a store loss, a KE line in the
+//! console…) or when it is read; until then the page keeps its few routine events (writer, persistence)
+//! in memory and the core only tells what wakes it (`wakesJournal`, `consoleLineWakesJournal`). A healthy
+//! page so never downloads the journal's code nor writes a journal. Every call is total: bad input gives a
+//! value (false, null), never a panic.
+use matrix_crypto_guardian::model::journal::{Journal, SessionId, DEFAULT_CAPACITY};
+use matrix_crypto_guardian::model::json::Value;
+use matrix_crypto_guardian::model::redact::redact_text;
+use wasm_bindgen::prelude::*;
+
+use crate::aftercare::{from_js, to_js, value_to_js};
+
+#[wasm_bindgen]
+pub struct JournalCore {
+    journal: Journal,
+}
+
+#[wasm_bindgen]
+impl JournalCore {
+    /// An empty journal holding at most `capacity` entries (default 200).
+    #[wasm_bindgen(constructor)]
+    pub fn new(capacity: Option<u32>) -> JournalCore {
+        JournalCore { journal: Journal::new(capacity.map(|c| c as usize).unwrap_or(DEFAULT_CAPACITY)) }
+    }
+
+    /// Records a console line if it matches a signature; returns whether it did.
+    #[wasm_bindgen(js_name = recordConsole)]
+    pub fn record_console(&mut self, level: &str, text: &str, now_ms: f64) -> bool {
+        self.journal.record_console(level, text, now_ms)
+    }
+
+    /// Records a guardian event (type + detail); returns whether its type is journaled.
+    #[wasm_bindgen(js_name = recordEvent)]
+    pub fn record_event(&mut self, kind: &str, detail: JsValue, now_ms: f64) -> bool {
+        self.journal.record_event(kind, &from_js(&detail).unwrap_or(Value::Null), now_ms)
+    }
+
+    /// The session key (`user|device`) or undefined.
+    #[wasm_bindgen(js_name = sessionKey)]
+    pub fn session_key(&self) -> Option<String> {
+        self.journal.session().map(SessionId::key)
+    }
+
+    /// Switches to a session: the entries recorded so far stay unless `fresh`.
+    #[wasm_bindgen(js_name = setSession)]
+    pub fn set_session(&mut self, user_id: String, device_id: String, fresh: bool) {
+        if fresh {
+            self.journal = Journal::new(self.journal.capacity());
+        }
+        self.journal.set_session(Some(SessionId { user_id, device_id }));
+    }
+
+    /// Merges a stored journal (JSON text of any known format) under this page's entries.
+    /// Returns false when the text is unreadable (then nothing changes).
+    #[wasm_bindgen(js_name = mergeStored)]
+    pub fn merge_stored(&mut self, json: &str) -> bool {
+        match Journal::from_stored(json, self.journal.capacity()) {
+            Some(mut stored) => {
+                stored.set_session(self.journal.session().cloned());
+                stored.absorb(&self.journal);
+                self.journal = stored;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The persisted form, as JSON text (also what `buildReport` reads).
+    #[wasm_bindgen(js_name = toStoredJson)]
+    pub fn to_stored_json(&self) -> String {
+        self.journal.to_stored_json()
+    }
+
+    /// `{ v, session, capacity, total, dropped, keCounts, entries }` (what `guardian.journal()` resolves to).
+    pub fn snapshot(&self) -> JsValue {
+        to_js(&self.journal.to_stored())
+    }
+
+    /// `{ "KE-1": n, … }`, every KE present.
+    #[wasm_bindgen(js_name = keCounts)]
+    pub fn ke_counts(&self) -> JsValue {
+        value_to_js(&self.journal.ke_counts_json())
+    }
+
+    /// The most recent `n` entries, most recent last.
+    pub fn last(&self, n: u32) -> JsValue {
+        to_js(&self.journal.last(n as usize))
+    }
+
+    pub fn len(&self) -> u32 {
+        self.journal.entries().len() as u32
+    }
+}
+
+/// Redacts secrets from free text (what the guardian itself prints).
+#[wasm_bindgen(js_name = redactText)]
+pub fn redact_text_js(text: &str) -> String {
+    redact_text(text)
+}
