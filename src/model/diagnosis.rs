@@ -81,18 +81,21 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
 
     if c.key_material_differs() == Some(false) {
         let reason = if input.server_otk_count == Some(0) {
-            format!("the server holds the same public key under {id} and reports 0 one-time keys: OTK exhaustion, not a store divergence")
+            ["the server holds the same public key under ", id, " and reports 0 one-time keys: OTK exhaustion, not a store divergence"].concat()
         } else {
-            format!("the server holds the same public key under {id}: not a store divergence; the rejection has another cause")
+            ["the server holds the same public key under ", id, ": not a store divergence; the rejection has another cause"].concat()
         };
         return Diagnosis::ExhaustionOrOther { reason };
     }
 
     match input.old_key_signature_valid {
         Some(false) => {
-            let mut reason = format!(
-                "the server's key {id} is not signed by this device's current ed25519 key: the crypto store was lost and a new identity now uses the old device id; only a new device fixes it"
-            );
+            let mut reason = [
+                "the server's key ",
+                id,
+                " is not signed by this device's current ed25519 key: the crypto store was lost and a new identity now uses the old device id; only a new device fixes it",
+            ]
+            .concat();
             if input.request_had_device_keys {
                 reason.push_str(
                     " (the failing upload also re-announced device keys, as a blank store does)",
@@ -101,9 +104,12 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
             Diagnosis::IdentityReplaced { reason }
         }
         Some(true) => {
-            let mut reason = format!(
-                "the server's key {id} is signed by this device's current ed25519 key but holds other key material: a second writer (another tab, or an older copy of the store) used the same key id"
-            );
+            let mut reason = [
+                "the server's key ",
+                id,
+                " is signed by this device's current ed25519 key but holds other key material: a second writer (another tab, or an older copy of the store) used the same key id",
+            ]
+            .concat();
             if c.new_key.is_none() {
                 reason.push_str(" (the server did not show the new key)");
             }
@@ -113,11 +119,11 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
             let mut reason = if c.old_key.is_none() {
                 "the server's answer does not include the old key, so its signature cannot be checked".to_owned()
             } else if c.old_key.as_ref().is_some_and(|k| k.signatures.is_empty()) {
-                format!("the server's key {id} is an unsigned legacy key, so its origin cannot be checked")
+                ["the server's key ", id, " is an unsigned legacy key, so its origin cannot be checked"].concat()
             } else if input.current_ed25519.is_none() {
                 "this device's current ed25519 key is not known yet (no device_keys in the request; ask /keys/query)".to_owned()
             } else {
-                format!("the signature of the server's key {id} has not been checked yet")
+                ["the signature of the server's key ", id, " has not been checked yet"].concat()
             };
             if input.request_had_device_keys {
                 reason.push_str(

@@ -120,14 +120,38 @@ impl Number {
             fraction = 0;
         }
         let sign = if v < 0.0 && (whole > 0 || fraction > 0) { "-" } else { "" };
-        let mut text = format!("{sign}{whole}");
+        let mut text = [sign, &decimal(whole)].concat();
         if fraction > 0 {
-            let digits = format!("{fraction:0width$}");
+            let digits = decimal(fraction);
             text.push('.');
+            text.push_str(&"0".repeat(width - digits.len()));
             text.push_str(digits.trim_end_matches('0'));
         }
         Some(Number(text))
     }
+}
+
+// The core formats numbers and text itself: `format!` and `to_string` on numbers bring core::fmt's
+// machinery (padding, `Formatter`, per-call argument tables) into the wasm every page fetches.
+
+/// `n` in decimal.
+pub fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().map(|&d| d as char).collect()
+}
+
+/// `n` as 16 lower-case hex digits.
+pub fn hex16(n: u64) -> String {
+    (0..16).rev().map(|i| char::from(b"0123456789abcdef"[(n >> (i * 4)) as usize & 15])).collect()
 }
 
 // `f64::powi`, `trunc` and `round` are std-only (core has no float math). These give the same results.
@@ -365,7 +389,10 @@ macro_rules! from_integer {
     ($($t:ty),*) => {$(
         impl From<$t> for Value {
             fn from(v: $t) -> Self {
-                Value::Number(Number(v.to_string()))
+                #[allow(unused_comparisons)]
+                let negative = v < 0;
+                let magnitude = decimal((v as i128).unsigned_abs() as u64);
+                Value::Number(Number(if negative { ["-", &magnitude].concat() } else { magnitude }))
             }
         }
     )*};
@@ -475,9 +502,16 @@ pub struct Error {
     pub eof: bool,
 }
 
+impl Error {
+    /// `"<reason> at byte <offset>"` (also its `Display`).
+    pub fn describe(&self) -> String {
+        [self.reason, " at byte ", &decimal(self.offset as u64)].concat()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.reason, self.offset)
+        f.write_str(&self.describe())
     }
 }
 
@@ -761,6 +795,26 @@ mod tests {
             prop_assert_eq!(round_positive(v.abs()), v.abs().round());
             prop_assert_eq!(powi(10.0, n).to_bits(), 10f64.powi(n).to_bits());
         }
+
+        // …and its number printing must agree with core::fmt's.
+        #[test]
+        fn number_printing_agrees_with_fmt(n: u64, i: i64, u: usize) {
+            prop_assert_eq!(decimal(n), n.to_string());
+            prop_assert_eq!(hex16(n), format!("{n:016x}"));
+            prop_assert_eq!(Value::from(i).to_json_string(), i.to_string());
+            prop_assert_eq!(Value::from(u).to_json_string(), u.to_string());
+        }
+    }
+
+    #[test]
+    fn number_printing_edges() {
+        assert_eq!(decimal(0), "0");
+        assert_eq!(decimal(u64::MAX), u64::MAX.to_string());
+        assert_eq!(Value::from(i64::MIN).to_json_string(), i64::MIN.to_string());
+        assert_eq!(hex16(0), "0000000000000000");
+        assert_eq!(Number::from_f64(-0.25).unwrap().as_str(), "-0.25");
+        assert_eq!(Number::from_f64(1.000_001).unwrap().as_str(), "1.000001");
+        assert_eq!(Number::from_f64(1e9 + 0.5).unwrap().as_str(), "1000000000.5");
     }
 
     fn round_trip(text: &str) -> String {

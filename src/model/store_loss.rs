@@ -202,26 +202,34 @@ pub fn check_store(
             if account != AccountPresence::Absent {
                 return StoreCheck::Healthy { session, store: store.clone(), account };
             }
-            let reason = format!(
-                "a session for {} (device {}) is in localStorage and its crypto store ({store}) is in IndexedDB, \
-                 but the store holds no account: it was emptied or recreated",
-                session.user_id, session.device_id
-            );
+            let reason = [
+                "a session for ",
+                &session.user_id,
+                " (device ",
+                &session.device_id,
+                ") is in localStorage and its crypto store (",
+                store,
+                ") is in IndexedDB, but the store holds no account: it was emptied or recreated",
+            ]
+            .concat();
             (Vec::new(), Some(store.clone()), reason)
         }
         None => {
-            let reason = format!(
-                "a session for {} (device {}) is in localStorage, but its crypto store ({}) is not in IndexedDB: \
-                 the browser evicted it or it was cleared",
-                session.user_id,
-                session.device_id,
-                crypto_stores.join(" or ")
-            );
+            let reason = [
+                "a session for ",
+                &session.user_id,
+                " (device ",
+                &session.device_id,
+                ") is in localStorage, but its crypto store (",
+                &crypto_stores.join(" or "),
+                ") is not in IndexedDB: the browser evicted it or it was cleared",
+            ]
+            .concat();
             (crypto_stores.to_vec(), None, reason)
         }
     };
     if let Some(key) = &known_identity {
-        reason.push_str(&format!("; this device's identity key was {key}, and its private half is gone"));
+        reason.push_str(&["; this device's identity key was ", key, ", and its private half is gone"].concat());
     }
     StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason }
 }

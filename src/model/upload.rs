@@ -124,7 +124,7 @@ pub fn parse_upload_request(body: &[u8]) -> ParsedUpload {
                     }
                 }
             }
-            Some(_) => return not(&format!("{field} is not an object")),
+            Some(_) => return not(&[field, " is not an object"].concat()),
         }
     }
     let [one_time_key_ids, fallback_key_ids] = id_sets;
@@ -147,10 +147,10 @@ fn device_keys_summary(v: &Value) -> Option<DeviceKeysSummary> {
     let key = |alg: &str| -> Option<String> {
         let keys = keys?;
         // The device's own key id first; any key of that algorithm otherwise.
-        keys.get(&format!("{alg}:{device_id}"))
+        keys.get(&[alg, ":", &device_id].concat())
             .or_else(|| {
                 keys.iter()
-                    .find(|(k, _)| k.starts_with(&format!("{alg}:")))
+                    .find(|(k, _)| k.strip_prefix(alg).is_some_and(|rest| rest.starts_with(':')))
                     .map(|(_, v)| v)
             })
             .and_then(Value::as_str)
@@ -175,7 +175,7 @@ pub fn key_ids_fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> Str
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    format!("{}-{h:016x}", set.len())
+    [json::decimal(set.len() as u64), "-".into(), json::hex16(h)].concat()
 }
 
 #[cfg(test)]

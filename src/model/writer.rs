@@ -46,8 +46,8 @@ pub fn lock_name(override_name: Option<&str>, store_prefix: Option<&str>, user_i
     let prefix = store_prefix.map(str::trim).filter(|p| !p.is_empty()).unwrap_or(DEFAULT_CRYPTO_STORE_PREFIX);
     let nonblank = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     match (nonblank(user_id), nonblank(device_id)) {
-        (Some(user), Some(device)) => format!("{LOCK_ROOT}/{prefix}/{user}/{device}"),
-        _ => format!("{LOCK_ROOT}/{prefix}"),
+        (Some(user), Some(device)) => [LOCK_ROOT, "/", prefix, "/", &user, "/", &device].concat(),
+        _ => [LOCK_ROOT, "/", prefix].concat(),
     }
 }
 
