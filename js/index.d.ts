@@ -199,7 +199,7 @@ export interface StormState {
   firstSeen: number | null;
   /** Conflicting answers seen: from the server plus local replays. */
   count: number;
-  /** The last conflict as parsed from the server's answer. */
+  /** The last conflict: read from the server's answer, its new key from the failing request. */
   conflict: ConflictSummary | null;
 }
 
@@ -207,10 +207,13 @@ export interface ConflictSummary {
   kind: "one-time-key" | "fallback-key";
   algorithm: string | null;
   keyId: string | null;
+  /** The public key the server holds under `keyId`, as its answer shows it (Synapse does). */
   oldKey: string | null;
+  /** The public key the failing keys/upload request holds under `keyId` (null if it holds none). */
   newKey: string | null;
   signerUserId: string | null;
   signerDeviceId: string | null;
+  /** Key id and old key from the answer, new key from the request: all three known. */
   detailsKnown: boolean;
   homeserver: string;
 }

@@ -1,6 +1,6 @@
 //! Property tests for everything in the model that reads outside data: the keys/upload answer
-//! classifier, the Python-repr parser, the upload-request reader, the /keys/query reader and the
-//! storm watch (breaker) driven by random exchanges and broken clocks.
+//! classifier (with the new key taken from the request), the upload-request reader, the /keys/query
+//! reader and the storm watch (breaker) driven by random exchanges and broken clocks.
 //!
 //! Bounded for CI (the whole file runs in a few seconds natively). A long run:
 //!
@@ -18,10 +18,9 @@ use matrix_crypto_guardian::model::breaker::{BreakerConfig, MAX_REPLAY_BYTES};
 use matrix_crypto_guardian::model::conflict::{MAX_MESSAGE_BYTES, SignedKey};
 use matrix_crypto_guardian::model::json::{self as model_json, ToJson};
 use matrix_crypto_guardian::model::keys_query::device_ed25519;
-use matrix_crypto_guardian::model::pyrepr;
 use matrix_crypto_guardian::model::storm::{StormConfig, StormWatch, UploadDecision};
 use matrix_crypto_guardian::model::{
-    classify_upload_answer, parse_upload_request, KeyKind, ParsedUpload, UploadAnswer,
+    classify_upload_answer, parse_upload_request, KeyKind, ParsedUpload, UploadAnswer, UploadRequest,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -150,8 +149,9 @@ fn py_str(s: &str, ascii_only: bool) -> String {
     out
 }
 
-/// Python's `repr()` of the value Synapse holds (dicts, lists, str, bool, None, int).
-fn py_repr(v: &Value, ascii_only: bool, tuples: bool) -> String {
+/// Python's `repr()` of the value Synapse holds (dicts, lists, str, bool, None, int): what its
+/// conflict message prints after "new key:" (and the classifier must read past, not parse).
+fn py_repr(v: &Value, ascii_only: bool) -> String {
     match v {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
@@ -159,21 +159,13 @@ fn py_repr(v: &Value, ascii_only: bool, tuples: bool) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => py_str(s, ascii_only),
         Value::Array(a) => {
-            let items: Vec<_> = a.iter().map(|x| py_repr(x, ascii_only, tuples)).collect();
-            if tuples {
-                if items.len() == 1 {
-                    format!("({},)", items[0])
-                } else {
-                    format!("({})", items.join(", "))
-                }
-            } else {
-                format!("[{}]", items.join(", "))
-            }
+            let items: Vec<_> = a.iter().map(|x| py_repr(x, ascii_only)).collect();
+            format!("[{}]", items.join(", "))
         }
         Value::Object(o) => {
             let items: Vec<_> = o
                 .iter()
-                .map(|(k, x)| format!("{}: {}", py_str(k, ascii_only), py_repr(x, ascii_only, tuples)))
+                .map(|(k, x)| format!("{}: {}", py_str(k, ascii_only), py_repr(x, ascii_only)))
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
@@ -207,7 +199,7 @@ fn json_str(s: &str, ascii_only: bool) -> String {
     out
 }
 
-/// Arbitrary JSON values (for the repr round trip: no floats, Python ints are exact).
+/// Arbitrary JSON values (no floats: integers compare exactly).
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -225,13 +217,17 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A Synapse conflict answer, with everything the checks need to know about it.
+/// A Synapse conflict answer and the request it answered, with everything the checks need to know
+/// about them.
 #[derive(Clone)]
 struct SynapseConflict {
     key_id: String,
     old: Value,
+    /// The key the request holds under `key_id` (the answer prints its repr).
     new: Value,
     body: Vec<u8>,
+    /// The failing keys/upload request: `new` under `key_id`, among other keys.
+    request: Vec<u8>,
     /// Byte offset in `body` just past "<key id> already exists".
     named_at: usize,
     /// Byte range in `body` of the JSON-encoded old key.
@@ -243,6 +239,7 @@ impl std::fmt::Debug for SynapseConflict {
         f.debug_struct("SynapseConflict")
             .field("key_id", &self.key_id)
             .field("body", &String::from_utf8_lossy(&self.body))
+            .field("request", &String::from_utf8_lossy(&self.request))
             .field("named_at", &self.named_at)
             .field("old_range", &self.old_range)
             .finish_non_exhaustive()
@@ -250,12 +247,24 @@ impl std::fmt::Debug for SynapseConflict {
 }
 
 fn synapse_conflict() -> impl Strategy<Value = SynapseConflict> {
-    (key_id(), signed_key(), signed_key(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(key_id, old, new, repr_ascii, json_ascii, error_first)| {
+    let others = prop::collection::btree_map(key_id(), signed_key(), 0..4);
+    let request = (others, any::<bool>(), any::<bool>());
+    (key_id(), signed_key(), signed_key(), any::<bool>(), any::<bool>(), any::<bool>(), request).prop_map(
+        |(key_id, old, new, repr_ascii, json_ascii, error_first, (mut others, as_fallback, with_device_keys))| {
+            // The request: `new` under the conflicting id (a one-time or a fallback key), other
+            // keys around it, device keys or not.
+            others.remove(&key_id);
+            let mut keys: Map<String, Value> = others.into_iter().collect();
+            keys.insert(key_id.clone(), new.clone());
+            let field = if as_fallback { "fallback_keys" } else { "one_time_keys" };
+            let mut request = json!({ field: keys });
+            if with_device_keys {
+                request["device_keys"] = json!({"user_id": "@u:hs", "device_id": "DEV", "keys": {"ed25519:DEV": "ed"}});
+            }
             // Synapse: "One time key %s:%s already exists. Old key: %s; new key: %r"
             let old_json = serde_json::to_string(&old).unwrap();
             let head = format!("One time key {key_id} already exists. Old key: ");
-            let msg = format!("{head}{old_json}; new key: {}", py_repr(&new, repr_ascii, false));
+            let msg = format!("{head}{old_json}; new key: {}", py_repr(&new, repr_ascii));
             let error = json_str(&msg, json_ascii);
             let body = if error_first {
                 format!(r#"{{"error":{error},"errcode":"M_UNKNOWN"}}"#)
@@ -271,6 +280,7 @@ fn synapse_conflict() -> impl Strategy<Value = SynapseConflict> {
                 old,
                 new,
                 body: body.into_bytes(),
+                request: serde_json::to_vec(&request).unwrap(),
                 named_at,
                 old_range: old_start..old_start + old_len,
             }
@@ -285,6 +295,13 @@ fn conflict_of(answer: &UploadAnswer) -> &matrix_crypto_guardian::model::Conflic
     }
 }
 
+fn comparable(body: &[u8]) -> UploadRequest {
+    match parse_upload_request(body) {
+        ParsedUpload::Comparable(r) => r,
+        other => panic!("not comparable: {other:?}"),
+    }
+}
+
 /// The invariants every classification satisfies, whatever came in.
 fn check_classification(status: u16, answer: &UploadAnswer) {
     let success = (200..300).contains(&status);
@@ -294,9 +311,9 @@ fn check_classification(status: u16, answer: &UploadAnswer) {
             assert!(!success, "a {status} is never a conflict");
             assert!(c.message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
             assert!(c.errcode.as_ref().is_none_or(|e| e.len() <= 64 + '…'.len_utf8()));
-            if c.details_known {
-                assert!(c.key_id.is_some() && c.old_key.is_some() && c.new_key.is_some());
-            }
+            // The answer alone never yields a new key (it comes from the request), so never the
+            // full details either.
+            assert!(c.new_key.is_none() && !c.details_known);
             if let (Some(id), Some(alg)) = (&c.key_id, &c.algorithm) {
                 assert!(id.starts_with(&format!("{alg}:")), "{id} / {alg}");
             }
@@ -344,45 +361,6 @@ proptest! {
     }
 
     #[test]
-    fn parsers_pyrepr_any_text(s in nasty_string(64)) {
-        match pyrepr::parse(&s) {
-            Ok(v) => assert_serialises(&v),
-            Err(e) => prop_assert!(e.offset <= s.len(), "{e} in {} bytes", s.len()),
-        }
-        if let Ok((_, end)) = pyrepr::parse_prefix(&s) {
-            prop_assert!(end <= s.len() && s.is_char_boundary(end));
-        }
-    }
-
-    #[test]
-    fn parsers_pyrepr_any_bytes(b in prop::collection::vec(any::<u8>(), 0..256)) {
-        let s = String::from_utf8_lossy(&b);
-        let _ = pyrepr::parse(&s);
-    }
-
-    #[test]
-    fn parsers_pyrepr_round_trip(v in json_value(), ascii in any::<bool>(), tuples in any::<bool>()) {
-        let text = py_repr(&v, ascii, tuples);
-        let parsed = pyrepr::parse(&text);
-        prop_assert_eq!(parsed.as_ref().map(to_serde), Ok(v.clone()), "repr: {}", text);
-        // Whatever follows the literal is left alone by parse_prefix.
-        let (p, end) = pyrepr::parse_prefix(&format!("  {text}; new key: x")).unwrap();
-        prop_assert_eq!(&to_serde(&p), &v);
-        prop_assert_eq!(end, 2 + text.len());
-    }
-
-    #[test]
-    fn parsers_pyrepr_truncated_is_an_error(v in json_value(), ascii in any::<bool>(), cut in any::<prop::sample::Index>()) {
-        // A cut repr of a container never parses as something else.
-        // A cut number can still be a number: only containers and strings are checked.
-        let v = if matches!(v, Value::Object(_) | Value::Array(_) | Value::String(_)) { v } else { Value::Array(vec![v]) };
-        let text = py_repr(&v, ascii, false);
-        let mut at = cut.index(text.len());
-        while !text.is_char_boundary(at) { at -= 1; }
-        prop_assert!(pyrepr::parse(&text[..at]).is_err(), "{:?}", &text[..at]);
-    }
-
-    #[test]
     fn parsers_upload_request_any_bytes(b in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_upload_request(&b);
     }
@@ -416,12 +394,26 @@ proptest! {
         prop_assert_eq!(got.key_id.as_deref(), Some(c.key_id.as_str()));
         prop_assert_eq!(got.kind, KeyKind::OneTimeKey);
         prop_assert_eq!(got.errcode.as_deref(), Some("M_UNKNOWN"));
-        prop_assert!(got.details_known, "{:?}", String::from_utf8_lossy(&c.body));
         prop_assert_eq!(&to_serde(&got.old_key.as_ref().unwrap().raw), &c.old);
-        prop_assert_eq!(&to_serde(&got.new_key.as_ref().unwrap().raw), &c.new);
         let want_old = SignedKey::from_value(&to_model(&c.old));
         prop_assert_eq!(got.old_key.as_ref(), want_old.as_ref());
-        // The named signer really signed one of the two keys.
+        // The answer alone: the old key and its signer, no new key.
+        prop_assert!(got.new_key.is_none() && !got.details_known);
+        let old_signer = want_old.as_ref().unwrap().ed25519_signers().into_iter().next();
+        prop_assert_eq!(got.signer_user_id.clone().zip(got.signer_device_id.clone()), old_signer.clone());
+
+        // With the request: the new key is its key under that id, whole.
+        let mut got = got.clone();
+        got.fill_new_key_from(&comparable(&c.request));
+        prop_assert!(got.details_known, "{:?}", String::from_utf8_lossy(&c.body));
+        prop_assert_eq!(&to_serde(&got.new_key.as_ref().unwrap().raw), &c.new);
+        let want_new = SignedKey::from_value(&to_model(&c.new));
+        prop_assert_eq!(got.new_key.as_ref(), want_new.as_ref());
+        prop_assert_eq!(got.old_key.as_ref(), want_old.as_ref());
+        prop_assert_eq!(got.key_material_differs(), Some(want_old.unwrap().key != want_new.as_ref().unwrap().key));
+        // The signer: the old key's first, else the new key's first.
+        let want_signer = old_signer.or_else(|| want_new.unwrap().ed25519_signers().into_iter().next());
+        prop_assert_eq!(got.signer_user_id.clone().zip(got.signer_device_id.clone()), want_signer);
         if let (Some(u), Some(d)) = (&got.signer_user_id, &got.signer_device_id) {
             let signed = |k: &Option<SignedKey>| k.as_ref().is_some_and(|k| k.signature(u, d).is_some());
             prop_assert!(signed(&got.old_key) || signed(&got.new_key));
@@ -440,13 +432,15 @@ proptest! {
         if let Some(old) = &got.old_key {
             prop_assert_eq!(&to_serde(&old.raw), &c.old, "cut at {} of {:?}", at, String::from_utf8_lossy(&c.body));
         }
-        if let Some(new) = &got.new_key {
-            prop_assert_eq!(&to_serde(&new.raw), &c.new, "cut at {}", at);
-        }
         // Cut after the old key: the old key is recovered.
         if at >= c.old_range.end {
             prop_assert!(got.old_key.is_some(), "cut at {} after the old key {:?}", at, c.old_range);
         }
+        // Cut or not, the request still has the whole new key.
+        let mut got = got.clone();
+        got.fill_new_key_from(&comparable(&c.request));
+        prop_assert_eq!(&to_serde(&got.new_key.as_ref().unwrap().raw), &c.new, "cut at {}", at);
+        prop_assert_eq!(got.details_known, got.old_key.is_some());
     }
 
     #[test]
@@ -804,6 +798,14 @@ impl Harness {
         let out = self.watch.after_upload(&body_text, status, &body, complete, now);
         let (after, failing_after) = self.snapshot();
         prop_assert!(!out.needs_diagnosis || classified.conflict().is_some(), "diagnosis asked for a non-conflict");
+        if let Some(conflict) = classified.conflict() {
+            // The remembered conflict's new key is this request's key under that id, or unknown.
+            let summary = self.watch.state().conflict.expect("a conflict is remembered");
+            let request = parse_upload_request(body_text.as_bytes());
+            let sent = request.request().zip(conflict.key_id.as_deref()).and_then(|(r, id)| r.public_key(id));
+            prop_assert_eq!(summary.new_key.as_deref(), sent);
+            prop_assert_eq!(summary.details_known, summary.old_key.is_some() && summary.new_key.is_some());
+        }
         for e in &out.events {
             prop_assert!(["storm", "breaker-open", "breaker-probe", "breaker-closed", "diagnosis"].contains(&e.kind), "{}", e.kind);
             prop_assert!(e.detail.is_object());

@@ -1,9 +1,11 @@
 //! The storm watch (what the JS layer talks to) on real Synapse answers: the events a host sees, the
-//! exact replay, the probe cycle and the diagnosis hand-off.
+//! exact replay, the probe cycle, the new key taken from the failing request and the diagnosis
+//! hand-off.
 #![cfg(not(target_arch = "wasm32"))]
 
 use matrix_crypto_guardian::model::breaker::BreakerConfig;
 use matrix_crypto_guardian::model::storm::{StormConfig, StormWatch, UploadDecision};
+use matrix_crypto_guardian::model::{classify_upload_answer, UploadAnswer};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -155,4 +157,81 @@ fn hostile_answers_never_open_the_breaker() {
     assert!(watch.after_upload(&request, 400, &big, true, T0).events.is_empty());
     assert_eq!(watch.before_upload(&request, T0 + 1.0).decision, UploadDecision::Pass);
     assert!(!watch.state().active);
+}
+
+/// The public key a captured request holds under `key_id`.
+fn request_key(request: &str, key_id: &str) -> String {
+    let body: Value = serde_json::from_str(request).unwrap();
+    body["one_time_keys"][key_id]["key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_new_key_in_the_storm_state_is_the_failing_requests() {
+    for name in ["conflict_same_identity", "conflict_identity_replaced"] {
+        let (request, status, body) = exchange(name);
+        let mut watch = StormWatch::new(StormConfig::default());
+        let after = watch.after_upload(&request, status, &body, true, T0);
+        let state = watch.state();
+        let conflict = state.conflict.as_ref().expect("a conflict");
+        let key_id = conflict.key_id.as_deref().unwrap();
+        let sent = request_key(&request, key_id);
+        assert_eq!(conflict.new_key.as_deref(), Some(sent.as_str()), "{name}");
+        assert_ne!(conflict.old_key, conflict.new_key, "{name}");
+        assert!(conflict.details_known, "{name}");
+        // The storm event the host sees carries it too.
+        let storm = &after.events.iter().find(|e| e.kind == "storm").unwrap().detail;
+        assert_eq!(storm["conflict"]["newKey"].as_str(), Some(sent.as_str()), "{name}");
+        assert_eq!(storm["conflict"]["detailsKnown"].as_bool(), Some(true), "{name}");
+    }
+}
+
+#[test]
+fn the_same_public_key_in_answer_and_request_is_no_divergence() {
+    let (request, status, body) = exchange("conflict_same_identity");
+    // The server's old key, as the answer prints it.
+    let UploadAnswer::Conflict(answered) = classify_upload_answer(status, &body, true) else { panic!() };
+    let key_id = answered.key_id.clone().unwrap();
+    let old_public = answered.old_key.unwrap().key;
+    // The same request, but holding the server's public key under that id (a re-upload of the
+    // stored key, not another key under its id).
+    let mut same: Value = serde_json::from_str(&request).unwrap();
+    same["one_time_keys"][&key_id]["key"] = Value::from(old_public.as_str());
+    let same = same.to_string();
+
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&same, status, &body, true, T0);
+    assert_eq!(watch.state().conflict.unwrap().new_key.as_deref(), Some(old_public.as_str()));
+    // Even with the old key signed by this device, same material means no second writer.
+    let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
+    assert_eq!(out.events[0].detail["diagnosis"]["kind"].as_str(), Some("exhaustion-or-other"));
+
+    // The captured request holds other material under that id: two writers.
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.after_upload(&request, status, &body, true, T0);
+    let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
+    assert_eq!(out.events[0].detail["diagnosis"]["kind"].as_str(), Some("concurrent-writers"));
+}
+
+#[test]
+fn without_the_key_in_the_request_the_new_key_stays_unknown() {
+    let (request, status, body) = exchange("conflict_same_identity");
+    let UploadAnswer::Conflict(answered) = classify_upload_answer(status, &body, true) else { panic!() };
+    let key_id = answered.key_id.unwrap();
+    // A request that does not hold the id, and one that cannot be read at all.
+    let mut other: Value = serde_json::from_str(&request).unwrap();
+    let otks = other["one_time_keys"].as_object_mut().unwrap();
+    let key = otks.remove(&key_id).unwrap();
+    otks.insert("signed_curve25519:OTHER".into(), key);
+    for sent in [other.to_string(), "not json".to_owned()] {
+        let mut watch = StormWatch::new(StormConfig::default());
+        watch.after_upload(&sent, status, &body, true, T0);
+        let conflict = watch.state().conflict.unwrap();
+        assert_eq!(conflict.key_id.as_deref(), Some(key_id.as_str()), "{sent}");
+        assert!(conflict.old_key.is_some(), "{sent}");
+        assert_eq!(conflict.new_key, None, "{sent}");
+        assert!(!conflict.details_known, "{sent}");
+        let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
+        let reason = out.events[0].detail["diagnosis"]["reason"].as_str().unwrap();
+        assert!(reason.contains("the new key is not known"), "{sent}: {reason}");
+    }
 }

@@ -7,16 +7,19 @@
 //!   `SynapseError(400, "One time key %s:%s already exists. Old key: %s; new key: %r")`, i.e.
 //!   `{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists.
 //!   Old key: {\"key\":…}; new key: {'key': …}"}`. The old key is the canonical JSON Synapse
-//!   stored; the new key is a *Python repr* (parsed by [`super::pyrepr`]). Fallback keys are
-//!   upserted (`_set_e2e_fallback_keys_txn`), so Synapse has no fallback-key conflict.
+//!   stored; it is read from the message. The new key is a *Python repr* of what the request
+//!   sent; it is not read from the message: [`Conflict::fill_new_key_from`] takes it from the
+//!   failing request, the authoritative copy (the repr only repeats it). A real repr parser cost
+//!   the core wasm 8 KB, and the cheap shortcut — swapping `'` for `"`, as matrix-rust-sdk's
+//!   `DuplicateOneTimeKeyErrorMessage` does — breaks on `True` and on quotes inside strings.
+//!   Fallback keys are upserted (`_set_e2e_fallback_keys_txn`), so Synapse has no fallback-key
+//!   conflict.
 //! * **Dendrite** (`userapi/internal/key_api.go`, `uploadOneTimeKeys`): a 400 whose body is the
 //!   per-device error map, no `errcode`: `{"@u:hs":{"DEV":{"error":"@u:hs device DEV: algorithm /
 //!   key ID signed_curve25519:AAAA one-time key already exists"}}}` (older builds: `"Err"`).
 //! * **Conduit, conduwuit, continuwuity, tuwunel** (`add_one_time_key`): overwrite the stored key
 //!   silently and answer 200, so they never storm. [`Homeserver::ConduitFamily`] therefore only
 //!   comes from [`Homeserver::from_server_name`], never from an error text.
-//! * matrix-rust-sdk's `DuplicateOneTimeKeyErrorMessage` splits Synapse's text on `;` and swaps `'`
-//!   for `"` — good enough for logging, wrong for keys whose repr holds `True` or quotes.
 //!
 //! Anything else that mentions an existing one-time key still counts as a conflict
 //! (`details_known: false`): failing soft here costs one unnecessary breaker trip, failing hard
@@ -29,7 +32,7 @@ use crate::prelude::*;
 use super::sorted::SortedMap;
 
 use super::json::{self, Map, ToJson, Value};
-use super::pyrepr;
+use super::upload::UploadRequest;
 
 /// Bodies larger than this are not parsed as JSON, only scanned (a Synapse conflict is < 1 KB).
 pub const MAX_PARSE_BYTES: usize = 1 << 20;
@@ -221,15 +224,18 @@ pub struct Conflict {
     pub algorithm: Option<String>,
     /// The full id as in the request's `one_time_keys` map: `signed_curve25519:AAAAAAAAAA0`.
     pub key_id: Option<String>,
-    /// What the server holds under that id.
+    /// What the server holds under that id, read from the answer (Synapse prints it).
     pub old_key: Option<SignedKey>,
-    /// What the request tried to store.
+    /// What the request tried to store under that id. Never read from the answer: filled from the
+    /// failing request by [`Conflict::fill_new_key_from`].
     pub new_key: Option<SignedKey>,
-    /// First ed25519 signer of the old key (else of the new key). For Dendrite, which prints no
-    /// keys, the user and device the server names.
+    /// First ed25519 signer of the old key (else of the new key, once filled from the request).
+    /// For Dendrite, which prints no keys, the user and device the server names.
     pub signer_user_id: Option<String>,
     pub signer_device_id: Option<String>,
-    /// True when the key id and both old and new keys were read from the answer.
+    /// True when the key id and the old key were read from the answer and the new key was taken
+    /// from the failing request ([`Conflict::fill_new_key_from`]); the answer alone never makes
+    /// it true.
     pub details_known: bool,
     pub homeserver: Homeserver,
     pub errcode: Option<String>,
@@ -261,6 +267,28 @@ impl Conflict {
     /// Whether old and new keys carry different public keys (None when either is unknown).
     pub fn key_material_differs(&self) -> Option<bool> {
         Some(self.old_key.as_ref()?.key != self.new_key.as_ref()?.key)
+    }
+
+    /// Takes the new key from the failing request: the key `request` holds under this conflict's
+    /// key id (its one-time or fallback keys). Synapse also prints it, as a Python repr that is not
+    /// parsed (see the module docs): the request is the authoritative copy. Without a key id, or
+    /// when the request does not hold that id, the new key stays unknown.
+    ///
+    /// When the answer named no signer (a legacy unsigned old key, or no old key at all), the new
+    /// key's first ed25519 signer is used: the device that made the failing request.
+    /// `details_known` is recomputed: key id and old key from the answer, new key from the request.
+    pub fn fill_new_key_from(&mut self, request: &UploadRequest) {
+        let new_key = self.key_id.as_deref().and_then(|id| request.signed_key(id)).cloned();
+        if let Some(key) = &new_key {
+            if self.signer_user_id.is_none() && self.signer_device_id.is_none() {
+                if let Some((user, device)) = key.ed25519_signers().into_iter().next() {
+                    self.signer_user_id = Some(user);
+                    self.signer_device_id = Some(device);
+                }
+            }
+        }
+        self.new_key = new_key;
+        self.details_known = self.key_id.is_some() && self.old_key.is_some() && self.new_key.is_some();
     }
 
     fn fail_soft(
@@ -529,7 +557,8 @@ fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
 const SYNAPSE_PREFIX: &str = "One time key ";
 const SYNAPSE_EXISTS: &str = " already exists";
 
-/// `One time key <alg>:<id> already exists. Old key: <json>; new key: <python repr>`
+/// `One time key <alg>:<id> already exists. Old key: <json>; new key: <python repr>`: the key id
+/// and the old key (the new key comes from the request).
 fn parse_synapse(text: &str) -> Option<Conflict> {
     let start = text.find(SYNAPSE_PREFIX)? + SYNAPSE_PREFIX.len();
     let rest = &text[start..];
@@ -538,23 +567,18 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
     if key_id.is_empty() || key_id.len() > 256 || key_id.contains(char::is_whitespace) {
         return None;
     }
-    let after = &rest[end + SYNAPSE_EXISTS.len()..];
-    let (old_key, new_key) = parse_old_new(after);
+    let old_key = parse_old_key(&rest[end + SYNAPSE_EXISTS.len()..]);
     let signer = old_key
         .as_ref()
-        .and_then(|k| k.ed25519_signers().into_iter().next())
-        .or_else(|| {
-            new_key
-                .as_ref()
-                .and_then(|k| k.ed25519_signers().into_iter().next())
-        });
+        .and_then(|k| k.ed25519_signers().into_iter().next());
     Some(Conflict {
         kind: KeyKind::OneTimeKey,
         algorithm: algorithm_of(key_id),
         key_id: Some(key_id.to_owned()),
-        details_known: old_key.is_some() && new_key.is_some(),
         old_key,
-        new_key,
+        // Not read from the repr: filled from the request (`Conflict::fill_new_key_from`).
+        new_key: None,
+        details_known: false,
         signer_user_id: signer.as_ref().map(|s| s.0.clone()),
         signer_device_id: signer.map(|s| s.1),
         homeserver: Homeserver::Synapse,
@@ -563,29 +587,11 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
     })
 }
 
-/// `. Old key: <json>; new key: <repr>` — each half independently, so a cut message still
-/// yields the old key.
-fn parse_old_new(after: &str) -> (Option<SignedKey>, Option<SignedKey>) {
-    let Some(i) = after.find("Old key:") else {
-        return (None, None);
-    };
-    let s = &after[i + "Old key:".len()..];
-    let Some((old, consumed)) = json_or_repr_prefix(s) else {
-        return (None, None);
-    };
-    let old_key = SignedKey::from_value(&old);
-    // The separator is "; new key: " (the field reports paraphrase it without the ';').
-    let tail = s[consumed..].trim_start();
-    let tail = tail.strip_prefix(';').unwrap_or(tail).trim_start();
-    let new_key = strip_prefix_ignore_case(tail, "new key:")
-        .and_then(|t| pyrepr::parse_prefix(t).ok())
-        .and_then(|(v, _)| SignedKey::from_value(&v));
-    (old_key, new_key)
-}
-
-/// The old key is canonical JSON; fall back to the repr parser for hand-edited variants.
-fn json_or_repr_prefix(s: &str) -> Option<(Value, usize)> {
-    json::parse_prefix(s).ok().or_else(|| pyrepr::parse_prefix(s).ok())
+/// The JSON after `. Old key:`; whatever follows it (`; new key: <repr>`, or a cut) is ignored.
+fn parse_old_key(after: &str) -> Option<SignedKey> {
+    let at = after.find("Old key:")? + "Old key:".len();
+    let (old, _) = json::parse_prefix(&after[at..]).ok()?;
+    SignedKey::from_value(&old)
 }
 
 /// `<user> device <device>: algorithm / key ID <alg>:<id> one-time key already exists`
@@ -674,12 +680,6 @@ fn has_word(lower: &str, word: &str) -> bool {
         from = at + word.len();
     }
     false
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
@@ -801,9 +801,12 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::upload::{parse_upload_request, ParsedUpload};
     use serde_json::json;
 
     const SYNAPSE_TWO_TABS: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA\",\"signatures\":{\"@guardian:localhost\":{\"ed25519:GUARDIANDEV\":\"pKd6kpaW\"}}}; new key: {'key': 'zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg', 'signatures': {'@guardian:localhost': {'ed25519:GUARDIANDEV': '//kgiUtP'}}}"}"#;
+    /// The keys/upload request SYNAPSE_TWO_TABS answered: the key its repr prints, and another.
+    const TWO_TABS_REQUEST: &str = r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg","signatures":{"@guardian:localhost":{"ed25519:GUARDIANDEV":"//kgiUtP"}}},"signed_curve25519:AAAAAAAAAA4":{"key":"other","signatures":{}}}}"#;
 
     fn conflict(status: u16, body: &str) -> Conflict {
         match classify_upload_answer(status, body.as_bytes(), true) {
@@ -812,79 +815,183 @@ mod tests {
         }
     }
 
+    /// A Synapse conflict answer with `msg` as its error text.
+    fn synapse(msg: &str) -> Conflict {
+        conflict(400, &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string())
+    }
+
+    fn request(body: &str) -> UploadRequest {
+        match parse_upload_request(body.as_bytes()) {
+            ParsedUpload::Comparable(r) => r,
+            other => panic!("not a comparable request: {other:?}"),
+        }
+    }
+
     #[test]
     fn synapse_conflict_in_full() {
-        let c = conflict(400, SYNAPSE_TWO_TABS);
+        let mut c = conflict(400, SYNAPSE_TWO_TABS);
         assert_eq!(c.kind, KeyKind::OneTimeKey);
         assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
         assert_eq!(c.algorithm.as_deref(), Some("signed_curve25519"));
         assert_eq!(c.homeserver, Homeserver::Synapse);
         assert_eq!(c.errcode.as_deref(), Some("M_UNKNOWN"));
-        assert!(c.details_known);
-        let old = c.old_key.as_ref().unwrap();
-        let new = c.new_key.as_ref().unwrap();
+        let old = c.old_key.clone().unwrap();
         assert_eq!(old.key, "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
-        assert_eq!(new.key, "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
         assert_eq!(
             old.signature("@guardian:localhost", "GUARDIANDEV"),
             Some("pKd6kpaW")
         );
-        assert_eq!(
-            new.signature("@guardian:localhost", "GUARDIANDEV"),
-            Some("//kgiUtP")
-        );
         assert_eq!(c.signer_user_id.as_deref(), Some("@guardian:localhost"));
         assert_eq!(c.signer_device_id.as_deref(), Some("GUARDIANDEV"));
-        assert_eq!(c.key_material_differs(), Some(true));
         assert!(c
             .message
             .starts_with("One time key signed_curve25519:AAAAAAAAAA0 already exists."));
+        // The answer alone: the repr of the new key is not read.
+        assert_eq!(c.new_key, None);
+        assert!(!c.details_known);
+        assert_eq!(c.key_material_differs(), None);
+
+        // The new key is the request's key under that id, whole (signatures and raw JSON).
+        let req = request(TWO_TABS_REQUEST);
+        c.fill_new_key_from(&req);
+        let want = req.signed_key("signed_curve25519:AAAAAAAAAA0").unwrap();
+        assert_eq!(c.new_key.as_ref(), Some(want));
+        let new = c.new_key.as_ref().unwrap();
+        assert_eq!(new.key, "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
+        assert_eq!(new.signature("@guardian:localhost", "GUARDIANDEV"), Some("//kgiUtP"));
+        assert_eq!(
+            json::to_serde(&new.raw),
+            json!({"key": "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg", "signatures": {"@guardian:localhost": {"ed25519:GUARDIANDEV": "//kgiUtP"}}})
+        );
+        assert!(c.details_known);
+        assert_eq!(c.key_material_differs(), Some(true));
+        // The old key named the signer: it stays.
+        assert_eq!(c.signer_user_id.as_deref(), Some("@guardian:localhost"));
+        assert_eq!(c.old_key.as_ref(), Some(&old));
     }
 
     #[test]
-    fn synapse_fallback_flag_and_quotes_in_repr() {
-        // A repr with True and a quote inside a string: the naive ' -> " swap would fail here.
+    fn the_request_not_the_repr_is_the_new_key() {
+        // The repr holds True and a quote inside a string (what the naive ' -> " swap gets wrong);
+        // it is ignored either way: the request's key under that id is the new key.
         let msg = r#"One time key signed_curve25519:AAAAAAAAAAE already exists. Old key: {"fallback":true,"key":"b2xk","signatures":{}}; new key: {'key': "it's", 'fallback': True, 'signatures': {}}"#;
-        let body = json!({"errcode": "M_UNKNOWN", "error": msg}).to_string();
-        let c = conflict(400, &body);
-        assert!(c.details_known);
+        let mut c = synapse(msg);
         assert_eq!(c.old_key.as_ref().unwrap().fallback, Some(true));
-        assert_eq!(c.new_key.as_ref().unwrap().key, "it's");
-        assert_eq!(c.new_key.as_ref().unwrap().fallback, Some(true));
-        assert_eq!(c.signer_user_id, None);
+        assert_eq!(c.new_key, None);
+        c.fill_new_key_from(&request(
+            r#"{"fallback_keys":{"signed_curve25519:AAAAAAAAAAE":{"key":"it's","fallback":true,"signatures":{}}}}"#,
+        ));
+        assert!(c.details_known);
+        let new = c.new_key.as_ref().unwrap();
+        assert_eq!((new.key.as_str(), new.fallback), ("it's", Some(true)));
+        // Both keys unsigned: no signer.
+        assert_eq!((c.signer_user_id.as_deref(), c.signer_device_id.as_deref()), (None, None));
+
+        // Were the server's repr ever to disagree with the request, the request wins.
+        let mut c = synapse(msg);
+        c.fill_new_key_from(&request(
+            r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAAE":{"key":"b2xk","signatures":{}}}}"#,
+        ));
+        assert_eq!(c.new_key.as_ref().unwrap().key, "b2xk");
+        assert_eq!(c.new_key.as_ref().unwrap().fallback, None);
+        assert_eq!(c.key_material_differs(), Some(false));
+    }
+
+    #[test]
+    fn the_signer_falls_back_to_the_new_keys() {
+        // A legacy unsigned old key names nobody; the request's key was signed by this device.
+        let msg = r#"One time key signed_curve25519:AAAA already exists. Old key: "b2xk"; new key: {'key': 'bmV3'}"#;
+        let mut c = synapse(msg);
+        assert_eq!((c.signer_user_id.as_deref(), c.signer_device_id.as_deref()), (None, None));
+        c.fill_new_key_from(&request(
+            r#"{"one_time_keys":{"signed_curve25519:AAAA":{"key":"bmV3","signatures":{"@u:hs":{"ed25519:DEV":"sig","curve25519:DEV":"x"}}}}}"#,
+        ));
+        assert_eq!(c.signer_user_id.as_deref(), Some("@u:hs"));
+        assert_eq!(c.signer_device_id.as_deref(), Some("DEV"));
+        assert!(c.details_known);
+        // A key signed with no ed25519 key names nobody either.
+        let mut c = synapse(msg);
+        c.fill_new_key_from(&request(
+            r#"{"one_time_keys":{"signed_curve25519:AAAA":{"key":"bmV3","signatures":{"@u:hs":{"curve25519:DEV":"x"}}}}}"#,
+        ));
+        assert_eq!((c.signer_user_id.as_deref(), c.signer_device_id.as_deref()), (None, None));
+        assert!(c.new_key.is_some());
+    }
+
+    #[test]
+    fn the_new_key_stays_unknown_when_the_request_does_not_hold_the_id() {
+        let mut c = conflict(400, SYNAPSE_TWO_TABS);
+        // Other ids only; the id with an unreadable key; no keys at all.
+        for body in [
+            r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA4":{"key":"other"}}}"#,
+            r#"{"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":7}}"#,
+            r#"{"device_keys":{"user_id":"@guardian:localhost","device_id":"GUARDIANDEV"}}"#,
+        ] {
+            c.fill_new_key_from(&request(body));
+            assert_eq!(c.new_key, None, "{body}");
+            assert!(!c.details_known, "{body}");
+            assert_eq!(c.key_material_differs(), None, "{body}");
+            assert!(c.old_key.is_some(), "{body}");
+        }
+        // No key id to look up (a fail-soft wording): nothing to take.
+        let mut c = conflict(400, r#"{"errcode":"M_UNKNOWN","error":"Duplicate one-time key upload"}"#);
+        assert_eq!(c.key_id, None);
+        c.fill_new_key_from(&request(TWO_TABS_REQUEST));
+        assert_eq!((c.new_key, c.details_known), (None, false));
     }
 
     #[test]
     fn synapse_unsigned_string_keys() {
-        let msg = r#"One time key curve25519:AAAAAAAAAGQ already exists. Old key: "8oo0dEe9"; new key: 'blu2LHMo'"#;
-        let c = conflict(
-            400,
-            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        let mut c = synapse(
+            r#"One time key curve25519:AAAAAAAAAGQ already exists. Old key: "8oo0dEe9"; new key: 'blu2LHMo'"#,
         );
         assert_eq!(c.key_id.as_deref(), Some("curve25519:AAAAAAAAAGQ"));
         assert_eq!(c.old_key.as_ref().unwrap().key, "8oo0dEe9");
-        assert_eq!(c.new_key.as_ref().unwrap().key, "blu2LHMo");
         assert!(c.old_key.as_ref().unwrap().signatures.is_empty());
+        c.fill_new_key_from(&request(r#"{"one_time_keys":{"curve25519:AAAAAAAAAGQ":"blu2LHMo"}}"#));
+        let new = c.new_key.as_ref().unwrap();
+        assert_eq!(new.key, "blu2LHMo");
+        assert_eq!(new.raw, Value::from("blu2LHMo"));
+        assert!(c.details_known);
     }
 
     #[test]
     fn field_report_paraphrase_without_semicolon() {
         // seeds/001 KE-1: "… Old key: {…} new key: {…}" — a human paraphrase, still a conflict.
-        let msg =
-            "One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {…} new key: {…}";
-        let c = conflict(
-            400,
-            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        let mut c = synapse(
+            "One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {…} new key: {…}",
         );
         assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
         assert!(!c.details_known);
-        let msg = r#"One time key signed_curve25519:AAAA already exists. Old key: {"key":"a"} new key: {'key': 'b'}"#;
-        let c = conflict(
-            400,
-            &json!({"errcode": "M_UNKNOWN", "error": msg}).to_string(),
+        // No old key to compare with: the request's key alone does not make the details known.
+        c.fill_new_key_from(&request(TWO_TABS_REQUEST));
+        assert!(c.new_key.is_some());
+        assert!(!c.details_known);
+        // Without the ';' the old key is still read.
+        let mut c = synapse(
+            r#"One time key signed_curve25519:AAAA already exists. Old key: {"key":"a"} new key: {'key': 'b'}"#,
         );
+        assert_eq!(c.old_key.as_ref().unwrap().key, "a");
+        c.fill_new_key_from(&request(r#"{"one_time_keys":{"signed_curve25519:AAAA":{"key":"b"}}}"#));
         assert!(c.details_known);
         assert_eq!(c.new_key.unwrap().key, "b");
+        // The old key is Synapse's canonical JSON: a repr in its place is not read.
+        let c = synapse(r#"One time key signed_curve25519:AAAA already exists. Old key: {'key': 'a'}; new key: {'key': 'b'}"#);
+        assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAA"));
+        assert_eq!(c.old_key, None);
+    }
+
+    #[test]
+    fn dendrite_names_no_keys_but_the_request_has_the_new_one() {
+        let body = json!({"@a:b": {"D": {"error": "@a:b device D: algorithm / key ID signed_curve25519:X one-time key already exists"}}}).to_string();
+        let mut c = conflict(400, &body);
+        c.fill_new_key_from(&request(
+            r#"{"one_time_keys":{"signed_curve25519:X":{"key":"k","signatures":{"@other:hs":{"ed25519:O":"s"}}}}}"#,
+        ));
+        assert_eq!(c.new_key.as_ref().unwrap().key, "k");
+        // Dendrite prints no old key: still not the full details; the server-named signer stays.
+        assert!(!c.details_known);
+        assert_eq!((c.signer_user_id.as_deref(), c.signer_device_id.as_deref()), (Some("@a:b"), Some("D")));
     }
 
     #[test]
@@ -1150,8 +1257,17 @@ mod tests {
         assert_eq!(v["type"], "conflict");
         assert_eq!(v["kind"], "one-time-key");
         assert_eq!(v["keyId"], "signed_curve25519:AAAAAAAAAA0");
-        assert_eq!(v["detailsKnown"], true);
+        assert_eq!(v["oldKey"]["key"], "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
+        // The answer alone: no new key, so the details are not known yet.
+        assert!(v["newKey"].is_null());
+        assert_eq!(v["detailsKnown"], false);
         assert_eq!(v["homeserver"], "synapse");
+        let UploadAnswer::Conflict(mut c) = a else { unreachable!() };
+        c.fill_new_key_from(&request(TWO_TABS_REQUEST));
+        let v = json::to_serde(&c);
+        assert_eq!(v["newKey"]["key"], "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
+        assert_eq!(v["newKey"]["raw"]["signatures"]["@guardian:localhost"]["ed25519:GUARDIANDEV"], "//kgiUtP");
+        assert_eq!(v["detailsKnown"], true);
         let o = json::to_serde(&classify_upload_answer(
             429,
             br#"{"errcode":"M_LIMIT_EXCEEDED"}"#,
@@ -1166,14 +1282,20 @@ mod tests {
     #[test]
     fn json_shape_is_the_serde_one() {
         use super::test_support::assert_same_json;
-        let synapse = conflict(400, SYNAPSE_TWO_TABS);
+        let mut synapse = conflict(400, SYNAPSE_TWO_TABS);
+        let synapse_alone = synapse.clone();
+        synapse.fill_new_key_from(&request(TWO_TABS_REQUEST));
         let fallback_msg = r#"One time key signed_curve25519:AAAAAAAAAAE already exists. Old key: {"fallback":true,"key":"b2xk","signatures":{},"n":1.5e3}; new key: {'key': "it's", 'fallback': False, 'signatures': {}}"#;
-        let fallback = conflict(400, &json!({"errcode": "M_UNKNOWN", "error": fallback_msg}).to_string());
+        let mut fallback = conflict(400, &json!({"errcode": "M_UNKNOWN", "error": fallback_msg}).to_string());
+        fallback.fill_new_key_from(&request(
+            r#"{"fallback_keys":{"signed_curve25519:AAAAAAAAAAE":{"key":"it's","fallback":false,"signatures":{}}}}"#,
+        ));
         assert_eq!(fallback.new_key.as_ref().unwrap().fallback, Some(false));
         let mut conduit = Conflict::fail_soft(KeyKind::FallbackKey, None, None, "x");
         conduit.homeserver = Homeserver::ConduitFamily;
         let answers = [
             UploadAnswer::Conflict(synapse.clone()),
+            UploadAnswer::Conflict(synapse_alone),
             UploadAnswer::Conflict(fallback),
             UploadAnswer::Conflict(conduit.clone()),
             classify_upload_answer(400, br#"{"@a:b":{"D":{"error":"@a:b device D: algorithm / key ID signed_curve25519:X fallback key already exists"}}}"#, true),
@@ -1197,17 +1319,19 @@ mod tests {
             assert_same_json(&hs);
         }
         // Spot checks of the shape the JS layer reads.
-        let v = json::to_serde(&answers[1]);
+        let v = json::to_serde(&answers[2]);
         assert_eq!(v["oldKey"]["fallback"], true);
         assert_eq!(v["oldKey"]["raw"]["n"], 1500.0);
-        assert!(json::to_serde(&answers[2])["oldKey"].is_null());
+        assert_eq!(v["newKey"]["fallback"], false);
+        assert!(json::to_serde(&answers[3])["oldKey"].is_null());
+        assert!(json::to_serde(&answers[1])["newKey"].is_null());
         assert!(json::to_serde(&synapse.new_key).get("fallback").is_none());
         assert_eq!(
-            json::to_serde(&answers[4]),
+            json::to_serde(&answers[5]),
             json!({"type": "accepted", "oneTimeKeyCounts": {"signed_curve25519": 50, "curve25519": 0}})
         );
         assert_eq!(
-            json::to_serde(&answers[8]),
+            json::to_serde(&answers[9]),
             json!({"type": "unreadable", "status": 502, "reason": "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)"})
         );
     }
@@ -1239,13 +1363,15 @@ mod tests {
             proptest::prop_assert!(json::from_str(&text).is_ok());
         }
 
-        /// Synapse's wording around arbitrary old/new literals: classified, never a panic.
+        /// Synapse's wording around arbitrary old/new literals: classified, never a panic, and
+        /// whatever the new-key literal says, no new key is read from it.
         #[test]
         fn total_on_any_synapse_message(old in "\\PC{0,40}", new in "\\PC{0,40}") {
             let msg = format!("One time key signed_curve25519:AAAA already exists. Old key: {old}; new key: {new}");
             let body = json!({"errcode": "M_UNKNOWN", "error": msg}).to_string();
             let c = conflict(400, &body);
             proptest::prop_assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAA"));
+            proptest::prop_assert!(c.new_key.is_none() && !c.details_known);
         }
     }
 }

@@ -111,7 +111,7 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
             ]
             .concat();
             if c.new_key.is_none() {
-                reason.push_str(" (the server did not show the new key)");
+                reason.push_str(" (the new key is not known: the failing request was unreadable or did not hold that key id)");
             }
             Diagnosis::ConcurrentWriters { reason }
         }
@@ -142,8 +142,20 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
 mod tests {
     use super::*;
     use crate::model::conflict::{classify_upload_answer, UploadAnswer};
+    use crate::model::upload::parse_upload_request;
 
+    /// A Synapse conflict on `signed_curve25519:AAAAAAAAAA0` whose server holds `old`, its new key
+    /// taken from a request that sent `new` under that id (as the storm watch does).
     fn synapse_conflict(old: &str, new: &str) -> Conflict {
+        let mut c = synapse_answer(old, new);
+        let request = serde_json::json!({"one_time_keys": {"signed_curve25519:AAAAAAAAAA0":
+            {"key": new, "signatures": {"@u:hs": {"ed25519:DEV": "t"}}}}});
+        c.fill_new_key_from(parse_upload_request(request.to_string().as_bytes()).request().unwrap());
+        c
+    }
+
+    /// The answer alone (the new key not filled in).
+    fn synapse_answer(old: &str, new: &str) -> Conflict {
         let msg = format!(
             "One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {{\"key\":\"{old}\",\"signatures\":{{\"@u:hs\":{{\"ed25519:DEV\":\"s\"}}}}}}; new key: {{'key': '{new}', 'signatures': {{'@u:hs': {{'ed25519:DEV': 't'}}}}}}"
         );
@@ -186,6 +198,14 @@ mod tests {
             ..input(&same, None)
         };
         assert!(diagnose(&exhausted).reason().contains("exhaustion"));
+        // Without the new key (the answer alone) the same public keys cannot be seen: the signature
+        // decides, and the reason says what is missing.
+        let unknown_new = synapse_answer("A", "A");
+        assert_eq!(unknown_new.key_material_differs(), None);
+        let d = diagnose(&input(&unknown_new, Some(true)));
+        assert_eq!(d.kind(), "concurrent-writers");
+        assert!(d.reason().contains("the new key is not known"), "{}", d.reason());
+        assert!(!diagnose(&input(&c, Some(true))).reason().contains("not known"));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The pure model: no browser, no I/O, clock passed in. Tested natively with `cargo test`.
 //!
 //! * [`conflict`]: classify a keys/upload answer (Synapse, Dendrite, fail-soft for the rest).
-//! * [`pyrepr`]: the Python-repr parser Synapse's "new key" needs.
 //! * [`upload`]: read a keys/upload request (key ids, device keys).
 //! * [`breaker`]: the storm detector / circuit breaker state machine.
 //! * [`diagnosis`]: which divergence (store loss, two writers, exhaustion) is behind a conflict.
@@ -17,7 +16,6 @@ pub mod sorted;
 pub mod breaker;
 pub mod conflict;
 pub mod diagnosis;
-pub mod pyrepr;
 pub mod upload;
 pub mod keys_query;
 pub mod storm;

@@ -260,7 +260,12 @@ impl StormWatch {
 
     pub fn after_upload(&mut self, request_body: &str, status: u16, body: &[u8], complete: bool, now_ms: f64) -> AfterUpload {
         let request = parse_upload_request(request_body.as_bytes());
-        let answer = classify_upload_answer(status, body, complete);
+        let mut answer = classify_upload_answer(status, body, complete);
+        // The answer names the key id and (Synapse) the old key; the new key is the one this request
+        // holds under that id. Filled before anything stores or reads the conflict.
+        if let (UploadAnswer::Conflict(conflict), ParsedUpload::Comparable(sent)) = (&mut answer, &request) {
+            conflict.fill_new_key_from(sent);
+        }
         let seen = ObservedAnswer { status, body, body_complete: complete, answer: &answer };
         let breaker_event = self.breaker.on_answer(now_ms, &request, &seen);
         let mut events = Vec::new();
@@ -426,7 +431,8 @@ mod tests {
         let closed = w.after_upload(REQUEST, 200, br#"{"one_time_key_counts":{"signed_curve25519":0}}"#, true, 1_000_004.25);
         assert_same_json(&closed);
         assert_same_json(&w.state());
-        // A Dendrite conflict: no keys, so `null` old and new keys in the summary.
+        // A Dendrite conflict answering an unreadable request: no keys anywhere, so `null` old and
+        // new keys in the summary.
         let mut d = StormWatch::new(StormConfig::default());
         let dendrite = br#"{"@a:b":{"D":{"error":"@a:b device D: algorithm / key ID signed_curve25519:X one-time key already exists"}}}"#;
         assert_same_json(&d.after_upload("not json", 400, dendrite, true, 5.0));
@@ -443,6 +449,9 @@ mod tests {
         assert_eq!(v["events"][0]["detail"]["breaker"]["state"], "open");
         assert_eq!(v["events"][1]["type"], "storm");
         assert_eq!(v["events"][1]["detail"]["conflict"]["oldKey"], "a");
+        // The new key is the request's, not read from the answer's repr.
+        assert_eq!(v["events"][1]["detail"]["conflict"]["newKey"], "b");
+        assert_eq!(v["events"][1]["detail"]["conflict"]["detailsKnown"], true);
         assert_eq!(v["events"][1]["detail"]["diagnosis"]["kind"], "pending");
         assert_eq!(v["events"][1]["detail"]["firstSeen"], 1_500.5);
     }
