@@ -94,9 +94,9 @@ impl Homeserver {
     /// `Server` header) to a flavour.
     pub fn from_server_name(name: &str) -> Self {
         let n = name.to_ascii_lowercase();
-        if n.contains("synapse") {
+        if contains(&n, "synapse") {
             Homeserver::Synapse
-        } else if n.contains("dendrite") {
+        } else if contains(&n, "dendrite") {
             Homeserver::Dendrite
         } else if [
             "conduit",
@@ -106,7 +106,7 @@ impl Homeserver {
             "grapevine",
         ]
         .iter()
-        .any(|f| n.contains(f))
+        .any(|f| contains(&n, f))
         {
             Homeserver::ConduitFamily
         } else {
@@ -196,7 +196,7 @@ impl SignedKey {
     pub fn signature(&self, user_id: &str, device_id: &str) -> Option<&str> {
         self.signatures
             .get(user_id)?
-            .get(&format!("ed25519:{device_id}"))
+            .get(&["ed25519:", device_id].concat())
             .map(String::as_str)
     }
 
@@ -389,7 +389,7 @@ impl UploadAnswer {
 /// `body_complete` is false when the read stopped early.
 pub fn classify_upload_answer(status: u16, body: &[u8], body_complete: bool) -> UploadAnswer {
     if body.len() > MAX_PARSE_BYTES {
-        let reason = format!("body too large to parse ({} bytes)", body.len());
+        let reason = ["body too large to parse (", &json::decimal(body.len() as u64), " bytes)"].concat();
         return classify_unparsed(status, body, reason);
     }
     match json::from_slice(body) {
@@ -502,11 +502,11 @@ fn describe_unreadable(body: &[u8], body_complete: bool, e: &json::Error) -> Str
         Some(t) if t.first() == Some(&b'<') => {
             "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)".into()
         }
-        _ if !body_complete => format!("truncated body ({} bytes read)", body.len()),
+        _ if !body_complete => ["truncated body (", &json::decimal(body.len() as u64), " bytes read)"].concat(),
         _ if core::str::from_utf8(body).is_err() => "body is not valid UTF-8".into(),
         // Read whole, yet the value never ended: a body cut before the tap saw it.
-        _ if e.eof => format!("body is not JSON: it ends mid-value ({e})"),
-        _ => format!("body is not JSON: {e}"),
+        _ if e.eof => ["body is not JSON: it ends mid-value (", &e.describe(), ")"].concat(),
+        _ => ["body is not JSON: ", &e.describe()].concat(),
     }
 }
 
@@ -530,9 +530,9 @@ fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
         "one_time_key",
     ]
     .iter()
-    .any(|p| lower.contains(p))
+    .any(|p| contains(&lower, p))
         || has_word(&lower, "otk");
-    let mentions_fallback = lower.contains("fallback key") || lower.contains("fallback_key");
+    let mentions_fallback = contains(&lower, "fallback key") || contains(&lower, "fallback_key");
     let mentions_exists = [
         "already exist",
         "exists already",
@@ -541,7 +541,7 @@ fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
         "duplicate",
     ]
     .iter()
-    .any(|p| lower.contains(p));
+    .any(|p| contains(&lower, p));
     let names_key_id = find_key_id(text).is_some();
     if !(mentions_exists && (mentions_otk || mentions_fallback || names_key_id)) {
         return None;
@@ -560,9 +560,9 @@ const SYNAPSE_EXISTS: &str = " already exists";
 /// `One time key <alg>:<id> already exists. Old key: <json>; new key: <python repr>`: the key id
 /// and the old key (the new key comes from the request).
 fn parse_synapse(text: &str) -> Option<Conflict> {
-    let start = text.find(SYNAPSE_PREFIX)? + SYNAPSE_PREFIX.len();
+    let start = find(text, SYNAPSE_PREFIX)? + SYNAPSE_PREFIX.len();
     let rest = &text[start..];
-    let end = rest.find(SYNAPSE_EXISTS)?;
+    let end = find(rest, SYNAPSE_EXISTS)?;
     let key_id = rest[..end].trim();
     if key_id.is_empty() || key_id.len() > 256 || key_id.contains(char::is_whitespace) {
         return None;
@@ -589,7 +589,7 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
 
 /// The JSON after `. Old key:`; whatever follows it (`; new key: <repr>`, or a cut) is ignored.
 fn parse_old_key(after: &str) -> Option<SignedKey> {
-    let at = after.find("Old key:")? + "Old key:".len();
+    let at = find(after, "Old key:")? + "Old key:".len();
     let (old, _) = json::parse_prefix(&after[at..]).ok()?;
     SignedKey::from_value(&old)
 }
@@ -597,20 +597,21 @@ fn parse_old_key(after: &str) -> Option<SignedKey> {
 /// `<user> device <device>: algorithm / key ID <alg>:<id> one-time key already exists`
 fn parse_dendrite(text: &str) -> Option<Conflict> {
     const MARK: &str = "algorithm / key ID ";
-    let at = text.find(MARK)?;
+    let at = find(text, MARK)?;
     let after = &text[at + MARK.len()..];
     // `after` starts with the id once leading blanks are gone, so the slice below is on a boundary.
     let after = after.trim_start();
     let key_id = after.split_whitespace().next()?;
-    if !after[key_id.len()..].contains("already exists") {
+    if !contains(&after[key_id.len()..], "already exists") {
         return None;
     }
     let head = text[..at].trim_end().trim_end_matches(':');
-    let (user, device) = match head.rsplit_once(" device ") {
-        Some((u, d)) => (u.split_whitespace().last(), Some(d.trim())),
+    const DEVICE: &str = " device ";
+    let (user, device) = match rfind(head, DEVICE) {
+        Some(at) => (head[..at].split_whitespace().last(), Some(head[at + DEVICE.len()..].trim())),
         None => (None, None),
     };
-    let fallback = after.contains("fallback");
+    let fallback = contains(after, "fallback");
     Some(Conflict {
         kind: if fallback {
             KeyKind::FallbackKey
@@ -641,7 +642,7 @@ fn algorithm_of(key_id: &str) -> Option<String> {
 fn find_key_id(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(rel) = text[from..].find("curve25519:") {
+    while let Some(rel) = find(&text[from..], "curve25519:") {
         let at = from + rel;
         let colon = at + "curve25519".len();
         let mut start = at;
@@ -668,7 +669,7 @@ fn find_key_id(text: &str) -> Option<String> {
 fn has_word(lower: &str, word: &str) -> bool {
     let b = lower.as_bytes();
     let mut from = 0;
-    while let Some(rel) = lower[from..].find(word) {
+    while let Some(rel) = find(&lower[from..], word) {
         let at = from + rel;
         let before = at.checked_sub(1).map(|i| b[i]);
         let after = b.get(at + word.len()).copied();
@@ -680,6 +681,30 @@ fn has_word(lower: &str, word: &str) -> bool {
         from = at + word.len();
     }
     false
+}
+
+// Substring search by a plain scan: every text searched here is cut to SCAN_BYTES and every needle is a
+// few bytes, and core's two-way searcher (`str::find` with a `&str`) costs the core wasm 3 KB. A match of
+// a UTF-8 needle in UTF-8 text starts on a char boundary, so the offsets can slice the text.
+
+/// Byte offset of the first `needle` in `hay`.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.as_bytes().windows(needle.len()).position(|w| w == needle.as_bytes())
+}
+
+/// Byte offset of the last `needle` in `hay`.
+fn rfind(hay: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(hay.len());
+    }
+    hay.as_bytes().windows(needle.len()).rposition(|w| w == needle.as_bytes())
+}
+
+fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
@@ -698,7 +723,7 @@ fn cut(s: &str, max: usize) -> &str {
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     let c = cut(s, max);
     if c.len() < s.len() {
-        format!("{c}…")
+        [c, "…"].concat()
     } else {
         c.to_owned()
     }
@@ -711,8 +736,8 @@ fn lossy_prefix(body: &[u8], max: usize) -> String {
 /// Decodes the string value of `"field":"…"` from possibly cut JSON text, up to its closing quote
 /// or the end of the text. Good enough to recover Synapse's message from a truncated body.
 fn partial_json_string_field(text: &str, field: &str) -> Option<String> {
-    let pat = format!("\"{field}\"");
-    let at = text.find(&pat)? + pat.len();
+    let pat = ["\"", field, "\""].concat();
+    let at = find(text, &pat)? + pat.len();
     let rest = text[at..]
         .trim_start()
         .strip_prefix(':')?
@@ -1352,6 +1377,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The plain-scan search agrees with std's, on text with repeats and multi-byte characters.
+        #[test]
+        fn search_agrees_with_std(hay in "[ab é€]{0,40}", needle in "[ab é€]{0,4}") {
+            proptest::prop_assert_eq!(find(&hay, &needle), hay.find(needle.as_str()));
+            proptest::prop_assert_eq!(rfind(&hay, &needle), hay.rfind(needle.as_str()));
+            proptest::prop_assert_eq!(contains(&hay, &needle), hay.contains(needle.as_str()));
+        }
+
         /// Any bytes, any status: a classification whose JSON reads back, never a panic.
         #[test]
         fn total_on_any_body(

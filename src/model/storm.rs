@@ -317,7 +317,7 @@ impl StormWatch {
         Some(DiagnosisNeeds {
             user_id: conflict.signer_user_id.clone().or_else(|| announced.map(|d| d.user_id.clone())),
             device_id: conflict.signer_device_id.clone().or_else(|| announced.map(|d| d.device_id.clone())),
-            old_key_json: conflict.old_key.as_ref().map(|k| k.raw.to_string()),
+            old_key_json: conflict.old_key.as_ref().map(|k| k.raw.to_json_string()),
             current_ed25519: announced.and_then(|d| d.ed25519.clone()),
         })
     }
