@@ -33,7 +33,7 @@ fn answer(kind: u8, id: &str) -> (u16, Vec<u8>) {
 
 fn ids(body: &str) -> Option<BTreeSet<String>> {
     match parse_upload_request(body.as_bytes()) {
-        ParsedUpload::Comparable(r) => Some(r.key_ids()),
+        ParsedUpload::Comparable(r) => Some(r.key_ids().into_iter().collect()),
         ParsedUpload::NotComparable { .. } => None,
     }
 }
