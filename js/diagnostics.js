@@ -44,6 +44,7 @@ export class Diagnostics {
   #ownDbReady;
   #otkCounts = null;
   #sentinel = null;
+  #sentinelWrites = Promise.resolve();
   #warned = false;
 
   #sdkVersion;
@@ -233,8 +234,16 @@ export class Diagnostics {
   /**
    * Observes the session (and an ed25519 from an accepted upload): the core says whether the stored
    * sentinel needs a write (a new device or key, or once a day). Resolves to the current sentinel or null.
+   * One at a time: each is a read-modify-write, and the session's observation and the first accepted
+   * upload's come close together; run side by side, the later write could drop the ed25519 the other wrote.
    */
-  async #observeSentinel(userId, deviceId, ed25519) {
+  #observeSentinel(userId, deviceId, ed25519) {
+    const run = this.#sentinelWrites.then(() => this.#observeSentinelNow(userId, deviceId, ed25519));
+    this.#sentinelWrites = run.catch(() => {});
+    return run;
+  }
+
+  async #observeSentinelNow(userId, deviceId, ed25519) {
     const key = `${userId}|${deviceId}`;
     const stored = await this.#db.loadSentinel(key);
     const next = sentinelUpdate(stored ?? undefined, userId, deviceId, ed25519 ?? undefined, Date.now());
