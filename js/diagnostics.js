@@ -169,7 +169,7 @@ export class Diagnostics {
     return { state: "asleep" };
   }
 
-  /** The client's session: loads that session's stored journal and folds this page's entries in. */
+  /** The client's session: its sentinel is observed; an awake journal folds the session's stored one in. */
   async attachSession(client) {
     this.#client = client;
     await this.adoptSession(client.getUserId && client.getUserId(), client.getDeviceId && client.getDeviceId());
