@@ -15,6 +15,9 @@ extern crate alloc;
 
 pub mod model;
 
+#[cfg(target_arch = "wasm32")]
+pub mod js_json;
+
 #[cfg(all(target_arch = "wasm32", feature = "exports"))]
 pub mod api;
 

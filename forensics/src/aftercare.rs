@@ -3,32 +3,15 @@
 //! stay out of the core wasm every page fetches. Like the rest of the model they read and write the
 //! model's own JSON (`model::json`, no serde). Translation only; values cross as JSON text
 //! (`JSON.stringify` in, `JSON.parse` out). Nothing here can panic on caller input.
+use matrix_crypto_guardian::js_json::{from_js, to_js};
 use matrix_crypto_guardian::model::journal::Journal;
-use matrix_crypto_guardian::model::json::{self, ToJson, Value};
+use matrix_crypto_guardian::model::json::{self, ToJson};
 use matrix_crypto_guardian::model::remedy::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
     should_prompt, snooze_until, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
 };
 use matrix_crypto_guardian::model::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
-
-/// A JS value as JSON (through `JSON.stringify`); `None` for undefined, null or what has no JSON form.
-pub(crate) fn from_js(value: &JsValue) -> Option<Value> {
-    if value.is_undefined() || value.is_null() {
-        return None;
-    }
-    let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
-    json::from_str(&text).ok()
-}
-
-/// `value` as a plain JS value (`JSON.parse` of its JSON).
-pub(crate) fn to_js(value: &impl ToJson) -> JsValue {
-    value_to_js(&value.to_json())
-}
-
-pub(crate) fn value_to_js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_json_string()).unwrap_or(JsValue::NULL)
-}
 
 /// The redacted report as JSON text (compact; the caller parses it), from what the JS layer gathered
 /// (`input`, a plain object) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).

@@ -11,7 +11,7 @@ use matrix_crypto_guardian::model::json::Value;
 use matrix_crypto_guardian::model::redact::redact_text;
 use wasm_bindgen::prelude::*;
 
-use crate::aftercare::{from_js, to_js, value_to_js};
+use matrix_crypto_guardian::js_json::{from_js, to_js, value_to_js};
 
 #[wasm_bindgen]
 pub struct JournalCore {

@@ -7,7 +7,7 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
+use crate::js_json::to_js;
 use crate::model::journal;
 use crate::model::json::{self, Value};
 use crate::model::upload::{parse_upload_request, ParsedUpload};

@@ -1,10 +1,9 @@
 //! The core module's `#[wasm_bindgen]` surface, used by the JS layer (`js/index.js` and friends).
 //!
 //! It holds the model's state and translates between JS values and model types; it decides nothing
-//! itself. Values cross as JSON text: the model writes its own JSON (`model::json`) and JS's `JSON.parse`
-//! makes the objects; objects from JS come through `JSON.stringify`. That keeps serde out of the wasm
-//! every page fetches. Every call is total: a bad input comes back as a value, never as a panic (release
-//! builds abort on panic, which would take the guardian down with the host's upload waiting on it).
+//! itself. Values cross as JSON text (`crate::js_json`). Every call is total: a bad input comes back as
+//! a value, never as a panic (a panic traps, which would take the guardian down with the host's upload
+//! waiting on it).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -14,30 +13,9 @@ pub mod journal;
 pub mod store;
 pub mod writer;
 
-use crate::model::json::{self, ToJson, Value};
+use crate::js_json::{from_js, to_js, value_to_js};
+use crate::model::json::{ToJson, Value};
 use crate::model::storm::{StormConfig, StormWatch, UploadDecision};
-
-/// The model's JSON as a JS value: plain objects and arrays, `null` for `None`.
-fn to_js(value: &impl ToJson) -> JsValue {
-    value_to_js(&value.to_json())
-}
-
-fn value_to_js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_json_string()).unwrap_or(JsValue::NULL)
-}
-
-/// A JS value as the model's JSON. What `JSON.stringify` cannot write (undefined, a cycle, a BigInt)
-/// is `null`.
-fn from_js(value: &JsValue) -> Value {
-    if value.is_undefined() || value.is_null() {
-        return Value::Null;
-    }
-    js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .and_then(|s| json::from_str(&s).ok())
-        .unwrap_or(Value::Null)
-}
 
 /// A field of a JS options object as a number of milliseconds.
 fn ms_option(options: &Value, name: &str) -> Option<f64> {
@@ -60,7 +38,7 @@ impl GuardianCore {
     /// `options`: `{ probeAfterMs?, maxProbeAfterMs? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> GuardianCore {
-        let options = from_js(&options);
+        let options = from_js(&options).unwrap_or_default();
         let mut config = StormConfig::default();
         if let Some(ms) = ms_option(&options, "probeAfterMs") {
             config.breaker.initial_backoff_ms = ms;

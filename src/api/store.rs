@@ -6,7 +6,7 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::{from_js, to_js};
+use crate::js_json::{from_js, to_js};
 use crate::model::journal::{sentinel_update, Sentinel};
 use crate::model::json::Value;
 use crate::model::store_loss::{check_store, found_store, read_session, SessionFacts, SessionPreset, StoreContents};
@@ -32,10 +32,10 @@ fn session_of(v: &Value) -> Option<SessionFacts> {
 /// `{ userId, deviceId, homeserver }` or `null`.
 #[wasm_bindgen(js_name = readSession)]
 pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> JsValue {
-    if let Some(session) = session_of(&from_js(&host_session)) {
+    if let Some(session) = session_of(&from_js(&host_session).unwrap_or_default()) {
         return to_js(&session);
     }
-    let values = from_js(&values);
+    let values = from_js(&values).unwrap_or_default();
     let session = SessionPreset::parse(preset)
         .and_then(|p| read_session(p, |k| values.get(k).and_then(Value::as_str).map(str::to_owned)));
     to_js(&session)
@@ -52,8 +52,8 @@ pub fn found_store_js(databases: Vec<String>, crypto_stores: Vec<String>) -> Opt
 /// null); `sentinel`: this device's sentinel as stored (JSON text, or null).
 #[wasm_bindgen(js_name = checkStore)]
 pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, contents: JsValue, sentinel: Option<String>) -> JsValue {
-    let session = session_of(&from_js(&session));
-    let contents = StoreContents::from_json(&from_js(&contents));
+    let session = session_of(&from_js(&session).unwrap_or_default());
+    let contents = StoreContents::from_json(&from_js(&contents).unwrap_or_default());
     let sentinel = stored_sentinel(sentinel);
     to_js(&check_store(session, databases.as_deref(), &crypto_stores, contents.as_ref(), sentinel.as_ref()))
 }

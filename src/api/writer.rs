@@ -5,7 +5,8 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::{from_js, ms_option, to_js};
+use super::ms_option;
+use crate::js_json::{from_js, to_js};
 use crate::model::writer::{lock_name, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
 
 /// The writer lock's name (see `model::writer::lock_name`).
@@ -26,7 +27,7 @@ impl WriterLease {
     /// `options`: `{ heartbeatMs?, staleAfterMs?, settleMs? }`.
     #[wasm_bindgen(constructor)]
     pub fn new(tab_id: String, options: JsValue) -> WriterLease {
-        let o = from_js(&options);
+        let o = from_js(&options).unwrap_or_default();
         let d = LeaseConfig::default();
         let config = LeaseConfig {
             heartbeat_ms: ms_option(&o, "heartbeatMs").unwrap_or(d.heartbeat_ms),
