@@ -122,21 +122,33 @@ export function installFetchTap(scope = globalThis) {
   // `self` is the `this` the host called fetch with, passed on unchanged: the host's own fetch (or its
   // wrapper) behaves exactly as without the tap (native fetch rejects a non-window `this`).
   async function guardUpload(self, args, input, init) {
-    const h = handler || (await withTimeout(ready, CORE_WAIT_MS));
+    // While the upload waits here (for the core, a hold or the previous answer), the host's AbortSignal
+    // still works as it does on a bare fetch: the upload rejects at once with the signal's reason and
+    // nothing is sent.
+    const abort = watchAbort(input, init);
+    try {
+      return await decideAndSend(self, args, input, init, abort);
+    } finally {
+      abort.dispose();
+    }
+  }
+
+  async function decideAndSend(self, args, input, init, abort) {
+    const h = handler || (await abort.race(withTimeout(ready, CORE_WAIT_MS)));
     if (!h) return Reflect.apply(original, self, args);
     let body;
     let decision;
     try {
       // Uploads are held while the guardian waits for the user (e.g. a store loss seen at start).
-      if (h.uploadGate) await h.uploadGate();
-      body = await requestBodyText(input, init);
+      if (h.uploadGate) await abort.race(h.uploadGate());
+      body = await abort.race(requestBodyText(input, init));
       // The previous upload's answer must be seen before this one is decided (a storm is back-to-back).
-      await withTimeout(lastObservation, OBSERVE_WAIT_MS);
-      // An aborted request is the host's own fetch's to reject (with the abort reason), never ours to
-      // answer: no decision, no replay.
-      if (signalOf(input, init)?.aborted) return Reflect.apply(original, self, args);
+      await abort.race(withTimeout(lastObservation, OBSERVE_WAIT_MS));
+      // An aborted request is never ours to answer: no decision, no replay.
+      abort.throwIfAborted();
       decision = h.beforeUpload(body, authorizationOf(input, init), urlOf(input));
     } catch (err) {
+      if (abort.aborted) throw abort.reason;
       reportInternal(err);
       return Reflect.apply(original, self, args);
     }
@@ -194,6 +206,48 @@ export function installFetchTap(scope = globalThis) {
     return null;
   }
   return tap;
+}
+
+/**
+ * Watches the AbortSignal fetch would use: `race(p)` settles like `p` unless the signal aborts first, then
+ * rejects with the signal's reason (as a bare fetch does); `dispose()` stops watching. No signal (or one we
+ * cannot read): nothing is watched, every wait is as before.
+ */
+function watchAbort(input, init) {
+  let signal = null;
+  try {
+    signal = signalOf(input, init);
+  } catch {
+    signal = null;
+  }
+  if (!signal || typeof signal.addEventListener !== "function") {
+    return { aborted: false, reason: undefined, race: (p) => p, throwIfAborted() {}, dispose() {} };
+  }
+  let onAbort = null;
+  const aborted = new Promise((_, reject) => {
+    onAbort = () => reject(abortReason(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // observed through race(); never an unhandled rejection
+  return {
+    get aborted() {
+      return signal.aborted === true;
+    },
+    get reason() {
+      return abortReason(signal);
+    },
+    race: (p) => Promise.race([p, aborted]),
+    throwIfAborted() {
+      if (signal.aborted) throw abortReason(signal);
+    },
+    dispose: () => signal.removeEventListener("abort", onAbort),
+  };
+}
+
+/** What a bare fetch rejects with for an aborted signal: its reason, or an AbortError without one. */
+function abortReason(signal) {
+  return signal.reason !== undefined ? signal.reason : new DOMException("signal is aborted without reason", "AbortError");
 }
 
 /** The AbortSignal fetch would use: init.signal when given, else the Request's. */

@@ -231,6 +231,97 @@ describe('fetch tap: hostile answers and hostile callers', { timeout: 120_000 },
     await assertClean(on);
   });
 
+  test('an upload aborted while it waits (for the core, for a hold, for the previous answer) rejects at once with the signal\'s reason; nothing is sent', async () => {
+    // In the page: starts an upload, aborts it 50 ms later with a reason of the host's own, and tells
+    // whether the rejection was that very reason and how long the fetch took to settle. `giveUpMs`: a
+    // wait longer than any of the tap's own (the hold never ends): the fetch is then still pending.
+    const abortWhileWaiting = (page, { tag, body, giveUpMs = 15_000 }) =>
+      page.evaluate(
+        async ({ url, body, headerPairs, giveUpMs }) => {
+          const controller = new AbortController();
+          const reason = new Error('the host gave up');
+          const started = performance.now();
+          const fetching = fetch(url, { method: 'POST', body, headers: Object.fromEntries(headerPairs), signal: controller.signal }).then(
+            (r) => ({ settled: 'resolved', status: r.status }),
+            (e) => ({ settled: 'rejected', sameReason: e === reason, name: e && e.name }),
+          );
+          setTimeout(() => controller.abort(reason), 50);
+          const out = await Promise.race([fetching, new Promise((r) => setTimeout(r, giveUpMs, { settled: 'still waiting' }))]);
+          return { ...out, ms: performance.now() - started };
+        },
+        { url: `${UPLOAD_PATH}?case=ok&tag=${tag}`, body, headerPairs: AUTH, giveUpMs },
+      );
+    const context = await browser.newContext();
+    const fresh = async () => {
+      const page = await context.newPage();
+      await page.addInitScript(pageHelpers);
+      await page.goto(`${hs.url}/`);
+      return page;
+    };
+
+    // 1. Waiting for the core: the tap is installed, no core has attached yet (it waits up to 10 s).
+    const early = await fresh();
+    await early.evaluate(async () => {
+      const { installFetchTap } = await import('/pkg/fetch-tap.js');
+      window.tapOnly = installFetchTap(window);
+    });
+    const core = await abortWhileWaiting(early, { tag: 'abort-wait-core', body: uploadBody('abortcore').body });
+    assert.equal(core.settled, 'rejected', JSON.stringify(core));
+    assert.equal(core.sameReason, true, 'rejected with the signal\'s own reason');
+    assert.ok(core.ms < 10_000, `settled before the tap's own wait for the core ended (${Math.round(core.ms)} ms)`);
+    assert.equal(await early.evaluate(() => window.tapOnly.attached), false, 'the core never attached meanwhile');
+
+    // 2. Held: a store loss at start holds key uploads until the user chooses (here: never).
+    const held = await fresh();
+    const verdict = await held.evaluate(async () => {
+      const name = 'mcg-abort::matrix-sdk-crypto';
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.open(name, 1);
+        req.onupgradeneeded = () => req.result.createObjectStore('core'); // a store without an account
+        req.onsuccess = () => (req.result.close(), resolve());
+        req.onerror = () => reject(req.error);
+      });
+      const { Guardian } = await import('/pkg/index.js');
+      window.guardian = await Guardian.start({
+        session: { userId: '@abort:hs.invalid', deviceId: 'ABORTDEV' },
+        cryptoStores: [name],
+        cryptoStorePrefix: name,
+        prompt: false,
+        persist: false,
+        ownDatabaseName: 'mcg-abort-own',
+      });
+      return window.guardian.storeCheck().verdict;
+    });
+    assert.equal(verdict, 'store-lost', 'precondition: uploads are held');
+    const hold = await abortWhileWaiting(held, { tag: 'abort-wait-hold', body: uploadBody('aborthold').body });
+    assert.equal(hold.settled, 'rejected', `an aborted upload does not wait for the hold to end: ${JSON.stringify(hold)}`);
+    assert.equal(hold.sameReason, true, 'rejected with the signal\'s own reason');
+
+    // 3. Waiting for the previous upload's answer, whose body never ends (the tap waits up to 2 s for it).
+    const busy = await fresh();
+    await busy.evaluate(async ({ url, body, headerPairs }) => {
+      const { Guardian } = await import('/pkg/index.js');
+      window.guardian = await Guardian.start({ persist: false, prompt: false, ownDatabaseName: 'mcg-abort-own-2' });
+      window.firstUpload = new AbortController();
+      const r = await fetch(url, { method: 'POST', body, headers: Object.fromEntries(headerPairs), signal: window.firstUpload.signal });
+      window.firstStatus = r.status; // its body hangs half-way: the tap is still reading its copy
+    }, { url: `${UPLOAD_PATH}?case=partial-hang&tag=abort-wait-first`, body: uploadBody('abortfirst').body, headerPairs: AUTH });
+    const previous = await abortWhileWaiting(busy, { tag: 'abort-wait-previous', body: uploadBody('abortprev').body });
+    assert.equal(previous.settled, 'rejected', JSON.stringify(previous));
+    assert.equal(previous.sameReason, true, 'rejected with the signal\'s own reason');
+    assert.ok(previous.ms < 2_000, `settled before the tap's own wait for the previous answer ended (${Math.round(previous.ms)} ms)`);
+    await busy.evaluate(() => window.firstUpload.abort());
+
+    // Nothing of the aborted uploads reached the server; the first upload did.
+    for (const tag of ['abort-wait-core', 'abort-wait-hold', 'abort-wait-previous']) {
+      assert.equal(await early.evaluate((t) => window.__tap.seenCount(t), tag), 0, `${tag}: the server received nothing`);
+    }
+    assert.equal(hs.requests('abort-wait-first').length, 1);
+    for (const page of [early, held, busy]) assert.deepEqual(await page.evaluate(() => window.__tap.errors), [], 'no unhandled errors');
+    await early.evaluate(() => window.tapOnly.abandon());
+    await context.close();
+  });
+
   test('a streaming request body (ReadableStream, duplex half) to keys/upload: the same outcome with the guardian', async () => {
     // Pages of its own: the tap may log one internal-error line here, which the other tests forbid.
     const off = await openPage();
