@@ -60,7 +60,9 @@ import { readDropInConfig } from "./dropin-config.js";
           import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
             .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold }))
             .catch((e) => {
-              gate.releaseAll();
+              // Only the writer's own hold goes with the overlay: the store-loss hold stays until its own
+              // reason is settled (the user's choice in the prompt), whatever else failed to load.
+              if (writerHold) writerHold();
               console.warn("[matrix-crypto-guardian] single writer not active:", e && e.message ? e.message : e);
             });
         }

@@ -110,6 +110,40 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     await run.page.close();
   });
 
+  test('drop-in: the writer overlay fails to load: the store-loss hold stays (no blank store, no upload), the prompt still works', async () => {
+    const blocked = [];
+    const run = await evictScenario(stack, {
+      guardian: 'dropin',
+      windowMs: 4_000,
+      peer,
+      prefix: 'lostnooverlay',
+      storeLoss: 'ask',
+      beforeReload: (context) =>
+        context.route('**/pkg/writer-overlay.js', (route) => (blocked.push(route.request().url()), route.abort('blockedbyclient'))),
+    });
+    await withArtifacts('prevention-evict-no-overlay', [run.page], async () => {
+      assert.ok(blocked.length >= 1, 'the overlay module was requested and blocked');
+      const { check, warned } = await guardianFacts(run.page);
+      assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
+      assert.equal(stack.hs.countRequests({ ...UPLOADS, user: run.user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');
+      const held = await run.page.evaluate(async () => ({
+        holds: window[Symbol.for('matrix-crypto-guardian/idb-gate')].holds(),
+        store: (await indexedDB.databases()).some((d) => d.name === 'matrix-js-sdk::matrix-sdk-crypto'),
+      }));
+      assert.deepEqual(held.holds, ['store-check'], 'the writer hold went with its module, the store-loss hold stayed');
+      assert.equal(held.store, false, 'no blank crypto store while the user has not chosen');
+      assert.ok(warned, 'the prompt is open');
+      // The prompt is still the way out: "continue" releases the uploads and the store opens.
+      const since = stack.hs.mark();
+      await run.page.click('#store-lost-continue');
+      peer.start();
+      await stack.hs.waitForRequests({ ...UPLOADS, user: run.user.userId, since }, 1, { timeout: 20_000 });
+      peer.stop();
+      assert.equal(await run.page.evaluate(async () => (await indexedDB.databases()).some((d) => d.name === 'matrix-js-sdk::matrix-sdk-crypto')), true);
+    });
+    await run.page.close();
+  });
+
   test('no false store-lost: first login on a fresh profile, reloads, sign-out and sign-in again', async () => {
     const user = await freshUser(stack.hs, 'noalarm');
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: 'noalarm' });
