@@ -11,7 +11,7 @@ import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, r
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
-import { WriterLease, WriterCensus, writerLockName } from "./core/guardian_core.js";
+import { WriterLease, WriterCensus, writerLockName, writerAcquireStep, writerAfterUnavailable } from "./core/guardian_core.js";
 import { WriterLock, writerHeldElsewhere, writerMechanism } from "./writer.js";
 import { snapshotSession, startPersistence } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
@@ -279,7 +279,7 @@ export class Guardian extends EventTarget {
         userId ?? this.#session.userId ?? undefined,
         deviceId ?? this.#session.deviceId ?? undefined,
       );
-      this.#writer = new WriterLock({ name, emit: (events) => this.#emit(events), core: { WriterLease, WriterCensus } });
+      this.#writer = new WriterLock({ name, emit: (events) => this.#emit(events), core: { WriterLease, WriterCensus, writerAcquireStep, writerAfterUnavailable } });
     }
     return this.#writer.acquire(mode);
   }

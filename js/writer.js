@@ -61,7 +61,9 @@ export class WriterLock {
   #role = "idle"; // idle | waiting | writer | lost
   #since = null;
   #lost = null;
-  #waiters = []; // resolve functions of pending acquire() calls
+  // The one request under way: { mode, waiters: [{ mode, resolve }] } (the callers of acquire() who wait
+  // on it). Whether a call makes, joins or supersedes it is the core's decision (writerAcquireStep).
+  #request = null;
   #requestSerial = 0;
   // web locks
   #abortPending = null;
@@ -78,7 +80,8 @@ export class WriterLock {
 
   /**
    * @param {{ name: string, emit: (events: {type: string, detail: object}[]) => void,
-   *           core: { WriterLease: Function, WriterCensus: Function }, global?: object, leaseOptions?: object }} o
+   *           core: { WriterLease: Function, WriterCensus: Function, writerAcquireStep: Function, writerAfterUnavailable: Function },
+   *           global?: object, leaseOptions?: object }} o
    */
   constructor({ name, emit, core, global = globalThis, leaseOptions = {} }) {
     this.#global = global;
@@ -113,28 +116,38 @@ export class WriterLock {
 
   /** Resolves true once this tab is the writer, false for "ifAvailable" when another tab holds it. */
   acquire(mode = "wait") {
-    if (this.#role === "writer") return Promise.resolve(true);
+    const step = this.#core.writerAcquireStep(this.#role === "writer", this.#request?.mode, mode);
+    if (step === "already-writer") return Promise.resolve(true);
+    if (step === "unavailable") return Promise.resolve(false); // the wait under way goes on
+    return new Promise((resolve) => {
+      const waiter = { mode, resolve };
+      if (step === "join") this.#request.waiters.push(waiter);
+      else this.#startRequest(mode, [...(step === "supersede" ? this.#request.waiters : []), waiter]);
+    });
+  }
+
+  #startRequest(mode, waiters) {
+    this.#request = { mode, waiters };
     this.#requestedAt = performance.now();
-    const done = new Promise((resolve) => this.#waiters.push(resolve));
-    if (mode === "wait" && this.#role === "waiting") return done;
     this.#lost = null;
     this.#mode = mode;
     if (this.#mechanism === "web-locks") this.#requestLock(mode);
     else this.#requestLease(mode);
-    return done;
   }
 
-  /** Gives the role up (or stops waiting for it). */
+  /** Gives the role up (or stops waiting for it). A grant still on its way for the old request is void. */
   release() {
+    this.#requestSerial++; // a lock callback of an earlier request now lets its lock go at once
     this.#abortPending?.();
     this.#abortPending = null;
     this.#releaseHeld?.();
     this.#releaseHeld = null;
+    this.#stoppedAck?.(); // a steal waiting for the old writer's "stopped" ends here, ungranted
     if (this.#lease) {
       this.#applyLease(this.#lease.release(this.#readLease()));
       clearTimeout(this.#timer);
     }
-    this.#settleWaiters(false);
+    this.#settle(false);
     this.#setRole("idle");
   }
 
@@ -168,7 +181,7 @@ export class WriterLock {
       if (serial !== this.#requestSerial) return undefined; // superseded by a later request (steal)
       this.#abortPending = null;
       if (!lock) {
-        this.#settleWaiters(false);
+        this.#unavailable();
         return undefined;
       }
       this.#granted(mode);
@@ -183,7 +196,7 @@ export class WriterLock {
           this.#releaseHeld = null;
           this.#setLost("stolen", null);
         } else if (this.#role !== "writer") {
-          this.#settleWaiters(false);
+          this.#settle(false);
           if (this.#role === "waiting") this.#setRole("idle");
         }
       },
@@ -249,7 +262,7 @@ export class WriterLock {
     }
     for (const ev of step.events || []) {
       if (ev.kind === "acquired") this.#granted(mode ?? this.#mode);
-      else if (ev.kind === "unavailable") this.#settleWaiters(false);
+      else if (ev.kind === "unavailable") this.#unavailable();
       else if (ev.kind === "lost") this.#setLost(ev.reason, ev.by);
       else if (ev.kind === "waiting") {
         this.#setRole("waiting");
@@ -266,15 +279,20 @@ export class WriterLock {
   // shared
 
   #granted(mode) {
-    if (mode === "steal" && !this.#stoppedAck) {
+    const request = this.#request;
+    if (mode === "steal") {
       // The old writer learns of the steal asynchronously; let it stop its engine (writer-lost handlers
       // run synchronously, then it posts "stopped") before this tab's engine starts.
+      let ack;
       const wait = new Promise((resolve) => {
-        this.#stoppedAck = resolve;
+        ack = resolve;
         setTimeout(resolve, STOPPED_ACK_MS);
       });
+      this.#stoppedAck = ack;
       wait.then(() => {
-        this.#stoppedAck = null;
+        if (this.#stoppedAck === ack) this.#stoppedAck = null;
+        // Released meanwhile (or the role went to another tab): this request never makes a writer.
+        if (this.#request !== request || request === null) return;
         this.#grantedNow(mode);
       });
       return;
@@ -286,12 +304,13 @@ export class WriterLock {
     this.#since = Date.now();
     this.#lost = null;
     this.#setRole("writer");
-    this.#settleWaiters(true);
+    this.#settle(true);
     const waitedMs = Math.round(performance.now() - this.#requestedAt);
     this.#emit([{ type: "writer-acquired", detail: { mechanism: this.#mechanism, name: this.#name, tabId: this.#tabId, mode: mode || "wait", waitedMs } }]);
   }
 
   #setLost(reason, by) {
+    this.#settle(false); // a steal of ours still waiting for its grant is over too
     this.#lost = { reason, by: by || null, at: Date.now() };
     this.#setRole("lost");
     clearTimeout(this.#timer);
@@ -299,8 +318,25 @@ export class WriterLock {
     this.#post({ kind: "stopped" }); // after the writer-lost handlers stopped the engine
   }
 
-  #settleWaiters(value) {
-    for (const resolve of this.#waiters.splice(0)) resolve(value);
+  /** The request under way is over: granted (true for every caller) or not (false). */
+  #settle(value) {
+    const request = this.#request;
+    this.#request = null;
+    for (const waiter of request ? request.waiters : []) waiter.resolve(value);
+  }
+
+  /**
+   * The request came back "held elsewhere" (an ifAvailable): its ifAvailable callers get false; callers
+   * who joined it wanting to wait (or steal) get a request of their own (writerAfterUnavailable).
+   */
+  #unavailable() {
+    const request = this.#request;
+    this.#request = null;
+    if (!request) return;
+    const still = request.waiters.filter((w) => w.mode !== "ifAvailable");
+    for (const waiter of request.waiters) if (waiter.mode === "ifAvailable") waiter.resolve(false);
+    const next = this.#core.writerAfterUnavailable(still.map((w) => w.mode));
+    if (next) this.#startRequest(next, still);
   }
 
   #setRole(role) {

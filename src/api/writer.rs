@@ -7,12 +7,43 @@ use wasm_bindgen::prelude::*;
 
 use super::ms_option;
 use crate::js_json::{from_js, to_js};
-use crate::model::writer::{lock_name, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
+use crate::model::writer::{acquire_step, after_unavailable, lock_name, AcquireStep, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
 
 /// The writer lock's name (see `model::writer::lock_name`).
 #[wasm_bindgen(js_name = writerLockName)]
 pub fn writer_lock_name(override_name: Option<String>, store_prefix: Option<String>, user_id: Option<String>, device_id: Option<String>) -> String {
     lock_name(override_name.as_deref(), store_prefix.as_deref(), user_id.as_deref(), device_id.as_deref())
+}
+
+fn mode(s: &str) -> Mode {
+    Mode::parse(s).unwrap_or(Mode::Wait)
+}
+
+/// What `acquireWriter(mode)` does (see `model::writer::acquire_step`): "already-writer" | "request" |
+/// "supersede" | "join" | "unavailable". `under_way`: the mode of the request under way, if any.
+#[wasm_bindgen(js_name = writerAcquireStep)]
+pub fn writer_acquire_step(is_writer: bool, under_way: Option<String>, requested: &str) -> String {
+    let step = acquire_step(is_writer, under_way.as_deref().map(mode), mode(requested));
+    match step {
+        AcquireStep::AlreadyWriter => "already-writer",
+        AcquireStep::Request => "request",
+        AcquireStep::Supersede => "supersede",
+        AcquireStep::Join => "join",
+        AcquireStep::Unavailable => "unavailable",
+    }
+    .into()
+}
+
+/// After an `ifAvailable` came back empty: the mode of the next request for those who joined it, or
+/// undefined (see `model::writer::after_unavailable`).
+#[wasm_bindgen(js_name = writerAfterUnavailable)]
+pub fn writer_after_unavailable(joined: Vec<String>) -> Option<String> {
+    let modes: Vec<Mode> = joined.iter().map(|m| mode(m)).collect();
+    after_unavailable(&modes).map(|m| match m {
+        Mode::Wait => "wait".into(),
+        Mode::IfAvailable => "ifAvailable".into(),
+        Mode::Steal => "steal".into(),
+    })
 }
 
 /// The localStorage lease of one tab. Every call takes the entry's raw value as read just now and returns
@@ -40,7 +71,7 @@ impl WriterLease {
     /// `mode`: "wait" | "ifAvailable" | "steal" (anything else: "wait").
     pub fn request(&mut self, mode: &str, raw: Option<String>, now_ms: f64) -> JsValue {
         let current = LeaseRecord::parse(raw.as_deref());
-        to_js(&self.lease.request(Mode::parse(mode).unwrap_or(Mode::Wait), current.as_ref(), now_ms))
+        to_js(&self.lease.request(self::mode(mode), current.as_ref(), now_ms))
     }
 
     pub fn tick(&mut self, raw: Option<String>, now_ms: f64) -> JsValue {

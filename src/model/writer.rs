@@ -185,7 +185,8 @@ pub struct LeaseStep {
 enum Phase {
     Idle,
     Waiting,
-    Claiming { since: f64, steal: bool },
+    /// `give_up`: an `ifAvailable` claim, which answers "unavailable" instead of waiting when it loses.
+    Claiming { since: f64, steal: bool, give_up: bool },
     Holding,
     Lost,
 }
@@ -249,7 +250,11 @@ impl Lease {
     }
 
     fn claim(&mut self, current: Option<&LeaseRecord>, now: f64, steal: bool) -> LeaseStep {
-        self.phase = Phase::Claiming { since: now, steal };
+        self.claim_as(current, now, steal, false)
+    }
+
+    fn claim_as(&mut self, current: Option<&LeaseRecord>, now: f64, steal: bool, give_up: bool) -> LeaseStep {
+        self.phase = Phase::Claiming { since: now, steal, give_up };
         let stolen_from = if steal { current.filter(|r| r.owner != self.me).map(|r| r.owner.clone()) } else { None };
         LeaseStep {
             write: Some(LeaseWrite::Put { record: LeaseRecord { owner: self.me.clone(), beat: 0, stolen_from } }),
@@ -258,10 +263,23 @@ impl Lease {
         }
     }
 
+    /// When a wait or claim under way must be looked at again (the JS layer keeps one timer).
+    fn pending_tick(&self, now: f64) -> f64 {
+        match self.phase {
+            Phase::Claiming { since, .. } => (self.config.settle_ms - (now - since)).max(1.0),
+            _ => self.config.heartbeat_ms,
+        }
+    }
+
     /// Ask for the lease. `current` is the entry as read just now.
     pub fn request(&mut self, mode: Mode, current: Option<&LeaseRecord>, now: f64) -> LeaseStep {
         if matches!(self.phase, Phase::Holding) && current.is_some_and(|r| r.owner == self.me) {
             return LeaseStep { events: vec![LeaseEvent::Acquired], next_tick_ms: Some(self.config.heartbeat_ms), ..LeaseStep::default() };
+        }
+        if mode == Mode::IfAvailable && matches!(self.phase, Phase::Waiting | Phase::Claiming { .. }) {
+            // Already asking: "not available now", and the wait (or claim) under way goes on.
+            let holder = current.map(|r| r.owner.clone()).unwrap_or_default();
+            return LeaseStep { events: vec![LeaseEvent::Unavailable { holder }], next_tick_ms: Some(self.pending_tick(now)), ..LeaseStep::default() };
         }
         self.waiting_for = None;
         let age = self.observe(current, now);
@@ -271,6 +289,7 @@ impl Lease {
         };
         match mode {
             Mode::Steal => self.claim(current, now, true),
+            Mode::IfAvailable if free => self.claim_as(current, now, false, true),
             _ if free => self.claim(current, now, false),
             Mode::IfAvailable => {
                 self.phase = Phase::Idle;
@@ -312,7 +331,7 @@ impl Lease {
                     self.wait_step(current, age)
                 }
             }
-            Phase::Claiming { since, steal } => {
+            Phase::Claiming { since, steal, give_up } => {
                 if now - since < self.config.settle_ms {
                     return LeaseStep { next_tick_ms: Some(self.config.settle_ms - (now - since)), ..LeaseStep::default() };
                 }
@@ -328,8 +347,14 @@ impl Lease {
                             ..LeaseStep::default()
                         }
                     }
-                    // Another claimer's write came last: wait behind it (a steal that lost a race retries).
+                    // Another claimer's write came last: wait behind it (a steal that lost a race retries,
+                    // an ifAvailable gives up).
                     other if steal => self.claim(other, now, true),
+                    other if give_up => {
+                        self.phase = Phase::Idle;
+                        let holder = other.map(|r| r.owner.clone()).unwrap_or_default();
+                        LeaseStep { events: vec![LeaseEvent::Unavailable { holder }], ..LeaseStep::default() }
+                    }
                     other => {
                         self.phase = Phase::Waiting;
                         let age = self.observe(other, now);
@@ -363,6 +388,56 @@ impl Lease {
         self.phase = Phase::Idle;
         self.waiting_for = None;
         LeaseStep { write: (ours && was_active).then_some(LeaseWrite::Remove), ..LeaseStep::default() }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// acquiring: one request under way per tab
+
+/// What `acquireWriter(mode)` does, given whether this tab writes and which request it has under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+pub enum AcquireStep {
+    /// This tab is the writer: true at once.
+    AlreadyWriter,
+    /// Nothing under way: make a request in this mode.
+    Request,
+    /// Abort the request under way (a wait) and make this one; its callers now wait on this one.
+    Supersede,
+    /// Wait for the request under way; settle with its outcome (and see [`after_unavailable`]).
+    Join,
+    /// False at once, leaving the request under way alone: `ifAvailable` while this tab already waits
+    /// (another tab holds the role, or this tab's own wait is about to get it: either way it is not
+    /// available *now*, and answering must not cancel the wait).
+    Unavailable,
+}
+
+/// The decision for a new acquire call. A steal is the user's "Use here": it wins over a wait under
+/// way, and joins a steal under way; a wait joins any request under way (an `ifAvailable` that comes
+/// back empty is followed by a wait for those still waiting).
+pub fn acquire_step(is_writer: bool, under_way: Option<Mode>, mode: Mode) -> AcquireStep {
+    if is_writer {
+        return AcquireStep::AlreadyWriter;
+    }
+    match (under_way, mode) {
+        (None, _) => AcquireStep::Request,
+        (Some(Mode::Wait), Mode::Steal) => AcquireStep::Supersede,
+        (Some(Mode::Wait), Mode::IfAvailable) => AcquireStep::Unavailable,
+        (Some(_), _) => AcquireStep::Join,
+    }
+}
+
+/// A request came back "held elsewhere" (only an `ifAvailable` does): its `ifAvailable` callers get
+/// false; callers that joined it in another mode still want the role, so the next request is theirs
+/// (a steal if any of them steals, else a wait), or none.
+pub fn after_unavailable(joined: &[Mode]) -> Option<Mode> {
+    if joined.contains(&Mode::Steal) {
+        Some(Mode::Steal)
+    } else if joined.contains(&Mode::Wait) {
+        Some(Mode::Wait)
+    } else {
+        None
     }
 }
 
@@ -687,6 +762,22 @@ mod tests {
         assert_eq!(ea.events, vec![LeaseEvent::Waiting { holder: Some("b".into()) }]);
     }
 
+    #[test]
+    fn an_if_available_claim_that_loses_the_race_gives_up_instead_of_waiting() {
+        let mut s = Storage::default();
+        let mut a = Lease::new("a", CFG);
+        let mut b = Lease::new("b", CFG);
+        let sa = a.request(Mode::IfAvailable, None, 0.0);
+        let sb = b.request(Mode::Wait, None, 1.0);
+        s.apply(&sa);
+        s.apply(&sb);
+        let ea = run(&mut a, &mut s, |t, c| t.tick(c, 70.0));
+        run(&mut b, &mut s, |t, c| t.tick(c, 70.0));
+        assert!(b.holds() && !a.holds());
+        assert_eq!(ea.events, vec![LeaseEvent::Unavailable { holder: "b".into() }]);
+        assert_eq!(a.phase(), LeasePhase::Idle, "an ifAvailable never turns into a wait");
+    }
+
     fn holder(s: &mut Storage, id: &str) -> Lease {
         let mut t = Lease::new(id, CFG);
         run(&mut t, s, |t, c| t.request(Mode::Wait, c, 0.0));
@@ -713,6 +804,48 @@ mod tests {
             assert!(step.write.is_none() && !step.ping, "at {now}: {step:?}");
         }
         assert!(a.holds() && !b.holds());
+    }
+
+    #[test]
+    fn if_available_while_waiting_answers_false_and_the_wait_goes_on() {
+        let mut s = Storage::default();
+        let mut a = holder(&mut s, "a");
+        let mut b = Lease::new("b", CFG);
+        run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 200.0));
+        assert_eq!(b.phase(), LeasePhase::Waiting);
+        let step = run(&mut b, &mut s, |t, c| t.request(Mode::IfAvailable, c, 300.0));
+        assert_eq!(step.events, vec![LeaseEvent::Unavailable { holder: "a".into() }]);
+        assert!(step.write.is_none());
+        assert!(step.next_tick_ms.is_some(), "the wait's timer goes on: {step:?}");
+        assert_eq!(b.phase(), LeasePhase::Waiting, "the wait under way is not cancelled");
+        // The holder leaves: the wait still gets the lease.
+        let release = a.release(s.cur());
+        s.apply(&release);
+        run(&mut b, &mut s, |t, c| t.tick(c, 1_000.0));
+        let step = run(&mut b, &mut s, |t, c| t.tick(c, 1_100.0));
+        assert_eq!(step.events, vec![LeaseEvent::Acquired]);
+        assert!(b.holds());
+    }
+
+    #[test]
+    fn acquire_steps_never_cancel_a_wait_for_an_if_available_and_a_steal_wins_over_a_wait() {
+        use AcquireStep::*;
+        let modes = [Mode::Wait, Mode::IfAvailable, Mode::Steal];
+        for mode in modes {
+            assert_eq!(acquire_step(true, None, mode), AlreadyWriter);
+            assert_eq!(acquire_step(true, Some(Mode::Wait), mode), AlreadyWriter);
+            assert_eq!(acquire_step(false, None, mode), Request);
+            assert_eq!(acquire_step(false, Some(Mode::Steal), mode), Join, "a steal under way carries every caller");
+            assert_eq!(acquire_step(false, Some(Mode::IfAvailable), mode), Join);
+        }
+        assert_eq!(acquire_step(false, Some(Mode::Wait), Mode::Wait), Join);
+        assert_eq!(acquire_step(false, Some(Mode::Wait), Mode::IfAvailable), Unavailable);
+        assert_eq!(acquire_step(false, Some(Mode::Wait), Mode::Steal), Supersede);
+        // After an ifAvailable came back empty: whoever joined it in another mode still gets a request.
+        assert_eq!(after_unavailable(&[]), None);
+        assert_eq!(after_unavailable(&[Mode::IfAvailable, Mode::IfAvailable]), None);
+        assert_eq!(after_unavailable(&[Mode::IfAvailable, Mode::Wait]), Some(Mode::Wait));
+        assert_eq!(after_unavailable(&[Mode::Wait, Mode::Steal, Mode::IfAvailable]), Some(Mode::Steal));
     }
 
     #[test]

@@ -14,6 +14,7 @@ import { busyPeer, freshUser, startStack, twoTabsScenario } from '../support/sce
 
 const PREFIX = 'matrix-js-sdk::matrix-sdk-crypto';
 const HARNESS_PATH = '/writer-harness.html';
+const API_PATH = '/writer-api.html';
 const STRESS_SEQUENCES = Number(process.env.MCG_WRITER_STRESS || 20);
 // MCG_PKG_DIR: serve the guardian from a snapshot of pkg/ (while someone else rebuilds pkg/).
 const PKG_DIR = process.env.MCG_PKG_DIR || undefined;
@@ -30,8 +31,14 @@ req.onupgradeneeded = (e) => e.target.result.createObjectStore('s');
 req.onsuccess = () => {
   const db = req.result;
   window.harness.cryptoOpen = true;
+  // A host that gives the role up stops its engine first (closes the store), then releases.
+  window.harness.stop = () => {
+    window.harness.stopped = true;
+    db.close();
+  };
   // an engine that keeps writing, like the rust crypto's outgoing-request loop
   const write = () => {
+    if (window.harness.stopped) return;
     try {
       const tx = db.transaction('s', 'readwrite');
       tx.objectStore('s').put(Date.now(), 'beat');
@@ -48,6 +55,15 @@ req.onerror = () => (window.harness.error = String(req.error));
 const other = indexedDB.open('matrix-js-sdk:web-sync-store', 1);
 other.onsuccess = () => (window.harness.otherOpen = true);
 </script></head><body><h1>host</h1></body></html>`;
+
+// A host on the npm API that asks for the role itself (no drop-in, no overlay).
+const API_HTML = `<!doctype html><html><head><meta charset="utf-8"><script type="module">
+import { Guardian } from '/pkg/index.js';
+const guardian = await Guardian.start({ persist: false, prompt: false });
+window.writerEvents = [];
+for (const type of ['writer-acquired', 'writer-waiting', 'writer-lost']) guardian.addEventListener(type, () => window.writerEvents.push(type));
+window.guardian = guardian;
+</script></head><body><h1>api host</h1></body></html>`;
 
 /**
  * Every page of the context reports to node, from under the gate (an init script runs before the drop-in,
@@ -166,6 +182,7 @@ for (const mechanism of ['web-locks', 'lease']) {
     async function newContext() {
       const context = await browser.newContext();
       await context.route(`**${HARNESS_PATH}`, (route) => route.fulfill({ contentType: 'text/html', body: HARNESS_HTML }));
+      await context.route(`**${API_PATH}`, (route) => route.fulfill({ contentType: 'text/html', body: API_HTML }));
       const log = await instrument(context, { removeLocks: mechanism === 'lease' });
       return { context, log, url: new URL(HARNESS_PATH, web.url).href };
     }
@@ -238,7 +255,71 @@ for (const mechanism of ['web-locks', 'lease']) {
       await context.close();
     });
 
-    test(`stress: ${STRESS_SEQUENCES} randomized sequences of opening/closing/reloading 2–5 tabs, never two writers`, async () => {
+    async function apiPage(context) {
+      const page = await context.newPage();
+      await page.goto(new URL(API_PATH, web.url).href);
+      await page.waitForFunction(() => window.guardian, null, { timeout: 15_000 });
+      return page;
+    }
+
+    test('release() while a steal waits for the old writer to stop: never "writer acquired", the role is given up', async () => {
+      const { context } = await newContext();
+      const pages = [];
+      await withArtifacts(`writer-${mechanism}-release-during-steal`, () => pages, async () => {
+        const page = await apiPage(context);
+        pages.push(page);
+        const out = await page.evaluate(async () => {
+          const g = window.guardian;
+          const stealing = g.acquireWriter({ mode: 'steal' });
+          const w = g.writer();
+          // Held by this tab (Web Locks' own view, or the lease entry) while the steal waits (up to 1 s)
+          // for the old writer's "stopped": the moment to release.
+          const heldHere = async () => {
+            if (navigator.locks) return (await navigator.locks.query()).held.some((l) => l.name === w.name);
+            const lease = JSON.parse(localStorage.getItem(`matrix-crypto-guardian:lease:${w.name}`) || 'null');
+            return !!lease && lease.owner === w.tabId && lease.beat >= 1;
+          };
+          while (!(await heldHere())) await new Promise((r) => setTimeout(r, 5));
+          const roleWhenReleased = g.writer().role;
+          g.releaseWriter();
+          const resolved = await stealing;
+          await new Promise((r) => setTimeout(r, 1500)); // past the steal's wait for "stopped"
+          return { roleWhenReleased, resolved, role: g.writer().role, events: window.writerEvents, heldAfter: await heldHere() };
+        });
+        assert.notEqual(out.roleWhenReleased, 'writer', 'released during the steal\'s wait (precondition)');
+        assert.equal(out.resolved, false, 'the steal resolves false: released before it was granted');
+        assert.equal(out.role, 'idle');
+        assert.ok(!out.events.includes('writer-acquired'), `no writer-acquired after the release: ${out.events}`);
+        assert.equal(out.heldAfter, false, 'the lock (or lease) is not held');
+      });
+      await context.close();
+    });
+
+    test('ifAvailable while a wait is pending answers false and leaves the wait alone: it is granted when the writer leaves', async () => {
+      const { context } = await newContext();
+      const pages = [];
+      await withArtifacts(`writer-${mechanism}-if-available-while-waiting`, () => pages, async () => {
+        const first = await apiPage(context);
+        pages.push(first);
+        assert.equal(await first.evaluate(() => window.guardian.acquireWriter({ mode: 'wait' })), true);
+        const second = await apiPage(context);
+        pages.push(second);
+        await second.evaluate(() => {
+          window.waited = null;
+          window.guardian.acquireWriter({ mode: 'wait' }).then((v) => (window.waited = v));
+        });
+        await second.waitForFunction(() => window.guardian.writer().role === 'waiting', null, { timeout: 15_000 });
+        const now = await second.evaluate(async () => ({ answer: await window.guardian.acquireWriter({ mode: 'ifAvailable' }), role: window.guardian.writer().role, waited: window.waited }));
+        assert.deepEqual(now, { answer: false, role: 'waiting', waited: null }, 'false now; the wait goes on');
+        await first.evaluate(() => window.guardian.releaseWriter());
+        await second.waitForFunction(() => window.waited !== null, null, { timeout: 15_000 });
+        assert.deepEqual(await second.evaluate(() => ({ waited: window.waited, role: window.guardian.writer().role })), { waited: true, role: 'writer' });
+        assert.equal(await first.evaluate(() => window.guardian.writer().role), 'idle');
+      });
+      await context.close();
+    });
+
+    test(`stress: ${STRESS_SEQUENCES} randomized sequences of opening/closing/reloading 2–5 tabs, steals ("Use here") and releases, never two writers`, async () => {
       const { context, log, url } = await newContext();
       let seed = 0x4d43 + (mechanism === 'lease' ? 1 : 0);
       const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -251,13 +332,28 @@ for (const mechanism of ['web-locks', 'lease']) {
           while (pages.length < want) pages.push(await harnessPage(context, url));
           const action = random();
           const victim = pages[Math.floor(random() * pages.length)];
-          if (action < 0.45) {
+          if (action < 0.3) {
             pages.splice(pages.indexOf(victim), 1);
             await victim.close();
-          } else if (action < 0.8) {
+          } else if (action < 0.5) {
             await victim.reload();
-          } else {
+          } else if (action < 0.65) {
             pages.push(await harnessPage(context, url));
+          } else if (action < 0.85) {
+            // "Use here" in any tab (the writer's own steal is a no-op), sometimes released again at once.
+            const releaseAtOnce = random() < 0.3;
+            await victim.evaluate((again) => {
+              const g = window.matrixCryptoGuardian;
+              const stealing = g.acquireWriter({ mode: 'steal' });
+              if (again) g.releaseWriter();
+              return stealing;
+            }, releaseAtOnce);
+          } else {
+            // The host gives the role up: its engine stops, then it releases (a waiting tab takes over).
+            await victim.evaluate(() => {
+              window.harness.stop?.();
+              window.matrixCryptoGuardian.releaseWriter();
+            });
           }
           // After each step some tab becomes the writer (the lease takes a settle delay), and only one.
           if (pages.length) {
@@ -266,8 +362,13 @@ for (const mechanism of ['web-locks', 'lease']) {
             let writers = [];
             while (Date.now() < deadline) {
               writers = [];
-              for (const p of pages) if ((await p.evaluate(() => window.matrixCryptoGuardian?.writer?.().isWriter ?? false))) writers.push(p);
-              if (writers.length >= 1) break;
+              let candidates = 0; // tabs that wait for the role (released and stolen tabs do not)
+              for (const p of pages) {
+                const w = await p.evaluate(() => window.matrixCryptoGuardian?.writer?.() ?? null);
+                if (w?.isWriter) writers.push(p);
+                else if (!w || w.role === 'waiting' || w.role === 'writer') candidates++;
+              }
+              if (writers.length >= 1 || candidates === 0) break;
               await new Promise((r) => setTimeout(r, 50));
             }
             writerChecks++;
