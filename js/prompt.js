@@ -130,8 +130,10 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
 
   /** Shows (or refreshes) the prompt for `view` = guardian.recovery(). */
   show(view) {
-    this.#view = view;
     const wasOpen = this.open;
+    // A new opening, or another cause: what was said about an earlier choice no longer applies.
+    if (!wasOpen || (this.#view && view && this.#view.cause !== view.cause)) this.#forgetChoice();
+    this.#view = view;
     this.setAttribute("open", "");
     this.hidden = false;
     this.#render();
@@ -144,6 +146,7 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
   /** Updates facts/offers without moving focus. */
   update(view) {
     if (!this.open) return;
+    if (this.#view && view && this.#view.cause !== view.cause) this.#forgetChoice();
     const focusedId = this.#root.activeElement && this.#root.activeElement.id;
     this.#view = view;
     this.#render();
@@ -215,6 +218,31 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
   #clearAnyway = false;
   #lastStatus = { text: "", kind: "" };
   #lastAlert = "";
+
+  #forgetChoice() {
+    this.#exporting = false;
+    this.#clearAnyway = false;
+    this.#lastStatus = { text: "", kind: "" };
+    this.#lastAlert = "";
+  }
+
+  /**
+   * After a choice the prompt shows the guardian's state after it, not the one it was opened with:
+   * nothing pending any more (the store loss accepted, a snooze) closes it; another cause replaces it.
+   */
+  #showStateAfterChoice() {
+    let view = null;
+    try {
+      view = this.#guardian && typeof this.#guardian.recovery === "function" ? this.#guardian.recovery() : null;
+    } catch {
+      view = null;
+    }
+    if (!view) {
+      if (this.open) this.close();
+    } else if (this.open && (!this.#view || view.cause !== this.#view.cause)) {
+      this.update(view);
+    }
+  }
 
   #factsView(facts) {
     const box = el("div", { id: "mcg-facts" }, el("h3", { text: this.#t("facts.heading") }));
@@ -352,9 +380,12 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
     } catch (err) {
       this.#setBusy(false);
       this.#setAlert(this.#t(name === "export-keys" ? "export.failed" : "error.generic", { error: err && err.message ? err.message : String(err) }));
+      this.#showStateAfterChoice();
       return;
     }
     this.#setBusy(false);
+    this.#showStateAfterChoice();
+    if (!this.open) return;
     if (name === "export-keys") {
       this.#exporting = false;
       this.#setStatus(this.#t("export.done", { count: result.count, file: result.file }), "ok");

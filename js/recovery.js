@@ -90,7 +90,14 @@ export class RecoveryFlow {
   /** Every guardian event passes here: diagnosis → prompt; a reopened breaker → back after a snooze. */
   observe(type, detail) {
     try {
-      if (type === "store-loss-accepted") this.#storeLossSettled = true;
+      if (type === "store-loss-accepted") {
+        this.#storeLossSettled = true;
+        // However the user chose (the prompt, the host's own UI, the API), the store-lost prompt is over.
+        if (this.#state && this.#state.cause === "store-lost") {
+          this.#state = null;
+          this.#closePrompt();
+        }
+      }
       if (type === "diagnosis" && detail && detail.diagnosis) {
         this.needed(detail.diagnosis.kind, detail.diagnosis.reason, true).catch(() => {});
       } else if (type === "breaker-open" && detail && detail.type === "reopened" && this.#state) {
