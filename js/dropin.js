@@ -58,7 +58,7 @@ import { readDropInConfig } from "./dropin-config.js";
         if (storeHold) releaseAfterStoreCheck(guardian, storeHold);
         if (gate) {
           import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
-            .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold }))
+            .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold, lang: config.options.lang }))
             .catch((e) => {
               // Only the writer's own hold goes with the overlay: the store-loss hold stays until its own
               // reason is settled (the user's choice in the prompt), whatever else failed to load.

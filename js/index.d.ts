@@ -29,7 +29,8 @@ export interface GuardianOptions {
   persist?: boolean;
   /** Show the guardian's own recovery prompt (default true); false: the host handles the events itself. */
   prompt?: boolean;
-  /** Language of the guardian's own texts (prompt, panel), e.g. "en" or "pt-BR" (default: the page's). */
+  /** Language of the guardian's own texts (prompt, panel, writer overlay), e.g. "de" or "de-AT" (default: the
+   *  page's `<html lang>`). Shipped: en, de, fr, es; any other language, and any string a table lacks, is English. */
   lang?: string;
   /** Most entries the diagnostics journal keeps per session, 10–10000 (default 200; repeats are counted, not added). */
   journalCapacity?: number;
@@ -291,6 +292,8 @@ export declare class Guardian extends EventTarget {
   static start(options?: GuardianOptions): Promise<Guardian>;
   static readonly version: string;
   readonly version: string;
+  /** The language of the guardian's own texts: the `lang` option, else the page's `<html lang>`, else "en". */
+  readonly language: string;
   /** Connect a matrix-js-sdk MatrixClient (user, device, homeserver). Returns the guardian. */
   attach(client: { getUserId(): string | null; getDeviceId(): string | null; getHomeserverUrl(): string }): this;
   /** The current storm state. */

@@ -17,6 +17,7 @@ import { snapshotSession, startPersistence } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
+import { guardianLanguage } from "./strings.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel.js";
@@ -174,6 +175,11 @@ export class Guardian extends EventTarget {
 
   get version() {
     return coreVersion();
+  }
+
+  /** The language of the guardian's own texts: the `lang` option, else the page's `<html lang>`, else "en". */
+  get language() {
+    return guardianLanguage(this.#options.lang);
   }
 
   /**

@@ -8,6 +8,8 @@
 // ours. Status per capability is green / amber / red with one line why; a capability this build or page
 // does not run is grey "not active" — never a fake green. It reads the guardian, it decides nothing.
 
+import { englishStrings, format, guardianLanguage, loadStrings } from "./strings.js";
+
 const TAG = "matrix-crypto-guardian-panel";
 const REFRESH_MS = 2000;
 const EVENTS = [
@@ -67,64 +69,69 @@ function call(fn) {
   }
 }
 
-/** Capability rows `{ id, name, level, why }` from what the guardian exposes (pure; exported for tests). */
-export function capabilityStatus(g) {
+/**
+ * Capability rows `{ id, name, level, why }` from what the guardian exposes (pure; exported for tests).
+ * `strings`: the panel's language table (English by default).
+ */
+export function capabilityStatus(g, strings = englishStrings) {
+  const t = (key, values) => format(strings, key, values);
   const rows = [];
-  const grey = (id, name) => rows.push({ id, name, level: "grey", why: "not active" });
+  const row = (id, level, why) => rows.push({ id, name: t(`panel.cap.${id}`), level, why });
+  const grey = (id) => row(id, "grey", t("panel.not-active"));
 
   const p = typeof g.persistence === "function" ? call(() => g.persistence()) : undefined;
-  if (!p) grey("persist", "Persistent storage");
-  else if (p.persisted === true) rows.push({ id: "persist", name: "Persistent storage", level: "green", why: "granted: the browser will not evict the crypto store" });
-  else if (p.supported === false) rows.push({ id: "persist", name: "Persistent storage", level: "red", why: "this browser cannot make storage persistent" });
-  else if (p.persisted === false) rows.push({ id: "persist", name: "Persistent storage", level: "amber", why: `not granted (${p.outcome || "unknown"}): the store may be evicted` });
-  else rows.push({ id: "persist", name: "Persistent storage", level: "grey", why: "not checked yet" });
+  if (!p) grey("persist");
+  else if (p.persisted === true) row("persist", "green", t("panel.cap.persist.granted"));
+  else if (p.supported === false) row("persist", "red", t("panel.cap.persist.unsupported"));
+  else if (p.persisted === false) row("persist", "amber", t("panel.cap.persist.denied", { outcome: p.outcome || t("panel.unknown") }));
+  else row("persist", "grey", t("panel.cap.persist.unchecked"));
 
   const w = typeof g.writer === "function" ? call(() => g.writer()) : undefined;
-  if (!w || w.role === "idle") grey("writer", "Single writer");
-  else if (w.lost) rows.push({ id: "writer", name: "Single writer", level: "red", why: "another tab took the crypto writer role" });
-  else if (w.isWriter) rows.push({ id: "writer", name: "Single writer", level: "green", why: `this tab is the crypto writer (${w.mechanism})` });
-  else rows.push({ id: "writer", name: "Single writer", level: "amber", why: `waiting: another tab is the writer (${w.mechanism})` });
+  if (!w || w.role === "idle") grey("writer");
+  else if (w.lost) row("writer", "red", t("panel.cap.writer.lost"));
+  else if (w.isWriter) row("writer", "green", t("panel.cap.writer.writer", { mechanism: w.mechanism }));
+  else row("writer", "amber", t("panel.cap.writer.waiting", { mechanism: w.mechanism }));
 
   const sc = typeof g.storeCheck === "function" ? call(() => g.storeCheck()) : undefined;
-  if (!sc || sc.verdict === "not-checked") grey("store", "Store-loss check");
-  else if (sc.verdict === "store-lost") rows.push({ id: "store", name: "Store-loss check", level: "red", why: "the session survived but its crypto store is gone" });
-  else if (sc.verdict === "healthy") rows.push({ id: "store", name: "Store-loss check", level: "green", why: "session and crypto store were both present at start" });
-  else if (sc.verdict === "no-session") rows.push({ id: "store", name: "Store-loss check", level: "green", why: "no session at start: nothing could be lost" });
-  else rows.push({ id: "store", name: "Store-loss check", level: "amber", why: `could not tell (${sc.verdict})` });
+  if (!sc || sc.verdict === "not-checked") grey("store");
+  else if (sc.verdict === "store-lost") row("store", "red", t("panel.cap.store.lost"));
+  else if (sc.verdict === "healthy") row("store", "green", t("panel.cap.store.healthy"));
+  else if (sc.verdict === "no-session") row("store", "green", t("panel.cap.store.no-session"));
+  else row("store", "amber", t("panel.cap.store.other", { verdict: sc.verdict }));
 
   const s = typeof g.storm === "function" ? call(() => g.storm()) : undefined;
   if (!s) {
-    grey("storm", "Storm watch");
-    grey("diagnosis", "Diagnosis");
+    grey("storm");
+    grey("diagnosis");
   } else {
     const b = s.breaker || {};
-    if (b.state === "open") rows.push({ id: "storm", name: "Storm watch", level: "red", why: `keys/upload loop stopped: breaker open, ${b.localAnswers || 0} retries answered locally` });
-    else if (b.state === "probing") rows.push({ id: "storm", name: "Storm watch", level: "amber", why: "probing: one real keys/upload let through" });
-    else if (s.active) rows.push({ id: "storm", name: "Storm watch", level: "amber", why: "a conflict was seen in this page; uploads pass again" });
-    else rows.push({ id: "storm", name: "Storm watch", level: "green", why: "watching keys/upload: no conflict" });
+    if (b.state === "open") row("storm", "red", t("panel.cap.storm.open", { answers: b.localAnswers || 0 }));
+    else if (b.state === "probing") row("storm", "amber", t("panel.cap.storm.probing"));
+    else if (s.active) row("storm", "amber", t("panel.cap.storm.seen"));
+    else row("storm", "green", t("panel.cap.storm.watching"));
     const d = s.diagnosis || {};
-    if (!s.active || d.kind === "undetermined") rows.push({ id: "diagnosis", name: "Diagnosis", level: "green", why: "no conflict to explain" });
-    else if (d.kind === "pending") rows.push({ id: "diagnosis", name: "Diagnosis", level: "amber", why: "the cause is being checked" });
-    else rows.push({ id: "diagnosis", name: "Diagnosis", level: "red", why: `${d.kind}: ${d.reason || ""}` });
+    if (!s.active || d.kind === "undetermined") row("diagnosis", "green", t("panel.cap.diagnosis.none"));
+    else if (d.kind === "pending") row("diagnosis", "amber", t("panel.cap.diagnosis.pending"));
+    else row("diagnosis", "red", `${d.kind}: ${d.reason || ""}`);
   }
 
   if (typeof g.recovery === "function") {
     const v = call(() => g.recovery());
-    if (v && v.cause) rows.push({ id: "remedy", name: "Remedy", level: "amber", why: `a remedy is offered (${v.cause}): open the recovery prompt` });
-    else rows.push({ id: "remedy", name: "Remedy", level: "green", why: "nothing to mend" });
-  } else grey("remedy", "Remedy");
+    if (v && v.cause) row("remedy", "amber", t("panel.cap.remedy.offered", { cause: v.cause }));
+    else row("remedy", "green", t("panel.cap.remedy.none"));
+  } else grey("remedy");
 
   const sum = typeof g.diagnosticsSummary === "function" ? call(() => g.diagnosticsSummary(0)) : undefined;
   const db = sum && sum.ownDatabase;
   const journal = (sum && sum.journal) || {};
-  if (!sum) grey("journal", "Journal");
-  else if (journal.state === "unavailable") rows.push({ id: "journal", name: "Journal", level: "amber", why: `not kept: its module could not load (${journal.reason || "unknown reason"})` });
-  else if (journal.state === "asleep") rows.push({ id: "journal", name: "Journal", level: "green", why: "asleep: nothing troubling in this page (it wakes on the first sign of trouble, or for a report)" });
-  else if (journal.state === "waking") rows.push({ id: "journal", name: "Journal", level: "green", why: "waking: loading the journal…" });
-  else if (!db) rows.push({ id: "journal", name: "Journal", level: "amber", why: "opening the guardian's own database…" });
-  else if (!db.available) rows.push({ id: "journal", name: "Journal", level: "amber", why: "kept in memory only: the guardian's own database cannot be opened" });
-  else if (db.createdThisPage) rows.push({ id: "journal", name: "Journal", level: "amber", why: "kept across reloads; its database was new in this page (first run, or the site's storage was cleared)" });
-  else rows.push({ id: "journal", name: "Journal", level: "green", why: "kept across reloads in the guardian's own database" });
+  if (!sum) grey("journal");
+  else if (journal.state === "unavailable") row("journal", "amber", t("panel.cap.journal.unavailable", { reason: journal.reason || t("panel.unknown") }));
+  else if (journal.state === "asleep") row("journal", "green", t("panel.cap.journal.asleep"));
+  else if (journal.state === "waking") row("journal", "green", t("panel.cap.journal.waking"));
+  else if (!db) row("journal", "amber", t("panel.cap.journal.opening"));
+  else if (!db.available) row("journal", "amber", t("panel.cap.journal.memory"));
+  else if (db.createdThisPage) row("journal", "amber", t("panel.cap.journal.new"));
+  else row("journal", "green", t("panel.cap.journal.kept"));
   return rows;
 }
 
@@ -140,6 +147,8 @@ export class GuardianPanel extends ElementBase {
     if (!this.#guardian && e.detail) this.guardian = e.detail;
   };
   #out;
+  #strings = englishStrings;
+  #language = null;
 
   constructor() {
     super();
@@ -158,7 +167,10 @@ export class GuardianPanel extends ElementBase {
     if (this.#guardian === g) return;
     this.#unsubscribe();
     this.#guardian = g && typeof g.storm === "function" ? g : null;
-    if (this.isConnected) this.#subscribe();
+    if (this.isConnected) {
+      this.#loadLanguage();
+      this.#subscribe();
+    }
     this.refresh();
   }
 
@@ -168,6 +180,7 @@ export class GuardianPanel extends ElementBase {
       if (g && typeof g.storm === "function") this.#guardian = g;
       else document.addEventListener("matrix-crypto-guardian:ready", this.#readyListener);
     }
+    this.#loadLanguage();
     this.#subscribe();
     this.refresh();
   }
@@ -175,6 +188,24 @@ export class GuardianPanel extends ElementBase {
   disconnectedCallback() {
     this.#unsubscribe();
     document.removeEventListener("matrix-crypto-guardian:ready", this.#readyListener);
+  }
+
+  #t(key, values) {
+    return format(this.#strings, key, values);
+  }
+
+  /** The panel's language: its own `lang`, else the guardian's, else the page's; English until loaded. */
+  #loadLanguage() {
+    const own = typeof this.getAttribute === "function" ? this.getAttribute("lang") : null;
+    const lang = guardianLanguage(own || this.#guardian?.language || undefined, this.ownerDocument);
+    if (lang === this.#language) return;
+    this.#language = lang;
+    loadStrings(lang).then((strings) => {
+      if (this.#language !== lang) return;
+      this.#strings = strings;
+      this.#build();
+      this.refresh();
+    });
   }
 
   #subscribe() {
@@ -193,14 +224,14 @@ export class GuardianPanel extends ElementBase {
   #build() {
     const section = el("section", { "aria-label": "matrix-crypto-guardian" });
     section.append(
-      el("h2", { part: "title" }, "Encryption guardian"),
+      el("h2", { part: "title" }, this.#t("panel.title")),
       el("div", { class: "version" }),
-      el("h3", {}, "Status"),
+      el("h3", {}, this.#t("panel.status")),
       el("ul", { class: "caps" }),
-      el("h3", {}, "Symptoms seen (KE)"),
+      el("h3", {}, this.#t("panel.symptoms")),
       el("div", { class: "badges" }),
-      el("h3", {}, "Last journal entries"),
-      el("ol", { class: "entries", tabindex: "0", "aria-label": "last journal entries" }),
+      el("h3", {}, this.#t("panel.entries")),
+      el("ol", { class: "entries", tabindex: "0", "aria-label": this.#t("panel.entries") }),
     );
     const actions = el("div", { class: "actions" });
     const button = (action, label) => {
@@ -208,36 +239,34 @@ export class GuardianPanel extends ElementBase {
       b.addEventListener("click", () => this.#act(action));
       actions.append(b);
     };
-    button("download", "Download report");
-    button("copy", "Copy report");
-    button("persist", "Request persistent storage");
-    button("recovery", "Open recovery prompt");
+    for (const action of ["download", "copy", "persist", "recovery"]) button(action, this.#t(`panel.action.${action}`));
     this.#out = el("div", { class: "out", role: "status", "aria-live": "polite" });
     section.append(actions, this.#out);
-    this.#root.append(section);
+    this.#root.replaceChildren(section);
   }
 
   async #act(action) {
     const g = this.#guardian;
-    const say = (t) => (this.#out.textContent = t);
-    if (!g) return say("The guardian is not loaded.");
+    const say = (key, values) => (this.#out.textContent = this.#t(key, values));
+    if (!g) return say("panel.out.not-loaded");
     try {
-      if (action === "download") say(`Saved ${await g.downloadReport()}`);
-      else if (action === "copy") say((await g.copyReport()) ? "Report copied to the clipboard." : "The browser refused the clipboard; use Download.");
+      if (action === "download") say("panel.out.saved", { file: await g.downloadReport() });
+      else if (action === "copy") say((await g.copyReport()) ? "panel.out.copied" : "panel.out.copy-refused");
       else if (action === "persist") {
-        if (typeof g.requestPersistence !== "function") return say("Persistent storage is not active in this build.");
+        if (typeof g.requestPersistence !== "function") return say("panel.out.persist-inactive");
         const p = await g.requestPersistence();
-        say(p && p.persisted ? "Storage is persistent." : `Not granted (${(p && p.outcome) || "unknown"}).`);
+        if (p && p.persisted) say("panel.out.persisted");
+        else say("panel.out.not-granted", { outcome: (p && p.outcome) || this.#t("panel.unknown") });
       } else if (action === "recovery") {
         if (typeof g.openPrompt === "function") {
-          say((await g.openPrompt()) ? "Recovery prompt opened." : "Nothing to recover now (or the host shows its own prompt).");
+          say((await g.openPrompt()) ? "panel.out.prompt-opened" : "panel.out.nothing-to-recover");
         } else {
           this.dispatchEvent(new CustomEvent(OPEN_RECOVERY_EVENT, { bubbles: true, composed: true, detail: { storm: call(() => g.storm()) } }));
-          say("No recovery prompt in this build; the host was asked to open one.");
+          say("panel.out.host-asked");
         }
       }
     } catch (err) {
-      say(`Failed: ${err && err.message ? err.message : err}`);
+      say("panel.out.failed", { error: err && err.message ? err.message : err });
     }
     this.refresh();
   }
@@ -246,12 +275,12 @@ export class GuardianPanel extends ElementBase {
   refresh() {
     const g = this.#guardian;
     const q = (s) => this.#root.querySelector(s);
-    q(".version").textContent = g ? `version ${call(() => g.version) ?? "?"}` : "guardian not loaded";
-    const caps = g ? capabilityStatus(g) : [];
+    q(".version").textContent = g ? this.#t("panel.version", { version: call(() => g.version) ?? "?" }) : this.#t("panel.not-loaded");
+    const caps = g ? capabilityStatus(g, this.#strings) : [];
     q(".caps").replaceChildren(
       ...caps.map((c) => {
         const li = el("li", { class: "cap", "data-capability": c.id, "data-level": c.level });
-        li.append(el("span", { class: "dot", "aria-hidden": "true" }), el("span", { class: "name" }, c.name), el("span", { class: "why" }, `${c.level === "grey" ? "" : c.level + " — "}${c.why}`));
+        li.append(el("span", { class: "dot", "aria-hidden": "true" }), el("span", { class: "name" }, c.name), el("span", { class: "why" }, `${c.level === "grey" ? "" : this.#t(`panel.level.${c.level}`) + " — "}${c.why}`));
         return li;
       }),
     );
@@ -274,7 +303,7 @@ export class GuardianPanel extends ElementBase {
             .map((e) =>
               el("li", { "data-signature": e.signature }, `${new Date(e.lastAt).toLocaleTimeString()} ${e.ke || e.source} ×${e.count} ${e.message}`),
             )
-        : [el("li", {}, "nothing journaled")]),
+        : [el("li", {}, this.#t("panel.no-entries"))]),
     );
   }
 }

@@ -7,7 +7,10 @@
 //
 // It is docked, not modal: the host's page stays usable (people may want to read their messages before
 // choosing), but while focus is in the prompt it stays there until the user leaves with Esc or a choice.
-import en from "./i18n/en.js";
+import { englishStrings as en, format, loadStrings } from "./strings.js";
+
+// Kept here too: hosts imported them from this module.
+export { format, loadStrings };
 
 export const PROMPT_TAG = "matrix-crypto-guardian-prompt";
 
@@ -59,25 +62,6 @@ function styleSheet() {
     sheet.replaceSync(CSS);
   }
   return sheet;
-}
-
-/** The strings for a language: English, then the language's file, then the host's overrides. */
-export async function loadStrings(language = "en", overrides = {}) {
-  let own = {};
-  if (language && language !== "en") {
-    try {
-      own = (await import(/* webpackIgnore: true */ /* @vite-ignore */ new URL(`./i18n/${language}.js`, import.meta.url).href)).default;
-    } catch {
-      // an unknown language falls back to English
-    }
-  }
-  return { ...en, ...own, ...overrides };
-}
-
-/** `t(strings, key, {name: value})`: the string with its {placeholders} filled, as plain text. */
-export function format(strings, key, values = {}) {
-  const template = strings[key] ?? en[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
 }
 
 function el(tag, attrs = {}, ...children) {

@@ -5,7 +5,8 @@
 // `recovery`, `recovery-facts` and `remedy` events and recovery()/recoveryFacts()/remedies()/runRemedy().
 import { gatherFacts, exportRoomKeys, serverLogout, clearStores, drainOneTimeKeys } from "./remedies.js";
 import { OWN_PREFIX } from "./console-tap.js";
-import { definePrompt, loadStrings, PROMPT_TAG } from "./prompt.js";
+import { definePrompt, PROMPT_TAG } from "./prompt.js";
+import { guardianLanguage, loadStrings } from "./strings.js";
 
 const REMEDIES = ["export-keys", "sign-out", "repair", "continue", "snooze"];
 /** Waits before loading the remedy module again after a failed load. */
@@ -179,7 +180,7 @@ export class RecoveryFlow {
       if (!definePrompt()) return false;
       const el = document.createElement(PROMPT_TAG);
       this.#prompt = el;
-      loadStrings(this.#ctx.options.lang || "en", this.#ctx.options.strings || {}).then((strings) => {
+      loadStrings(guardianLanguage(this.#ctx.options.lang), this.#ctx.options.strings || {}).then((strings) => {
         el.bind(this.#guardian, strings);
         // Mounted on <html>, outside <body>: a host that re-renders its body (some replace all of its
         // children) must not take the prompt away with it.

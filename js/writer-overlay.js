@@ -7,22 +7,10 @@
 // Styles are a constructable stylesheet (adoptedStyleSheets), like the prompt's and the panel's: a <style>
 // element would be refused by a strict CSP (`style-src 'self'`).
 
-const TAG = "matrix-crypto-guardian-writer";
+import { englishStrings, format, guardianLanguage, loadStrings } from "./strings.js";
 
-const TEXT = {
-  elsewhere: {
-    title: "Open in another tab",
-    body: "This chat is open in another tab. Only one tab at a time can use your encryption keys, so this tab waits.",
-  },
-  lost: {
-    title: "Taken over by another tab",
-    body: "You chose to use this chat in another tab, so this tab stopped using your encryption keys. Reload to use it here again.",
-  },
-  closing: {
-    title: "Open in another tab",
-    body: "You can close this tab now and go on in the other one.",
-  },
-};
+const TAG = "matrix-crypto-guardian-writer";
+const STATES = ["elsewhere", "lost", "closing"];
 
 const STYLE = `
 :host { all: initial; }
@@ -74,9 +62,12 @@ function defineOverlay(win) {
     set actions(a) {
       this.#actions = a || {};
     }
-    show(state, { mechanism } = {}) {
+    /** `strings`: the language table (js/strings.js); English by default. */
+    show(state, { mechanism, strings = englishStrings } = {}) {
       const doc = this.ownerDocument;
-      const text = TEXT[state] || TEXT.elsewhere;
+      const t = (key) => format(strings, key);
+      const shown = STATES.includes(state) ? state : "elsewhere";
+      const text = { title: t(`writer.${shown}.title`), body: t(`writer.${shown}.body`) };
       const el = (tag, props = {}) => Object.assign(doc.createElement(tag), props);
       const backdrop = el("div", { className: "backdrop" });
       const dialog = el("div", { className: "dialog" });
@@ -95,12 +86,12 @@ function defineOverlay(win) {
         return b;
       };
       let first;
-      if (state === "lost") first = button("Reload", "reload", true);
+      if (state === "lost") first = button(t("writer.reload"), "reload", true);
       else if (state === "elsewhere") {
-        first = button("Use here", "useHere", true);
-        button("Close", "close", false);
+        first = button(t("writer.use-here"), "useHere", true);
+        button(t("writer.close"), "close", false);
       }
-      const note = el("small", { textContent: `Tab coordination: ${mechanism === "lease" ? "localStorage lease (Web Locks unavailable)" : "Web Locks"}.` });
+      const note = el("small", { textContent: t(mechanism === "lease" ? "writer.mechanism.lease" : "writer.mechanism.web-locks") });
       dialog.append(title, body, buttons, note);
       backdrop.append(dialog);
       this.#root.replaceChildren(...(this.#fallbackStyle ? [el("style", { textContent: STYLE })] : []), backdrop);
@@ -124,10 +115,17 @@ function defineOverlay(win) {
  * this tab's crypto-store connections (its engine must not keep writing), holds the gate again and offers
  * to reload. Resolves when the role is first acquired.
  */
-export function guardDropIn({ guardian, gate, hold, win = window }) {
+export function guardDropIn({ guardian, gate, hold, win = window, lang }) {
   let release = hold || null;
   let overlay = null;
+  let strings = englishStrings;
   const mechanism = () => guardian.writer().mechanism;
+  const show = (state) => ensureOverlay().show(state, { mechanism: mechanism(), strings });
+  // English until the page's language has loaded; an overlay already shown is then redrawn in it.
+  loadStrings(guardianLanguage(lang, win.document)).then((loaded) => {
+    strings = loaded;
+    if (overlay && STATES.includes(overlay.dataset.state)) show(overlay.dataset.state);
+  });
   const ensureOverlay = () => {
     if (!overlay) {
       defineOverlay(win);
@@ -137,7 +135,7 @@ export function guardDropIn({ guardian, gate, hold, win = window }) {
         useHere: () => guardian.acquireWriter({ mode: "steal" }),
         close: () => {
           win.close(); // works only for tabs a script opened; otherwise say so
-          overlay.show("closing", { mechanism: mechanism() });
+          show("closing");
         },
         reload: () => win.location.reload(),
       };
@@ -146,7 +144,7 @@ export function guardDropIn({ guardian, gate, hold, win = window }) {
   };
   const showIfWaiting = () => {
     const role = guardian.writer().role;
-    if (role !== "writer" && role !== "lost" && gate.pending() > 0) ensureOverlay().show("elsewhere", { mechanism: mechanism() });
+    if (role !== "writer" && role !== "lost" && gate.pending() > 0) show("elsewhere");
   };
 
   guardian.addEventListener("writer-acquired", () => {
@@ -159,7 +157,7 @@ export function guardDropIn({ guardian, gate, hold, win = window }) {
   guardian.addEventListener("writer-lost", () => {
     release ??= gate.hold("writer");
     gate.closeConnections();
-    ensureOverlay().show("lost", { mechanism: mechanism() });
+    show("lost");
   });
   return guardian.acquireWriter({ mode: "wait" });
 }

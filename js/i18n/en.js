@@ -1,6 +1,9 @@
-// English strings of the recovery prompt. To add a language, copy this file to js/i18n/<code>.js,
-// translate the values (keep the {placeholders}) and start the guardian with { language: "<code>" }.
-// Missing keys fall back to English; a host can replace any string with { strings: { key: "…" } }.
+// English strings of the guardian's own texts: the recovery prompt, the panel ("panel.*") and the drop-in's
+// writer overlay ("writer.*"). To add a language, copy this file to js/i18n/<code>.js, translate the values
+// (keep the {placeholders}), add the code to LANGUAGES and LOADERS in js/strings.js, and start the guardian
+// with { lang: "<code>" } (or data-lang="<code>"; default: the page's <html lang>). A key a language lacks
+// falls back to English (tests/e2e/i18n.test.mjs fails while any shipped language lacks one); a host can
+// replace any prompt string with { strings: { key: "…" } }.
 export default {
   // headings, one per cause
   "title.store-lost": "This device lost its encryption keys",
@@ -89,4 +92,79 @@ export default {
 
   "close": "Close",
   "error.generic": "Something went wrong: {error}",
+
+  // the panel (<matrix-crypto-guardian-panel>)
+  "panel.title": "Encryption guardian",
+  "panel.version": "version {version}",
+  "panel.not-loaded": "guardian not loaded",
+  "panel.status": "Status",
+  "panel.symptoms": "Symptoms seen (KE)",
+  "panel.entries": "Last journal entries",
+  "panel.no-entries": "nothing journaled",
+  "panel.level.green": "green",
+  "panel.level.amber": "amber",
+  "panel.level.red": "red",
+  "panel.not-active": "not active",
+  "panel.action.download": "Download report",
+  "panel.action.copy": "Copy report",
+  "panel.action.persist": "Request persistent storage",
+  "panel.action.recovery": "Open recovery prompt",
+  "panel.out.not-loaded": "The guardian is not loaded.",
+  "panel.out.saved": "Saved {file}",
+  "panel.out.copied": "Report copied to the clipboard.",
+  "panel.out.copy-refused": "The browser refused the clipboard; use Download.",
+  "panel.out.persist-inactive": "Persistent storage is not active in this build.",
+  "panel.out.persisted": "Storage is persistent.",
+  "panel.out.not-granted": "Not granted ({outcome}).",
+  "panel.out.prompt-opened": "Recovery prompt opened.",
+  "panel.out.nothing-to-recover": "Nothing to recover now (or the host shows its own prompt).",
+  "panel.out.host-asked": "No recovery prompt in this build; the host was asked to open one.",
+  "panel.out.failed": "Failed: {error}",
+  "panel.cap.persist": "Persistent storage",
+  "panel.cap.persist.granted": "granted: the browser will not evict the crypto store",
+  "panel.cap.persist.unsupported": "this browser cannot make storage persistent",
+  "panel.cap.persist.denied": "not granted ({outcome}): the store may be evicted",
+  "panel.cap.persist.unchecked": "not checked yet",
+  "panel.cap.writer": "Single writer",
+  "panel.cap.writer.lost": "another tab took the crypto writer role",
+  "panel.cap.writer.writer": "this tab is the crypto writer ({mechanism})",
+  "panel.cap.writer.waiting": "waiting: another tab is the writer ({mechanism})",
+  "panel.cap.store": "Store-loss check",
+  "panel.cap.store.lost": "the session survived but its crypto store is gone",
+  "panel.cap.store.healthy": "session and crypto store were both present at start",
+  "panel.cap.store.no-session": "no session at start: nothing could be lost",
+  "panel.cap.store.other": "could not tell ({verdict})",
+  "panel.cap.storm": "Storm watch",
+  "panel.cap.storm.open": "keys/upload loop stopped: breaker open, {answers} retries answered locally",
+  "panel.cap.storm.probing": "probing: one real keys/upload let through",
+  "panel.cap.storm.seen": "a conflict was seen in this page; uploads pass again",
+  "panel.cap.storm.watching": "watching keys/upload: no conflict",
+  "panel.cap.diagnosis": "Diagnosis",
+  "panel.cap.diagnosis.none": "no conflict to explain",
+  "panel.cap.diagnosis.pending": "the cause is being checked",
+  "panel.cap.remedy": "Remedy",
+  "panel.cap.remedy.offered": "a remedy is offered ({cause}): open the recovery prompt",
+  "panel.cap.remedy.none": "nothing to mend",
+  "panel.cap.journal": "Journal",
+  "panel.cap.journal.unavailable": "not kept: its module could not load ({reason})",
+  "panel.cap.journal.asleep": "asleep: nothing troubling in this page (it wakes on the first sign of trouble, or for a report)",
+  "panel.cap.journal.waking": "waking: loading the journal…",
+  "panel.cap.journal.opening": "opening the guardian's own database…",
+  "panel.cap.journal.memory": "kept in memory only: the guardian's own database cannot be opened",
+  "panel.cap.journal.new": "kept across reloads; its database was new in this page (first run, or the site's storage was cleared)",
+  "panel.cap.journal.kept": "kept across reloads in the guardian's own database",
+  "panel.unknown": "unknown",
+
+  // the drop-in's writer overlay (one tab at a time uses the encryption keys)
+  "writer.elsewhere.title": "Open in another tab",
+  "writer.elsewhere.body": "This chat is open in another tab. Only one tab at a time can use your encryption keys, so this tab waits.",
+  "writer.lost.title": "Taken over by another tab",
+  "writer.lost.body": "You chose to use this chat in another tab, so this tab stopped using your encryption keys. Reload to use it here again.",
+  "writer.closing.title": "Open in another tab",
+  "writer.closing.body": "You can close this tab now and go on in the other one.",
+  "writer.use-here": "Use here",
+  "writer.close": "Close",
+  "writer.reload": "Reload",
+  "writer.mechanism.web-locks": "Tab coordination: Web Locks.",
+  "writer.mechanism.lease": "Tab coordination: localStorage lease (Web Locks unavailable).",
 };
