@@ -347,18 +347,17 @@ export declare class Guardian extends EventTarget {
   copyReport(): Promise<boolean>;
   /** What the panel shows, now, without building a report or waking the journal (keCounts `{}` and last `[]` while it sleeps). */
   diagnosticsSummary(lastN?: number): { journal: JournalState; keCounts: Partial<KeCounts>; last: JournalEntry[]; ownDatabase: OwnDatabaseState | null } | null;
+  // Only the guardian's own event names: a misspelled one is a type error, not a listener that never runs.
   addEventListener<K extends keyof GuardianEventMap>(
     type: K,
-    listener: (this: Guardian, ev: GuardianEventMap[K]) => unknown,
+    listener: ((this: Guardian, ev: GuardianEventMap[K]) => unknown) | { handleEvent(ev: GuardianEventMap[K]): unknown } | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
   removeEventListener<K extends keyof GuardianEventMap>(
     type: K,
-    listener: (this: Guardian, ev: GuardianEventMap[K]) => unknown,
+    listener: ((this: Guardian, ev: GuardianEventMap[K]) => unknown) | { handleEvent(ev: GuardianEventMap[K]): unknown } | null,
     options?: boolean | EventListenerOptions,
   ): void;
-  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
 /** Thrown by Guardian.start() for an unknown or invalid option; `option` names it. */
@@ -471,10 +470,5 @@ export interface GuardianReport {
   journal: { capacity: number; total: number; dropped: number; sessions: string[] | null; entries: JournalEntry[] };
 }
 
-/** `<matrix-crypto-guardian-panel>`: set `.guardian`, or it uses `window.matrixCryptoGuardian`. */
-export declare class GuardianPanel extends HTMLElement {
-  guardian: Guardian | null;
-  refresh(): void;
-}
-/** Defines the panel element (done on import; returns false outside a browser). */
-export declare function definePanel(name?: string): boolean;
+// The panel, re-exported by the entry too (its own module: "matrix-crypto-guardian/panel", ./panel.d.ts).
+export { GuardianPanel, definePanel } from "./panel.js";

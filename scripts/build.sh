@@ -50,5 +50,6 @@ node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --
   --outfile=$NEXT/dropin.js
 node scripts/write-pkg-json.mjs "$NEXT"
 cp README.md $NEXT/README.md
+cp LICENSE $NEXT/LICENSE
 rm -rf pkg && mv "$NEXT" pkg
 echo "pkg/ written:"; (cd pkg && find . -type f | sort | xargs ls -l | awk '{printf "  %8d  %s\n", $5, $9}')

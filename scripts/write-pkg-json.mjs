@@ -18,14 +18,20 @@ const manifest = {
   types: "./index.d.ts",
   exports: {
     ".": { types: "./index.d.ts", default: "./index.js" },
-    ...(hasPanel ? { "./panel": { types: built("panel.d.ts") ? "./panel.d.ts" : "./index.d.ts", default: "./panel.js" } } : {}),
+    // The panel's own types: only what panel.js exports (never the entry's, which it does not have).
+    ...(hasPanel ? { "./panel": { types: "./panel.d.ts", default: "./panel.js" } } : {}),
     "./dropin.js": "./dropin.js",
     "./package.json": "./package.json",
   },
   // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its gates on
   // load; the panel module registers <matrix-crypto-guardian-panel>.
   sideEffects: ["./dropin.js", ...(hasPanel ? ["./panel.js"] : [])],
-  files: ["*.js", "*.d.ts", "core/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md"],
+  files: ["*.js", "*.d.ts", "core/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md", "LICENSE"],
+  // What it is tested with: matrix-js-sdk 43, which wants Node 22 or later (for the host's build; the
+  // guardian itself runs in the browser). The SDK is optional: the drop-in and the store-loss check need none.
+  engines: { node: ">=22" },
+  peerDependencies: { "matrix-js-sdk": "^43.0.0" },
+  peerDependenciesMeta: { "matrix-js-sdk": { optional: true } },
   keywords: ["matrix", "e2ee", "matrix-js-sdk", "webassembly", "one-time-keys", "crypto"],
 };
 writeFileSync(new URL("package.json", pkgDir), JSON.stringify(manifest, null, 2) + "\n");

@@ -2,6 +2,10 @@
 // the public API as a TypeScript user sees it. Never run.
 import { Guardian, GuardianOptionError, isKeysUpload, GUARDIAN_HEADER } from "matrix-crypto-guardian";
 import type { GuardianOptions, StormState, StoreCheck, PersistenceState, DiagnosisKind } from "matrix-crypto-guardian";
+import { GuardianPanel, definePanel, capabilityStatus, OPEN_RECOVERY_EVENT } from "matrix-crypto-guardian/panel";
+import type { CapabilityStatus } from "matrix-crypto-guardian/panel";
+// @ts-expect-error: the panel module does not export the Guardian (its types must not claim it does)
+import { Guardian as NotInThePanelModule } from "matrix-crypto-guardian/panel";
 
 export async function typed(client: { getUserId(): string | null; getDeviceId(): string | null; getHomeserverUrl(): string }) {
   const options: GuardianOptions = { preset: "cinny", persist: false, prompt: false, lang: "de", probeAfterMs: 60_000 };
@@ -24,6 +28,15 @@ export async function typed(client: { getUserId(): string | null; getDeviceId():
   } catch (err) {
     if (err instanceof GuardianOptionError) console.log(err.option, err.message);
   }
+  guardian.addEventListener("writer-lost", { handleEvent: (e) => console.log(e.detail.reason) });
+  // @ts-expect-error: a misspelled event name is a type error, not a listener that never runs
+  guardian.addEventListener("strom", () => {});
+  // @ts-expect-error: and so is a detail read from the wrong event
+  guardian.addEventListener("persistence", (e) => console.log(e.detail.breaker));
+  const panel: GuardianPanel = document.createElement("matrix-crypto-guardian-panel");
+  panel.guardian = guardian;
+  const rows: CapabilityStatus[] = capabilityStatus(guardian);
+  console.log(rows.map((r) => r.level), definePanel(), OPEN_RECOVERY_EVENT, guardian.language, NotInThePanelModule);
   const g = window.matrixCryptoGuardian;
   if (g && "storm" in g) g.storm();
   document.addEventListener("matrix-crypto-guardian:ready", (e) => e.detail.storm());
