@@ -5,33 +5,36 @@
 //! Tolerant of the fixtures' shape: it uses `user_id`, `device_id`, `device_keys_used.<label>.ed25519`,
 //! `request.body.{one_time_keys,fallback_keys,device_keys}`, `response.body` (the answer's text) and,
 //! when present, `signature_check.{old_key_signed_by,new_key_signed_by}` (labels). Files without
-//! these parts are skipped. The hostile fixtures (`tests/fixtures/hostile/*.json`) only have to
-//! never make it panic.
+//! these parts are skipped, but every test fails when it reads no fixture or checks nothing. The
+//! hostile fixtures (`tests/fixtures/hostile/*.json`) only have to never make it panic.
 
 use std::{collections::BTreeMap, fs, path::PathBuf};
 
 use matrix_crypto_guardian_forensics::{verify_one_time_key, Verdict};
 use serde_json::Value;
 
+/// Every `*.json` of `tests/fixtures/<kind>/`, parsed. A missing directory, an unreadable or unparsable
+/// file, or no file at all fails the test: a suite that reads nothing proves nothing.
 fn fixtures(kind: &str) -> Vec<(String, Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")
         .join(kind);
-    let Ok(entries) = fs::read_dir(&dir) else {
-        eprintln!("no fixtures at {}", dir.display());
-        return Vec::new();
-    };
+    let entries = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("fixtures at {}: {e}", dir.display()));
     let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    assert!(!files.is_empty(), "no *.json fixtures in {}", dir.display());
     files
         .into_iter()
-        .filter_map(|p| {
-            let text = fs::read_to_string(&p).ok()?;
-            let value = serde_json::from_str(&text).ok()?;
-            Some((p.file_name()?.to_string_lossy().into_owned(), value))
+        .map(|p| {
+            let text = fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not JSON: {e}", p.display()));
+            (p.file_name().unwrap().to_string_lossy().into_owned(), value)
         })
         .collect()
 }
@@ -185,19 +188,19 @@ fn synapse_old_keys_verify_against_the_real_device_keys() {
         }
     }
     eprintln!("checked {checked_old} real Synapse old keys");
-    if checked_old > 0 {
-        // The two captures the diagnosis rests on (if the capture set has them).
-        let names: Vec<_> = fixtures("synapse").into_iter().map(|(n, _)| n).collect();
-        if names.iter().any(|n| n.contains("identity_replaced")) {
-            assert!(saw_replaced, "an identity-replaced capture should yield old and new keys of different identities");
-        }
-        if names.iter().any(|n| n.contains("same_identity")) {
-            assert!(
-                saw_same,
-                "a same-identity capture should yield old and new keys of one identity"
-            );
-        }
-    }
+    // The two captures the diagnosis rests on are part of the set, and both were checked.
+    assert!(
+        checked_old >= 2,
+        "at least the identity-replaced and same-identity captures have an old key to check ({checked_old})"
+    );
+    assert!(
+        saw_replaced,
+        "an identity-replaced capture should yield old and new keys of different identities"
+    );
+    assert!(
+        saw_same,
+        "a same-identity capture should yield old and new keys of one identity"
+    );
 }
 
 fn verdicts_of(
@@ -213,6 +216,7 @@ fn verdicts_of(
 /// the one whose device_keys the body carries, when it carries any.
 #[test]
 fn synapse_request_keys_verify() {
+    let mut checked = 0;
     for (name, fixture) in fixtures("synapse") {
         let (Some(user), Some(device)) =
             (fixture["user_id"].as_str(), fixture["device_id"].as_str())
@@ -260,20 +264,20 @@ fn synapse_request_keys_verify() {
                     let by = signed_by(&name, id, &verdicts_of(key, user, device, &labels));
                     assert_eq!(by.len(), 1, "{name} {section} {id}: {by:?}");
                 }
+                checked += 1;
             }
         }
     }
+    assert!(checked > 0, "no signed key found in any captured request body");
 }
 
-/// The exact case from the identity-replaced capture, spelled out (skipped when absent).
+/// The exact case from the identity-replaced capture, spelled out.
 #[test]
 fn identity_replaced_capture_spelled_out() {
-    let Some((_, fixture)) = fixtures("synapse")
+    let (_, fixture) = fixtures("synapse")
         .into_iter()
         .find(|(n, _)| n == "conflict_identity_replaced.json")
-    else {
-        return;
-    };
+        .expect("the capture tests/fixtures/synapse/conflict_identity_replaced.json");
     let user = fixture["user_id"].as_str().unwrap();
     let device = fixture["device_id"].as_str().unwrap();
     let old_ed = fixture["device_keys_used"]["old"]["ed25519"]
@@ -306,10 +310,12 @@ fn identity_replaced_capture_spelled_out() {
 
 #[test]
 fn hostile_answers_never_panic() {
+    let mut tried = 0;
     for (name, fixture) in fixtures("hostile") {
         let Some(error) = error_text(&fixture) else {
             continue;
         };
+        tried += 1;
         let candidates = [
             old_key(&error).map(|(_, k)| k),
             error.find("Old key: ").map(|i| error[i + 9..].to_owned()),
@@ -324,4 +330,5 @@ fn hostile_answers_never_panic() {
             assert_ne!(verdict, Verdict::Invalid, "{name}");
         }
     }
+    assert!(tried > 0, "no hostile fixture has an answer text to try");
 }

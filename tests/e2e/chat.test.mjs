@@ -141,8 +141,7 @@ describe('encrypted chat between two real clients', { timeout: 120_000 }, () => 
     assert.equal(hs.countRequests({ method: 'POST', pathIncludes: '/keys/upload', status: 400 }), 0);
   });
 
-  // TODO(lead): until pkg/ is built (npm run build) this is reported as a TODO, and only the fail-open
-  // path is checked: the page says the guardian is unavailable and the chat above worked anyway.
+  // Without pkg/ this step fails (the chat above works without the guardian, which proves nothing about it).
   const pkgBuilt = existsSync(PKG_INDEX);
   step('the page reports the guardian loaded with its version; the forensics module was never fetched and the journal slept', async () => {
     assert.ok(pkgBuilt, 'pkg/ is built (npm test runs npm run build first)');
