@@ -989,6 +989,115 @@ proptest! {
 }
 
 // ------------------------------------------------------------------------------------------------
+// the writer lease: three tabs, any interleaving of requests, ticks, releases and time
+
+mod lease_props {
+    use super::*;
+    use matrix_crypto_guardian::model::writer::{Lease, LeaseConfig, LeasePhase, LeaseRecord, LeaseStep, LeaseWrite, Mode};
+
+    #[derive(Debug, Clone)]
+    pub enum LeaseOp {
+        Request(usize, u8),
+        Tick(usize),
+        Release(usize),
+        Advance(u16),
+    }
+
+    pub fn lease_op() -> impl Strategy<Value = LeaseOp> {
+        prop_oneof![
+            3 => (0..3usize, 0..3u8).prop_map(|(t, m)| LeaseOp::Request(t, m)),
+            4 => (0..3usize).prop_map(LeaseOp::Tick),
+            1 => (0..3usize).prop_map(LeaseOp::Release),
+            2 => (1..3000u16).prop_map(LeaseOp::Advance),
+        ]
+    }
+
+    fn mode(m: u8) -> Mode {
+        [Mode::Wait, Mode::IfAvailable, Mode::Steal][m as usize % 3]
+    }
+
+    fn apply(storage: &mut Option<LeaseRecord>, step: &LeaseStep) {
+        match &step.write {
+            Some(LeaseWrite::Put { record }) => *storage = Some(record.clone()),
+            Some(LeaseWrite::Remove) => *storage = None,
+            None => {}
+        }
+    }
+
+    /// Runs the ops; after each, checks the invariants. Returns a description of the first violation.
+    pub fn run(ops: &[LeaseOp]) -> Result<(), String> {
+        let config = LeaseConfig::default();
+        let mut tabs: Vec<Lease> = (0..3).map(|i| Lease::new(format!("t{i}"), config)).collect();
+        let mut storage: Option<LeaseRecord> = None;
+        let mut now = 0.0;
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                LeaseOp::Request(t, m) => {
+                    let before = tabs[t].phase();
+                    let step = tabs[t].request(mode(m), storage.as_ref(), now);
+                    apply(&mut storage, &step);
+                    // An ifAvailable never cancels (or turns into) a wait or claim already under way.
+                    if mode(m) == Mode::IfAvailable && matches!(before, LeasePhase::Waiting | LeasePhase::Claiming) && tabs[t].phase() != before {
+                        return Err(format!("op {i}: ifAvailable moved t{t} from {before:?} to {:?}", tabs[t].phase()));
+                    }
+                    // An ifAvailable never leaves a tab waiting.
+                    if mode(m) == Mode::IfAvailable && before != LeasePhase::Waiting && tabs[t].phase() == LeasePhase::Waiting {
+                        return Err(format!("op {i}: ifAvailable left t{t} waiting"));
+                    }
+                }
+                LeaseOp::Tick(t) => {
+                    let step = tabs[t].tick(storage.as_ref(), now);
+                    apply(&mut storage, &step);
+                }
+                LeaseOp::Release(t) => {
+                    let step = tabs[t].release(storage.as_ref());
+                    apply(&mut storage, &step);
+                    if tabs[t].holds() {
+                        return Err(format!("op {i}: t{t} still holds after release"));
+                    }
+                }
+                LeaseOp::Advance(ms) => now += f64::from(ms),
+            }
+            // Every write reaches the other tabs as a `storage` event (a tick). Once those have run (no
+            // time passing), at most one tab holds, and it is the one the entry names.
+            let mut probe_tabs = tabs.clone();
+            let mut probe_storage = storage.clone();
+            for _round in 0..8 {
+                let before = probe_storage.clone();
+                for tab in probe_tabs.iter_mut() {
+                    let step = tab.tick(probe_storage.as_ref(), now);
+                    apply(&mut probe_storage, &step);
+                }
+                if probe_storage.as_ref().map(|r| (&r.owner, r.beat)) == before.as_ref().map(|r| (&r.owner, r.beat)) {
+                    break;
+                }
+            }
+            let holders: Vec<usize> = (0..3).filter(|&t| probe_tabs[t].holds()).collect();
+            if holders.len() > 1 {
+                return Err(format!("op {i}: after a round of ticks t{holders:?} all hold"));
+            }
+            if let Some(&h) = holders.first() {
+                if probe_storage.as_ref().map(|r| r.owner.as_str()) != Some(&*format!("t{h}")) {
+                    return Err(format!("op {i}: t{h} holds but the entry is {probe_storage:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn lease_never_two_holders_and_if_available_never_cancels_a_wait(ops in proptest::collection::vec(lease_props::lease_op(), 1..80)) {
+        if let Err(violation) = lease_props::run(&ops) {
+            prop_assert!(false, "{}", violation);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // cases found by the properties above, kept as plain regression tests
 
 #[test]
