@@ -142,13 +142,15 @@ export type StoreCheck =
   | { verdict: "not-checked" }
   | { verdict: "no-session" }
   /** `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store). */
-  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown" }
+  /** `others`: crypto stores of this origin that hold other accounts (a multi-account profile); never this session's. */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others: string[] }
   /**
    * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
    * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
    */
-  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string }
-  | { verdict: "unknown"; session: SessionFacts; reason: string };
+  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others: string[] }
+  /** The check could not tell (a store it could not attribute, or no database list): no hold, no prompt. */
+  | { verdict: "unknown"; session: SessionFacts; reason: string; others: string[] };
 
 /** `guardian.persistence()` and the detail of "persistence". */
 export interface PersistenceState {
@@ -259,6 +261,8 @@ export interface GuardianEventMap {
   /** At start: the session survived but its crypto store is gone. Key uploads are held until
    *  `continueDespiteStoreLoss()` (or a sign-out): a blank store would publish a new identity under the old device id. */
   "store-lost": CustomEvent<Extract<StoreCheck, { verdict: "store-lost" }>>;
+  /** The store-loss check could not tell: a line in the diagnostics, no prompt. */
+  "store-check": CustomEvent<Extract<StoreCheck, { verdict: "unknown" }>>;
   /** The user chose to go on with this device after a store loss; uploads are released. */
   "store-loss-accepted": CustomEvent<{ at: number; session: SessionFacts | null }>;
   /** Persistent storage was asked for (at start, on a gesture, or by requestPersistence()). */

@@ -142,6 +142,68 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     await page.context().close();
   });
 
+  test('no false store-lost with per-session store names (drop-in, cinny preset): another name, several accounts, a default-named store of another account; each reloaded, uploads flowing', async () => {
+    // One profile, three accounts kept like multi-account Cinny-family clients keep them (`matrixSessions`):
+    // alice and carol with their own crypto stores (`matrix-js-sdk<userId>::matrix-sdk-crypto`), bob on the
+    // default names — so the store under the default name is bob's, and alice (the first session) has none.
+    const users = { alice: await freshUser(stack.hs, 'msalice'), bob: await freshUser(stack.hs, 'msbob'), carol: await freshUser(stack.hs, 'mscarol') };
+    const query = (name) => ({ sessions: 'list', account: users[name].userId, ...(name === 'bob' ? { stores: 'default' } : {}) });
+    const context = await stack.browser.newContext();
+    const pages = [];
+    const open = async (name) => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `ms-${name}`, context, query: query(name) });
+      pages.push(page);
+      return page;
+    };
+    await withArtifacts('prevention-multi-account', () => pages, async () => {
+      const devices = {};
+      for (const name of ['alice', 'bob', 'carol']) {
+        const page = await open(name);
+        devices[name] = (await login(page, users[name].localpart, users[name].password)).deviceId;
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: users[name].userId }, 1, { timeout: 30_000 });
+        // Each account in the busy room, so its page syncs (and replenishes keys) while the peer posts.
+        await stack.hs.api('POST', `/_matrix/client/v3/join/${encodeURIComponent(peer.roomId)}`, { token: users[name].accessToken, body: {} });
+        await page.close();
+      }
+      const names = await (await open('alice')).evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.endsWith('::matrix-sdk-crypto')).sort());
+      assert.deepEqual(names, ['matrix-js-sdk::matrix-sdk-crypto', `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`, `matrix-js-sdk${users.carol.userId}::matrix-sdk-crypto`].sort());
+      await pages.pop().close();
+
+      for (const name of ['alice', 'bob', 'carol']) {
+        const page = await open(name);
+        await waitForAppState(page, 'ready');
+        await page.waitForFunction(() => window.matrixCryptoGuardian && !window.matrixCryptoGuardian.loading, null, { timeout: 15_000 });
+        const facts = await page.evaluate(() => ({
+          check: window.matrixCryptoGuardian.storeCheck(),
+          prompt: !!document.querySelector('matrix-crypto-guardian-prompt[open]'),
+          events: window.demo.guardianEvents.map((e) => e.type),
+        }));
+        // The check is about the first session (alice): her store is found by the account inside it,
+        // under its own name; bob's default-named store is named as another account's.
+        assert.equal(facts.check.verdict, 'healthy', `${name}: ${JSON.stringify(facts.check)}`);
+        assert.equal(facts.check.session.userId, users.alice.userId);
+        assert.equal(facts.check.store, `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`);
+        assert.equal(facts.check.account, 'present');
+        assert.deepEqual([...facts.check.others].sort(), ['matrix-js-sdk::matrix-sdk-crypto', `matrix-js-sdk${users.carol.userId}::matrix-sdk-crypto`].sort());
+        assert.equal(facts.prompt, false, `${name}: no prompt`);
+        assert.ok(!facts.events.includes('store-lost'), facts.events.join());
+        // Uploads flow: claimed keys are replenished (nothing holds keys/upload).
+        const since = stack.hs.mark();
+        for (let i = 0; i < 30; i++) {
+          await stack.hs.api('POST', '/_matrix/client/v3/keys/claim', {
+            token: peer.peer.accessToken,
+            body: { one_time_keys: { [users[name].userId]: { [devices[name]]: 'signed_curve25519' } } },
+          });
+        }
+        peer.start();
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: users[name].userId, since }, 1, { timeout: 30_000 });
+        peer.stop();
+        await pages.pop().close();
+      }
+    });
+    await context.close();
+  });
+
   for (const [setting, expected] of [['granted', true], ['denied', false]]) {
     test(`persistent storage ${setting} by the browser is reported truthfully`, async () => {
       const context = await stack.browser.newContext();
