@@ -163,7 +163,19 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
         await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: users[name].userId }, 1, { timeout: 30_000 });
         // Each account in the busy room, so its page syncs (and replenishes keys) while the peer posts.
         await stack.hs.api('POST', `/_matrix/client/v3/join/${encodeURIComponent(peer.roomId)}`, { token: users[name].accessToken, body: {} });
-        await page.close();
+        await pages.pop().close();
+        if (name === 'alice') {
+          // Alone in the profile, her store under its per-session name and none under the default name:
+          // a healthy reload (before the fix: "store lost", the prompt, uploads held).
+          const again = await open('alice');
+          await waitForAppState(again, 'ready');
+          await again.waitForFunction(() => window.matrixCryptoGuardian && !window.matrixCryptoGuardian.loading, null, { timeout: 15_000 });
+          const alone = await again.evaluate(() => ({ check: window.matrixCryptoGuardian.storeCheck(), prompt: !!document.querySelector('matrix-crypto-guardian-prompt[open]') }));
+          assert.equal(alone.check.verdict, 'healthy', JSON.stringify(alone.check));
+          assert.equal(alone.check.store, `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`);
+          assert.equal(alone.prompt, false);
+          await pages.pop().close();
+        }
       }
       const names = await (await open('alice')).evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.endsWith('::matrix-sdk-crypto')).sort());
       assert.deepEqual(names, ['matrix-js-sdk::matrix-sdk-crypto', `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`, `matrix-js-sdk${users.carol.userId}::matrix-sdk-crypto`].sort());
