@@ -99,7 +99,9 @@ export type LogoutOutcome =
   | { outcome: "signed-out" }
   /** `error`: the server's text — show it as text only. */
   | { outcome: "failed"; status: number; errcode: string | null; error: string | null }
-  | { outcome: "unreachable"; reason: string };
+  | { outcome: "unreachable"; reason: string }
+  /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
+  | { outcome: "unconfirmed"; reason: string };
 
 /** Detail of the "remedy" event: one step of a remedy (journaled). */
 export interface RemedyEventDetail {

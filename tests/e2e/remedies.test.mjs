@@ -243,6 +243,77 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
     await peer?.page.context().close();
   });
 
+  test('drop-in, no attach(): the token comes from the host\'s session store; server down, 500 and a wrong token delete nothing; sign out ends the device on the server', async () => {
+    // A hung homeserver for one of the prompt's facts: it must come back "unknown", the prompt usable.
+    const HUNG = '**/_matrix/client/v3/room_keys/version';
+    const run = await evictScenario(stack, {
+      guardian: 'dropin', windowMs: 500, peer: busy, prefix: 'rmdrop', storeLoss: 'ask',
+      beforeReload: (context) => context.route(HUNG, () => {}),
+    });
+    const { page, user, deviceId } = run;
+    await withArtifacts('remedies-dropin-signout', [page], async () => {
+      await waitForPrompt(page);
+      await page.waitForFunction(() => window.matrixCryptoGuardian.recovery()?.facts?.crossSigning === 'no', null, { timeout: 30_000 });
+      const hung = await page.evaluate(() => window.matrixCryptoGuardian.recovery());
+      assert.equal(hung.facts.keyBackup, 'unknown', 'no answer in time: unknown');
+      assert.ok((await promptView(page)).remedies.includes('sign-out'), 'the prompt is usable');
+      await page.context().unroute(HUNG);
+      await page.evaluate(() => window.matrixCryptoGuardian.recoveryFacts());
+
+      // The report names what happened (no client attached, no upload yet): session, verdict, remedy; no token.
+      const token = await page.evaluate(() => localStorage.getItem('cinny_access_token'));
+      const report = await page.evaluate(() => window.matrixCryptoGuardian.report());
+      assert.equal(report.session.userId, user.userId);
+      assert.equal(report.session.deviceId, deviceId);
+      assert.equal(report.storeCheck.verdict, 'store-lost');
+      assert.ok(report.storeCheck.missing.includes('matrix-js-sdk::matrix-sdk-crypto'), JSON.stringify(report.storeCheck));
+      assert.match(report.storeCheck.knownIdentity ?? '', /^[A-Za-z0-9+/]{43}$/);
+      assert.equal(report.ownDatabase.sentinel?.ed25519, report.storeCheck.knownIdentity, 'the sentinel of the checked session');
+      assert.deepEqual({ cause: report.recommendedRemedy.cause, remedy: report.recommendedRemedy.remedy }, { cause: 'store-lost', remedy: 'sign-out' });
+      assert.ok(!JSON.stringify(report).includes(token) && !/syt_/.test(JSON.stringify(report)), 'no token in the report');
+
+      // With the host's own token the facts are the server's, not "unknown".
+      await page.waitForFunction((tag) => document.querySelector(tag)?.shadowRoot?.querySelector('[data-fact=keyBackup]')?.textContent === 'no', PROMPT, { timeout: 20_000 });
+      const facts = (await page.evaluate(() => window.matrixCryptoGuardian.recovery())).facts;
+      assert.deepEqual({ keyBackup: facts.keyBackup, secretStorage: facts.secretStorage, crossSigning: facts.crossSigning, deviceVerified: facts.deviceVerified }, { keyBackup: 'no', secretStorage: 'no', crossSigning: 'no', deviceVerified: 'no' });
+      // /keys/query told about cross-signing: its account data (a 404, a red console line) was not asked for.
+      assert.equal(stack.hs.countRequests({ method: 'GET', pathIncludes: '/account_data/m.cross_signing.master', user: user.userId, since: run.since }), 0);
+      const before = await storesPresent(page);
+      assert.ok(before.session.length === 3 && before.databases.includes('matrix-js-sdk:web-sync-store'), JSON.stringify(before));
+      const since = stack.hs.mark();
+      const tryAndExpect = async (pattern) => {
+        await page.click(`${PROMPT} #remedy-sign-out`);
+        await waitForStatus(page, pattern);
+        assertNothingDeleted(before, await storesPresent(page));
+        assert.ok((await serverDevices(stack.hs, user)).includes(deviceId), 'the device is still on the server');
+        assert.ok((await promptView(page)).remedies.includes('sign-out'), 'sign out can be tried again');
+      };
+      // Server down (the token cannot even be confirmed).
+      await page.route('**/_matrix/client/v3/account/whoami', (route) => route.abort('connectionrefused'));
+      await tryAndExpect(/cannot be reached.*Nothing was deleted/);
+      await page.unroute('**/_matrix/client/v3/account/whoami');
+      // The server answers 500 to the logout itself.
+      await page.route('**/_matrix/client/v3/logout', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: '{"errcode":"M_UNKNOWN","error":"Internal server error"}' }));
+      await tryAndExpect(/HTTP 500.*Nothing was deleted/);
+      await page.unroute('**/_matrix/client/v3/logout');
+      // A wrong token in the host's session store: Synapse's 401 M_UNKNOWN_TOKEN is not a sign-out.
+      await page.evaluate(() => localStorage.setItem('cinny_access_token', 'syt_not_this_devices_token'));
+      await tryAndExpect(/did not accept the token.*nothing was deleted/);
+      assert.equal(stack.hs.countRequests({ method: 'POST', pathIncludes: '/logout', user: user.userId, since }), 0, 'no /logout sent with an unconfirmed token');
+      await page.evaluate((t) => localStorage.setItem('cinny_access_token', t), token);
+
+      // The real sign-out: confirmed token, the server ends the device, the stores go, the host is at its login.
+      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+      await waitForAppState(page, 'login');
+      assert.equal(stack.hs.countRequests({ method: 'POST', pathIncludes: '/logout', status: 200, user: user.userId, since }), 1);
+      assert.ok(!(await serverDevices(stack.hs, user)).includes(deviceId), 'the device is gone from the server');
+      const after = await storesPresent(page);
+      assert.deepEqual(after.session, []);
+      assert.ok(!after.databases.includes('matrix-js-sdk:web-sync-store'), JSON.stringify(after));
+    });
+    await page.context().close();
+  });
+
   test('logout unreachable: nothing deleted until "clear anyway", which is journaled', async () => {
     const run = await evictScenario(stack, { guardian: 'npm', windowMs: 500, peer: busy, prefix: 'rmclear', storeLoss: 'ask' });
     const { page, user, deviceId } = run;
