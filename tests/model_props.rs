@@ -762,7 +762,14 @@ impl Harness {
         self.counts = counts;
         if let Some(first) = self.first_seen {
             prop_assert_eq!(s.first_seen.map(f64::to_bits), Some(first.to_bits()), "first_seen changed");
-            prop_assert!(s.active);
+        }
+        // A storm is active while its breaker is open or probing; never before the first conflict (once the
+        // breaker closes it is over until the next conflict: tests/model_storm.rs).
+        if b.state != "closed" {
+            prop_assert!(s.active, "breaker {} but the storm is not active", b.state);
+        }
+        if s.first_seen.is_none() {
+            prop_assert!(!s.active);
         }
         self.first_seen = s.first_seen;
         match b.state {
