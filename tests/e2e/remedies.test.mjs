@@ -314,6 +314,54 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
     await page.context().close();
   });
 
+  test('drop-in, two accounts in one profile: the first one\'s store is lost; sign out ends that device only and clears only its stores', async () => {
+    const alice = await freshUser(stack.hs, 'rmmulti');
+    const bob = await freshUser(stack.hs, 'rmmultb');
+    const context = await stack.browser.newContext();
+    const pages = [];
+    const open = async (user) => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `multi-${user.localpart}`, context, query: { sessions: 'list', account: user.userId } });
+      pages.push(page);
+      return page;
+    };
+    await withArtifacts('remedies-dropin-multi-account', () => pages, async () => {
+      const devices = {};
+      for (const user of [alice, bob]) {
+        const page = await open(user);
+        devices[user.userId] = (await login(page, user.localpart, user.password)).deviceId;
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+        await page.close();
+      }
+      const own = (user) => `matrix-js-sdk${user.userId}::matrix-sdk-crypto`;
+      // Alice's crypto store is evicted; bob's stays. The page runs bob; the check is about the first session, alice's.
+      const blank = await context.newPage();
+      await blank.goto(new URL('/config.json', stack.web.url).href);
+      await blank.evaluate((names) => Promise.all(names.map((n) => new Promise((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = r; }))), [own(alice), `${own(alice)}-meta`]);
+      await blank.close();
+      const page = await open(bob);
+      await waitForPrompt(page);
+      const check = await page.evaluate(() => window.matrixCryptoGuardian.storeCheck());
+      assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
+      assert.equal(check.session.userId, alice.userId);
+      assert.deepEqual(check.others, [own(bob)]);
+      const before = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+      assert.ok(before.some((n) => n.includes(alice.userId)), 'alice still has her sync store: ' + before.join());
+
+      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+      assert.ok(!(await serverDevices(stack.hs, alice)).includes(devices[alice.userId]), 'alice\'s device is gone from the server');
+      assert.ok((await serverDevices(stack.hs, bob)).includes(devices[bob.userId]), 'bob\'s device stays');
+      const after = await page.evaluate(async () => ({
+        databases: (await indexedDB.databases()).map((d) => d.name),
+        sessions: JSON.parse(localStorage.getItem('matrixSessions') || '[]').map((s) => s.userId),
+      }));
+      assert.deepEqual(after.sessions, [bob.userId], 'only alice\'s entry left matrixSessions');
+      assert.deepEqual(after.databases.filter((n) => n.includes(alice.userId)), [], 'alice\'s stores are gone: ' + after.databases.join());
+      assert.ok(after.databases.includes(own(bob)), 'bob\'s crypto store stays');
+      assert.ok(after.databases.some((n) => n.includes(`sync${bob.userId}`)), 'bob\'s sync store stays');
+    });
+    await context.close();
+  });
+
   test('logout unreachable: nothing deleted until "clear anyway", which is journaled', async () => {
     const run = await evictScenario(stack, { guardian: 'npm', windowMs: 500, peer: busy, prefix: 'rmclear', storeLoss: 'ask' });
     const { page, user, deviceId } = run;
