@@ -248,7 +248,7 @@ export class Guardian extends EventTarget {
       // The client's own store names and every `*::matrix-sdk-crypto` (a per-session prefix): whose each
       // one is, its account says.
       const names = databases ? storesToRead(databases, fallbackStores) : [];
-      for (const name of names) seen.push({ name, contents: await probe(name, session.userId, session.deviceId) });
+      seen.push(...(await Promise.all(names.map(async (name) => ({ name, contents: await probe(name, session.userId, session.deviceId) })))));
     }
     this.#storeCheck = checkStore(session, databases ?? undefined, fallbackStores, seen, sentinel ?? undefined);
     if (this.#storeCheck.verdict === "unknown") {
