@@ -159,6 +159,21 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
       assert.equal(recovery.facts.keyBackup, 'no');
       assert.equal(recovery.session.deviceId, deviceId);
       assert.ok(!JSON.stringify(recovery).includes('syt_'), 'no token in what hosts get');
+      // The facts again, with the room-key export watched: keys are counted in the store, never exported to be counted.
+      const counted = await page.evaluate(async () => {
+        const crypto = window.demo.client.getCrypto();
+        let exports = 0;
+        const original = crypto.exportRoomKeysAsJson;
+        crypto.exportRoomKeysAsJson = function (...args) {
+          exports++;
+          return original.apply(this, args);
+        };
+        const view = await window.demo.guardian.recoveryFacts();
+        crypto.exportRoomKeysAsJson = original;
+        return { exports, facts: view.facts };
+      });
+      assert.equal(counted.exports, 0, 'no room-key export for the facts');
+      assert.equal(counted.facts.exportableKeys, 0, 'the blank store holds no room key');
 
       // Screenshots of the prompt, light and dark.
       const card = page.locator(`${PROMPT} [role=dialog]`);
