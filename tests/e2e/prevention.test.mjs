@@ -216,6 +216,54 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     await context.close();
   });
 
+  test('a crypto store the check cannot attribute makes the verdict "unknown": no prompt, no hold, one journal line — never "store lost"', async () => {
+    // A session kept in `matrixSessions` whose own store is not under the default name, and one
+    // `*::matrix-sdk-crypto` store whose names are hashed (a passphrase-encrypted store): it may be hers.
+    const context = await stack.browser.newContext();
+    const setup = await context.newPage();
+    await setup.goto(new URL('/config.json', stack.web.url).href);
+    const prepare = (withStore) => setup.evaluate(async ({ hs, withStore }) => {
+      localStorage.setItem('matrixSessions', JSON.stringify([{ baseUrl: hs, userId: '@nobody:localhost', deviceId: 'NOBODYDEV', accessToken: 'syt_not_a_real_token_000' }]));
+      await new Promise((r) => { const q = indexedDB.deleteDatabase('opaque::matrix-sdk-crypto'); q.onsuccess = q.onerror = q.onblocked = r; });
+      if (!withStore) return;
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.open('opaque::matrix-sdk-crypto', 3);
+        req.onupgradeneeded = () => req.result.createObjectStore('core').put(new Uint8Array([1, 2, 3]), 'q8N2mZr0b3YkE1x9dF+Xw7hJ5uLp4cVt6sAaBbCcDdE=');
+        req.onsuccess = () => { req.result.close(); resolve(); };
+        req.onerror = () => reject(req.error);
+      });
+    }, { hs: stack.hs.baseUrl, withStore });
+    const verdictOnLoad = async () => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: 'unknown-store', context, query: { sessions: 'list', autojoin: '0' } });
+      await page.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.storeCheck, null, { timeout: 15_000 });
+      const facts = await page.evaluate(async () => {
+        const g = window.matrixCryptoGuardian;
+        const journal = await g.journal();
+        return {
+          check: g.storeCheck(),
+          prompt: !!document.querySelector('matrix-crypto-guardian-prompt'),
+          lines: journal.entries.filter((e) => e.signature === 'store-check').map((e) => e.message),
+        };
+      });
+      await page.close();
+      return facts;
+    };
+    await withArtifacts('prevention-unknown-store', [setup], async () => {
+      // Without that store: nothing can be hers, her store is lost (the same check says "lost" when it can tell).
+      await prepare(false);
+      const lost = await verdictOnLoad();
+      assert.equal(lost.check.verdict, 'store-lost', JSON.stringify(lost.check));
+      await prepare(true);
+      const unknown = await verdictOnLoad();
+      assert.equal(unknown.check.verdict, 'unknown', JSON.stringify(unknown.check));
+      assert.match(unknown.check.reason, /opaque::matrix-sdk-crypto could not be attributed/);
+      assert.equal(unknown.prompt, false, 'no prompt');
+      assert.equal(unknown.lines.length, 1, 'one line in the journal');
+      assert.match(unknown.lines[0], /verdict unknown/);
+    });
+    await context.close();
+  });
+
   for (const [setting, expected] of [['granted', true], ['denied', false]]) {
     test(`persistent storage ${setting} by the browser is reported truthfully`, async () => {
       const context = await stack.browser.newContext();
