@@ -346,9 +346,16 @@ export class Diagnostics {
       otkCounts: this.#otkCounts,
       storm: safe(() => g.storm()),
       journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.journalSessions() : null)),
+      // The store-loss check and the pending recovery: the report names the verdict and the remedy at top
+      // level (no token in either: the recovery view never holds one).
+      storeCheck: safe(() => g.storeCheck()),
+      recovery: safe(() => g.recovery()),
     };
-    if (this.#ownDb?.available && this.#session && !this.#sentinel) {
-      input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.loadSentinel(this.#session.key)));
+    // Without attach() and before any upload (a store loss holds them), the session is the checked one.
+    const checked = input.storeCheck && input.storeCheck.session;
+    const key = this.#session?.key ?? (checked && checked.userId && checked.deviceId ? `${checked.userId}|${checked.deviceId}` : null);
+    if (this.#ownDb?.available && key && !this.#sentinel) {
+      input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.loadSentinel(key)));
     }
     const module = await this.#loadModule();
     await this.#wake();

@@ -92,6 +92,7 @@ function withTimeout(promise, ms) {
  *   beforeUpload(bodyText, authorization, url) -> { action: "pass" | "probe" | "replay", status?, body? }
  *   afterUpload(bodyText, status, bytes, complete)
  *   uploadFailed(bodyText, error)
+ *   sawRequest(authorization, url)   (optional; before any hold: kept in memory for the remedies)
  */
 export function installFetchTap(scope = globalThis) {
   if (scope[TAP_KEY]) return scope[TAP_KEY];
@@ -139,6 +140,8 @@ export function installFetchTap(scope = globalThis) {
     let body;
     let decision;
     try {
+      // The host's own Authorization, read before any hold (a sign-out from the prompt may need it).
+      if (h.sawRequest) h.sawRequest(authorizationOf(input, init), urlOf(input));
       // Uploads are held while the guardian waits for the user (e.g. a store loss seen at start).
       if (h.uploadGate) await abort.race(h.uploadGate());
       body = await abort.race(requestBodyText(input, init));

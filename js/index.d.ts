@@ -100,7 +100,9 @@ export type LogoutOutcome =
   | { outcome: "signed-out" }
   /** `error`: the server's text — show it as text only. */
   | { outcome: "failed"; status: number; errcode: string | null; error: string | null }
-  | { outcome: "unreachable"; reason: string };
+  | { outcome: "unreachable"; reason: string }
+  /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
+  | { outcome: "unconfirmed"; reason: string };
 
 /** Detail of the "remedy" event: one step of a remedy (journaled). */
 export interface RemedyEventDetail {
@@ -143,13 +145,15 @@ export type StoreCheck =
   | { verdict: "not-checked" }
   | { verdict: "no-session" }
   /** `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store). */
-  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown" }
+  /** `others`: crypto stores of this origin that hold other accounts (a multi-account profile); never this session's. */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others: string[] }
   /**
    * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
    * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
    */
-  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string }
-  | { verdict: "unknown"; session: SessionFacts; reason: string };
+  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others: string[] }
+  /** The check could not tell (a store it could not attribute, or no database list): no hold, no prompt. */
+  | { verdict: "unknown"; session: SessionFacts; reason: string; others: string[] };
 
 /** `guardian.persistence()` and the detail of "persistence". */
 export interface PersistenceState {
@@ -260,6 +264,8 @@ export interface GuardianEventMap {
   /** At start: the session survived but its crypto store is gone. Key uploads are held until
    *  `continueDespiteStoreLoss()` (or a sign-out): a blank store would publish a new identity under the old device id. */
   "store-lost": CustomEvent<Extract<StoreCheck, { verdict: "store-lost" }>>;
+  /** The store-loss check could not tell: a line in the diagnostics, no prompt. */
+  "store-check": CustomEvent<Extract<StoreCheck, { verdict: "unknown" }>>;
   /** The user chose to go on with this device after a store loss; uploads are released. */
   "store-loss-accepted": CustomEvent<{ at: number; session: SessionFacts | null }>;
   /** Persistent storage was asked for (at start, on a gesture, or by requestPersistence()). */

@@ -7,17 +7,18 @@
 //
 // This file is the thin JS adapter around the wasm core (src/api.rs): it owns the event target, the
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
-import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, readSession, foundStore, checkStore } from "./core/guardian_core.js";
+import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 import { WriterLease, WriterCensus, writerLockName, writerAcquireStep, writerAfterUnavailable } from "./core/guardian_core.js";
 import { WriterLock, writerHeldElsewhere, writerMechanism } from "./writer.js";
-import { snapshotSession, startPersistence } from "./prevention.js";
+import { snapshotSession, startPersistence, sessionToken } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./strings.js";
+import { HS_CALL_TIMEOUT_MS } from "./remedies.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel.js";
@@ -237,12 +238,11 @@ export class Guardian extends EventTarget {
     // The browser's facts, gathered here; the verdict is the core's (src/model/store_loss.rs).
     const session = readSession(preset, values || {}, this.#options.session || null);
     const databases = await databaseNames(globalThis);
-    let contents = null;
+    const seen = [];
     let sentinel = null;
     if (session) {
       // The identity this device was last seen uploading (any failure: none; the check then rests on the store).
       sentinel = await new OwnDb(this.#options.ownDatabaseName).loadSentinel(`${session.userId}|${session.deviceId}`).catch(() => null);
-      const store = databases ? foundStore(databases, fallbackStores) : undefined;
       const probe = storeProber(globalThis, {
         // The session's lock, or the store-wide one a tab takes without a known session (the drop-in).
         writerElsewhere: (userId, deviceId) =>
@@ -251,9 +251,16 @@ export class Guardian extends EventTarget {
             writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, undefined, undefined),
           ]),
       });
-      if (store) contents = await probe(store, session.userId, session.deviceId);
+      // The client's own store names and every `*::matrix-sdk-crypto` (a per-session prefix): whose each
+      // one is, its account says.
+      const names = databases ? storesToRead(databases, fallbackStores) : [];
+      seen.push(...(await Promise.all(names.map(async (name) => ({ name, contents: await probe(name, session.userId, session.deviceId) })))));
     }
-    this.#storeCheck = checkStore(session, databases ?? undefined, fallbackStores, contents, sentinel ?? undefined);
+    this.#storeCheck = checkStore(session, databases ?? undefined, fallbackStores, seen, sentinel ?? undefined);
+    if (this.#storeCheck.verdict === "unknown") {
+      // No hold, no prompt: one line in the diagnostics (the journal and the report keep the verdict).
+      this.#emit([{ type: "store-check", detail: structuredClone(this.#storeCheck) }]);
+    }
     if (this.#storeCheck.verdict === "store-lost") {
       // Hold key uploads until the user has chosen: a blank store would publish a new identity under
       // the old device id and start the storm.
@@ -335,17 +342,29 @@ export class Guardian extends EventTarget {
     return this.#recovery ? this.#recovery.openPrompt() : false;
   }
 
-  /** The session the remedies act on; the token is read from the client when asked, never stored. */
+  /**
+   * The session the remedies act on. The token is read when asked, never stored: the attached client's,
+   * else the host's own session store (the preset's localStorage, read now: a refreshed token is the
+   * current one), else the Authorization of a keys/upload the host sent. Whichever it is, a sign-out
+   * confirms it is this device's before it counts (js/remedies.js serverLogout).
+   */
   #remedySession() {
-    const lost = this.#storeCheck.session || {};
+    const check = this.#storeCheck;
+    const lost = check.session || {};
     const c = this.#client;
     const bearer = this.#session.authorization && /^Bearer (.+)$/i.exec(this.#session.authorization);
+    const userId = this.#session.userId || lost.userId || null;
+    const deviceId = this.#session.deviceId || lost.deviceId || null;
+    const preset = this.#options.preset || "generic";
     return {
-      userId: this.#session.userId || lost.userId || null,
-      deviceId: this.#session.deviceId || lost.deviceId || null,
+      userId,
+      deviceId,
       baseUrl: this.#session.baseUrl || lost.homeserver || baseUrlOf(this.#session.uploadUrl),
-      accessToken: (c && typeof c.getAccessToken === "function" && c.getAccessToken()) || (bearer && bearer[1]) || null,
-      preset: this.#options.preset || "generic",
+      accessToken: (c && typeof c.getAccessToken === "function" && c.getAccessToken()) || sessionToken(preset, userId, deviceId) || (bearer && bearer[1]) || null,
+      preset,
+      // This session's crypto store and the stores of other accounts, as the store-loss check found them.
+      ownStore: check.store || check.emptyStore || null,
+      otherStores: check.others || [],
     };
   }
 
@@ -395,6 +414,11 @@ export class Guardian extends EventTarget {
   #uploadHandler() {
     return {
       uploadGate: () => this.#uploadsHeld,
+      // Kept in memory only (never stored, logged or reported), for the remedies and the diagnosis.
+      sawRequest: (authorization, url) => {
+        if (authorization) this.#session.authorization = authorization;
+        if (url) this.#session.uploadUrl = url;
+      },
       beforeUpload: (body, authorization, url) => {
         // Kept in memory only, for the diagnosis' /keys/query; never stored, logged or reported.
         if (authorization) this.#session.authorization = authorization;
@@ -464,6 +488,8 @@ export class Guardian extends EventTarget {
       method: "POST",
       headers: { authorization: this.#session.authorization, "content-type": "application/json" },
       body: JSON.stringify({ device_keys: { [userId]: [deviceId] } }),
+      // A hung homeserver must not hold the diagnosis: no answer in time is "undetermined".
+      signal: AbortSignal.timeout(HS_CALL_TIMEOUT_MS),
     });
     const bytes = new Uint8Array(await response.arrayBuffer());
     return this.#core.ed25519FromKeysQuery(response.status, bytes, userId, deviceId) || null;

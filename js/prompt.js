@@ -385,7 +385,9 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
       this.#setAlert(
         o.outcome === "unreachable"
           ? this.#t("signout.unreachable", { error: o.reason || "" })
-          : this.#t("signout.failed", { status: o.status ?? "?", error: o.error || o.errcode || "" }),
+          : o.outcome === "unconfirmed"
+            ? this.#t("signout.unconfirmed", { reason: o.reason || "" })
+            : this.#t("signout.failed", { status: o.status ?? "?", error: o.error || o.errcode || "" }),
       );
       this.#clearAnyway = true;
       this.#render();

@@ -250,11 +250,24 @@ export class RecoveryFlow {
           emit({ phase: "clear-anyway", journal: true });
         }
         const host = this.#ctx.options.signOut || {};
-        const base = m.presetStores(session.preset);
-        const plan = m.deletionPlan(logout ? logout.outcome === "signed-out" : false, clearAnyway, session.preset, {
-          databases: host.databases || base.databases,
-          localStorageKeys: host.localStorageKeys || base.localStorageKeys,
-          localStoragePrefixes: host.localStoragePrefixes || base.localStoragePrefixes,
+        // A host that names its stores gets exactly those; otherwise the preset's, narrowed to this
+        // session's own stores (found by the store-loss check, whatever their names; never another account's).
+        const hostPlan = host.databases || host.localStorageKeys || host.localStoragePrefixes ? (() => {
+          const base = m.presetStores(session.preset);
+          return {
+            databases: host.databases || base.databases,
+            localStorageKeys: host.localStorageKeys || base.localStorageKeys,
+            localStoragePrefixes: host.localStoragePrefixes || base.localStoragePrefixes,
+          };
+        })() : null;
+        const databases = await Promise.resolve()
+          .then(() => indexedDB.databases())
+          .then((l) => l.map((d) => d.name).filter(Boolean), () => []);
+        const plan = m.deletionPlan(logout ? logout.outcome === "signed-out" : false, clearAnyway, session.preset, hostPlan, {
+          databases,
+          ownStore: session.ownStore,
+          others: session.otherStores,
+          userId: session.userId,
         });
         if (!plan) {
           emit({ phase: "kept", deleted: false });

@@ -2,6 +2,7 @@
 // which remedy is offered, what the drain does next, what may be deleted — is the model's
 // (src/model/remedy.rs), run by the lazily loaded module (`m`: the forensics module, loaded after trouble
 // only). Tokens stay in memory; nothing here logs one.
+import { countRoomKeys } from "./store-probe.js";
 
 /** fetch as it was before the guardian's tap (our own calls must not go through the storm watch). */
 function originalFetch() {
@@ -9,16 +10,29 @@ function originalFetch() {
   return tap && tap.original ? tap.original : globalThis.fetch;
 }
 
-/** One homeserver call: `{ status, bytes, error }`; status 0 when there was no answer. Never throws. */
-export async function hsCall(session, method, path, body) {
+/** How long one homeserver call of the guardian may take, answer included: a hung server is "no answer". */
+export const HS_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * One homeserver call: `{ status, bytes, error }`; status 0 when there was no answer (none within
+ * `timeoutMs`, or no token to send: never `Bearer null`). Never throws.
+ */
+export async function hsCall(session, method, path, body, { timeoutMs = HS_CALL_TIMEOUT_MS } = {}) {
+  if (!session.accessToken || !session.baseUrl) return { status: 0, bytes: new Uint8Array(), error: "no access token for this device" };
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
   try {
     const url = new URL(path.replace(/^\//, ""), session.baseUrl.endsWith("/") ? session.baseUrl : session.baseUrl + "/");
     const headers = { authorization: `Bearer ${session.accessToken}` };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await originalFetch().call(globalThis, url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: controller.signal };
+    const response = await originalFetch().call(globalThis, url, init);
     return { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()), error: null };
   } catch (err) {
-    return { status: 0, bytes: new Uint8Array(), error: String(err && err.message ? err.message : err) };
+    const reason = controller.signal.aborted ? controller.signal.reason : err;
+    return { status: 0, bytes: new Uint8Array(), error: String(reason && reason.message ? reason.message : reason) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -30,20 +44,28 @@ const enc = encodeURIComponent;
  */
 export async function gatherFacts(session, client, m) {
   const { userId, deviceId } = session;
-  const [backup, ssss, master, query] = await Promise.all([
+  const accountData = (type) => hsCall(session, "GET", `_matrix/client/v3/user/${enc(userId)}/account_data/${type}`);
+  // An attached client that has synced holds the account data already: no request (an absent event is a
+  // 404, which browsers print as a red console error although it is the normal "not set up").
+  const synced = !!(client && typeof client.getAccountData === "function" && typeof client.isInitialSyncComplete === "function" && client.isInitialSyncComplete());
+  const [backup, query, ssss] = await Promise.all([
     hsCall(session, "GET", "_matrix/client/v3/room_keys/version"),
-    hsCall(session, "GET", `_matrix/client/v3/user/${enc(userId)}/account_data/m.secret_storage.default_key`),
-    hsCall(session, "GET", `_matrix/client/v3/user/${enc(userId)}/account_data/m.cross_signing.master`),
     hsCall(session, "POST", "_matrix/client/v3/keys/query", { device_keys: { [userId]: [] } }),
+    synced ? null : accountData("m.secret_storage.default_key"),
   ]);
   const b = m.backupFact(backup.status, backup.bytes);
   const cs = m.crossSigningFact(query.status, query.bytes, userId, deviceId);
-  const masterInAccountData = m.presenceFact(master.status, master.bytes);
+  // The master key's account data only when /keys/query could not tell.
+  let crossSigning = cs.crossSigning;
+  if (crossSigning === "unknown") {
+    const master = synced ? null : await accountData("m.cross_signing.master");
+    crossSigning = synced ? (client.getAccountData("m.cross_signing.master") ? "yes" : "no") : m.presenceFact(master.status, master.bytes);
+  }
   const facts = {
     keyBackup: b.known,
     keyBackupVersion: b.version ?? null,
-    secretStorage: m.presenceFact(ssss.status, ssss.bytes),
-    crossSigning: cs.crossSigning === "unknown" ? masterInAccountData : cs.crossSigning,
+    secretStorage: synced ? (client.getAccountData("m.secret_storage.default_key") ? "yes" : "no") : m.presenceFact(ssss.status, ssss.bytes),
+    crossSigning,
     deviceVerified: cs.deviceVerified,
     exportableKeys: null,
   };
@@ -55,12 +77,8 @@ export async function gatherFacts(session, client, m) {
     } catch {
       // keep the server's view
     }
-    try {
-      // Counted, then dropped at once: room keys never leave this function.
-      facts.exportableKeys = JSON.parse(await crypto.exportRoomKeysAsJson()).length;
-    } catch {
-      facts.exportableKeys = null;
-    }
+    // Counted in the store itself (IndexedDB count): no room key leaves the store only to be counted.
+    facts.exportableKeys = await countRoomKeys(session.ownStore || "matrix-js-sdk::matrix-sdk-crypto");
   }
   return facts;
 }
@@ -92,10 +110,18 @@ export async function exportRoomKeys(client, forensics, passphrase, { rounds, fi
   return { count, file: fileName, text };
 }
 
-/** POST /logout with the session's token → the core's outcome `{ outcome, status?, errcode?, error?, reason? }`. */
+/**
+ * Signs this device out on the server → the model's outcome `{ outcome, status?, errcode?, error?, reason? }`.
+ * The token is first confirmed as this device's own (`GET /account/whoami`): a token the guardian did not
+ * have, or that is another device's, never makes a "signed out" (and so never a deletion).
+ */
 export async function serverLogout(session, m) {
+  const hasToken = !!session.accessToken;
+  const who = hasToken ? await hsCall(session, "GET", "_matrix/client/v3/account/whoami") : { status: 0, bytes: new Uint8Array(), error: null };
+  const stop = m.tokenCheck(hasToken, who.status, who.bytes, who.error ?? undefined, session.userId, session.deviceId);
+  if (stop) return stop;
   const r = await hsCall(session, "POST", "_matrix/client/v3/logout", {});
-  return m.logoutOutcome(r.status, r.bytes, r.error ?? undefined);
+  return m.logoutOutcome(r.status, r.bytes, r.error ?? undefined, true);
 }
 
 // A delete queued behind another that is blocked gets no event at all until that one ends: bounded, and
@@ -143,6 +169,19 @@ export async function clearStores(plan, client) {
   }
   const databases = await Promise.all(plan.databases.map(deleteDatabase));
   const keys = [];
+  if (plan.sessionEntry) {
+    // A list of sessions (multi-account): only this session's entry goes, the other accounts stay.
+    const { key, userId } = plan.sessionEntry;
+    try {
+      const list = JSON.parse(localStorage.getItem(key) || "[]");
+      const left = Array.isArray(list) ? list.filter((s) => !(s && s.userId === userId)) : [];
+      if (left.length) localStorage.setItem(key, JSON.stringify(left));
+      else localStorage.removeItem(key);
+      keys.push(`${key}[${userId}]`);
+    } catch {
+      // unreadable list: left as it is
+    }
+  }
   for (const key of Object.keys(localStorage)) {
     if (plan.localStorageKeys.includes(key) || plan.localStoragePrefixes.some((p) => key.startsWith(p))) {
       localStorage.removeItem(key);

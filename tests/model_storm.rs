@@ -87,6 +87,12 @@ fn probe_after_backoff_and_a_2xx_closes() {
     assert_eq!(kinds(&closed.events), ["breaker-closed"]);
     assert_eq!(closed.events[0].detail["reason"].as_str(), Some("probe-accepted"));
     assert_eq!(watch.before_upload(&request, T0 + 60_200.0).decision, UploadDecision::Pass);
+    // The storm is over once the breaker closed (its history stays); a new conflict starts it again.
+    let state = watch.state();
+    assert!(!state.active, "storm().active after the breaker closed");
+    assert_eq!(state.first_seen, Some(T0));
+    watch.after_upload(&request, status, &body, true, T0 + 70_000.0);
+    assert!(watch.state().active, "a new conflict is a storm again");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use js_sys::{Array, Object, Reflect, JSON};
 use matrix_crypto_guardian::api::journal::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
-use matrix_crypto_guardian::api::store::{check_store_js, read_session_js, sentinel_update_js};
+use matrix_crypto_guardian::api::store::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
 use matrix_crypto_guardian::api::writer::WriterLease;
 use matrix_crypto_guardian::api::GuardianCore;
 use wasm_bindgen::prelude::*;
@@ -68,17 +68,26 @@ fn the_store_check_reads_js_objects_and_answers_one() {
     assert_eq!(text(&session), r#"{"deviceId":"DEV","homeserver":null,"userId":"@a:hs"}"#, "never the token");
 
     let stores = vec!["matrix-js-sdk::matrix-sdk-crypto".to_owned()];
-    let lost = check_store_js(session.clone(), Some(vec!["other".into()]), stores.clone(), JsValue::NULL, None);
+    let lost = check_store_js(session.clone(), Some(vec!["other".into()]), stores.clone(), js("[]"), None);
     assert_eq!(get(&lost, "verdict").as_string().as_deref(), Some("store-lost"), "{}", text(&lost));
 
     let sentinel = sentinel_update_js(None, "@a:hs", "DEV", Some("ED25519KEY".into()), 5.0);
     let lost = check_store_js(session.clone(), Some(vec![]), stores.clone(), JsValue::NULL, Some(text(&sentinel)));
+    assert_eq!(get(&lost, "verdict").as_string().as_deref(), Some("store-lost"), "{}", text(&lost));
     assert_eq!(get(&lost, "knownIdentity").as_string().as_deref(), Some("ED25519KEY"), "{}", text(&lost));
 
-    let contents = js(r#"{"objectStores": ["core"], "coreKeys": ["account"]}"#);
-    let healthy = check_store_js(session, Some(stores.clone()), stores, contents, None);
+    let seen = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": {"objectStores": ["core"], "coreKeys": ["account"]}}]"#);
+    let healthy = check_store_js(session.clone(), Some(stores.clone()), stores.clone(), seen, None);
     assert_eq!(get(&healthy, "verdict").as_string().as_deref(), Some("healthy"), "{}", text(&healthy));
     assert_eq!(get(&healthy, "account").as_string().as_deref(), Some("present"));
+
+    // A per-session store name: found by the account inside; a store of another account is not hers.
+    let dbs = vec!["p@a:hs::matrix-sdk-crypto".to_owned(), "matrix-js-sdk::matrix-sdk-crypto".to_owned()];
+    assert_eq!(stores_to_read_js(dbs.clone(), stores.clone()), vec![dbs[1].clone(), dbs[0].clone()]);
+    let seen = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": {"objectStores": ["core"], "coreKeys": ["account"], "accountUserId": "@b:hs", "accountDeviceId": "B"}},
+                     {"name": "p@a:hs::matrix-sdk-crypto", "contents": {"objectStores": ["core"], "coreKeys": ["account"], "accountUserId": "@a:hs", "accountDeviceId": "DEV"}}]"#);
+    let healthy = check_store_js(session, Some(dbs), stores, seen, None);
+    assert_eq!(get(&healthy, "store").as_string().as_deref(), Some("p@a:hs::matrix-sdk-crypto"), "{}", text(&healthy));
 }
 
 #[wasm_bindgen_test]

@@ -8,7 +8,7 @@ use matrix_crypto_guardian::model::journal::Journal;
 use matrix_crypto_guardian::model::json::{self, ToJson};
 use matrix_crypto_guardian::model::remedy::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
-    should_prompt, snooze_until, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
+    session_plan, should_prompt, snooze_until, token_check, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
 };
 use matrix_crypto_guardian::model::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
@@ -59,17 +59,32 @@ pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id:
     to_js(&json::object([("crossSigning", cross_signing.to_json()), ("deviceVerified", device_verified.to_json())]))
 }
 
-/// `POST /logout`'s answer (`status` 0: none) → `{ outcome: "signed-out"|"failed"|"unreachable", … }`.
-#[wasm_bindgen(js_name = logoutOutcome)]
-pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>) -> JsValue {
-    to_js(&logout_outcome(status, body, network_error.as_deref()))
+/// Is the token found this device's own? From `GET /account/whoami` (`has_token` false: none found).
+/// `null` when confirmed (send `/logout`), else the sign-out's outcome `{ outcome: "unconfirmed"|"failed"|"unreachable", … }`.
+#[wasm_bindgen(js_name = tokenCheck)]
+pub fn token_check_js(has_token: bool, status: u16, body: &[u8], network_error: Option<String>, user_id: &str, device_id: &str) -> JsValue {
+    to_js(&token_check(has_token, status, body, network_error.as_deref(), user_id, device_id))
 }
 
-/// What may be deleted: the host's plan (or the preset's) after a server sign-out or an explicit
-/// "clear anyway"; `null` otherwise.
+/// `POST /logout`'s answer (`status` 0: none), sent with a token `tokenCheck` confirmed or not →
+/// `{ outcome: "signed-out"|"failed"|"unreachable"|"unconfirmed", … }`.
+#[wasm_bindgen(js_name = logoutOutcome)]
+pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>, token_confirmed: bool) -> JsValue {
+    to_js(&logout_outcome(status, body, network_error.as_deref(), token_confirmed))
+}
+
+/// What may be deleted: the host's plan as it is, or the preset's narrowed to this session's own stores
+/// (`session`: `{ databases, ownStore, others, userId }`, see `session_plan`), after a server sign-out or
+/// an explicit "clear anyway"; `null` otherwise.
 #[wasm_bindgen(js_name = deletionPlan)]
-pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue) -> JsValue {
-    let plan = from_js(&host_plan).and_then(|v| DeletionPlan::from_json(&v)).unwrap_or_else(|| preset_stores(preset));
+pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue, session: JsValue) -> JsValue {
+    let plan = from_js(&host_plan).and_then(|v| DeletionPlan::from_json(&v)).unwrap_or_else(|| {
+        let s = from_js(&session).unwrap_or_default();
+        let names = |key: &str| s.get(key).and_then(json::strings).unwrap_or_default();
+        let own = s.get("ownStore").and_then(json::Value::as_str).map(str::to_owned);
+        let user = s.get("userId").and_then(json::Value::as_str).unwrap_or_default().to_owned();
+        session_plan(preset_stores(preset), &names("databases"), own.as_deref(), &names("others"), &user)
+    });
     let outcome = if signed_out { LogoutOutcome::SignedOut } else { LogoutOutcome::Unreachable { reason: String::new() } };
     to_js(&deletion_plan(&outcome, clear_anyway, plan))
 }

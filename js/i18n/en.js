@@ -79,6 +79,7 @@ export default {
   "signout.clearing": "Signed out. Clearing this device's stores…",
   "signout.failed": "The server did not sign this device out (HTTP {status}): {error}. Nothing was deleted.",
   "signout.unreachable": "The server cannot be reached ({error}). Nothing was deleted.",
+  "signout.unconfirmed": "This device could not be signed out: {reason}. It stays on the server, and nothing was deleted. Try again, or clear this device anyway.",
   "signout.clear-anyway": "Clear this device anyway",
   "signout.clear-anyway.what":
     "Deletes the stores here without a server sign-out. The old device and its keys stay on the server; remove it later from another session's device list.",

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::js_json::{from_js, to_js};
 use crate::model::journal::{sentinel_update, Sentinel};
 use crate::model::json::Value;
-use crate::model::store_loss::{check_store, found_store, read_session, SessionFacts, SessionPreset, StoreContents};
+use crate::model::store_loss::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
 #[wasm_bindgen(js_name = sessionKeys)]
@@ -41,21 +41,27 @@ pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> 
     to_js(&session)
 }
 
-/// The first of `crypto_stores` among `databases`, if any: the store the probe should read.
-#[wasm_bindgen(js_name = foundStore)]
-pub fn found_store_js(databases: Vec<String>, crypto_stores: Vec<String>) -> Option<String> {
-    found_store(&databases, &crypto_stores).cloned()
+/// The crypto stores the probe should read: the client's own names that exist, then the origin's
+/// other `*::matrix-sdk-crypto` databases (a per-session prefix), capped.
+#[wasm_bindgen(js_name = storesToRead)]
+pub fn stores_to_read_js(databases: Vec<String>, crypto_stores: Vec<String>) -> Vec<String> {
+    stores_to_read(&databases, &crypto_stores)
 }
 
 /// The verdict. `session`: what `readSession` returned; `databases`: the origin's IndexedDB names
-/// (`undefined` where they cannot be listed); `contents`: what the probe read of the found store (or
-/// null); `sentinel`: this device's sentinel as stored (JSON text, or null).
+/// (`undefined` where they cannot be listed); `seen`: `[{ name, contents }]`, what the probe read of each
+/// store `storesToRead` named (`contents` null: not read); `sentinel`: this device's sentinel as stored
+/// (JSON text, or null).
 #[wasm_bindgen(js_name = checkStore)]
-pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, contents: JsValue, sentinel: Option<String>) -> JsValue {
+pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, seen: JsValue, sentinel: Option<String>) -> JsValue {
     let session = session_of(&from_js(&session).unwrap_or_default());
-    let contents = StoreContents::from_json(&from_js(&contents).unwrap_or_default());
+    let seen: Vec<SeenStore> = from_js(&seen)
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(SeenStore::from_json).collect())
+        .unwrap_or_default();
     let sentinel = stored_sentinel(sentinel);
-    to_js(&check_store(session, databases.as_deref(), &crypto_stores, contents.as_ref(), sentinel.as_ref()))
+    to_js(&check_store(session, databases.as_deref(), &crypto_stores, &seen, sentinel.as_ref()))
 }
 
 /// The sentinel to store after observing the session (and an ed25519 from an accepted upload), or

@@ -145,6 +145,8 @@ pub fn classify_event(kind: &str) -> Option<(Source, Signature)> {
         "writer-lost" => (Source::Guardian, None, "writer-lost"),
         "persistence" => (Source::Guardian, None, "persistence"),
         "store-lost" => (Source::Guardian, None, "store-lost"),
+        // The store-loss check could not tell ("unknown"): no prompt, this line only.
+        "store-check" => (Source::Guardian, None, "store-check"),
         "store-loss-accepted" => (Source::Guardian, None, "store-loss-accepted"),
         "remedy" => (Source::Guardian, None, "remedy"),
         "error" => (Source::Guardian, None, "guardian-error"),
@@ -184,6 +186,7 @@ pub fn summarize_event(kind: &str, detail: &Value) -> String {
         push("because", at(&["diagnosis", "reason"]));
     }
     push("breaker", at(&["breaker", "state"]).or_else(|| at(&["state"])));
+    push("verdict", at(&["verdict"]));
     push("mechanism", at(&["mechanism"]));
     push("persisted", at(&["persisted"]));
     push("action", at(&["action"]));
@@ -749,7 +752,7 @@ mod tests {
 
     #[test]
     fn trouble_wakes_the_journal_routine_does_not() {
-        for kind in ["storm", "breaker-open", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "remedy", "error"] {
+        for kind in ["storm", "breaker-open", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "store-check", "remedy", "error"] {
             assert!(wakes_journal(kind), "{kind}");
         }
         // Every page has these; they are journaled only once something else woke the journal.

@@ -272,30 +272,74 @@ pub enum LogoutOutcome {
     Failed { status: u16, errcode: Option<String>, error: Option<String> },
     /// No answer at all (network error, homeserver down).
     Unreachable { reason: String },
+    /// The guardian has no token it could confirm as this device's own (none found, or the server did not
+    /// accept it, or it is another device's): `/logout` was not sent, and the device is still there.
+    Unconfirmed { reason: String },
 }
 
-/// `POST /logout`'s answer. `status` 0 means no answer.
-pub fn logout_outcome(status: u16, body: &[u8], network_error: Option<&str>) -> LogoutOutcome {
-    if status == 0 {
-        return LogoutOutcome::Unreachable { reason: network_error.unwrap_or("no answer").chars().take(300).collect() };
-    }
+fn capped(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+/// The server's `errcode` and its error text (capped: an HTML error page is not a message).
+fn error_of(body: &[u8]) -> (Option<String>, Option<String>) {
     let v = parse_body(body);
     let code = v.as_ref().and_then(|v| v.get("errcode")).and_then(Value::as_str).map(str::to_owned);
-    let soft = v.as_ref().and_then(|v| v.get("soft_logout")).and_then(Value::as_bool).unwrap_or(false);
+    let error = v
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(Value::as_str)
+        .map(capped)
+        .or_else(|| (!body.is_empty()).then(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()));
+    (code, error)
+}
+
+/// Is the token the guardian found this device's own? From `GET /account/whoami` with it (`has_token`
+/// false: none was found, nothing was asked). `None`: confirmed, `/logout` may be sent; otherwise the
+/// outcome that ends the sign-out before it (nothing may then be deleted).
+pub fn token_check(has_token: bool, status: u16, body: &[u8], network_error: Option<&str>, user_id: &str, device_id: &str) -> Option<LogoutOutcome> {
+    if !has_token {
+        let reason = "the guardian found no access token for this device (attach the client, or name the session store)";
+        return Some(LogoutOutcome::Unconfirmed { reason: reason.into() });
+    }
+    if status == 0 {
+        return Some(LogoutOutcome::Unreachable { reason: capped(network_error.unwrap_or("no answer")) });
+    }
+    let v = parse_body(body);
+    let field = |name: &str| v.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str);
     match status {
-        200 => LogoutOutcome::SignedOut,
-        401 if code.as_deref() == Some("M_UNKNOWN_TOKEN") && !soft => LogoutOutcome::SignedOut,
-        _ => LogoutOutcome::Failed {
-            status,
-            errcode: code,
-            // Capped: an HTML error page is not a message.
-            error: v
-                .as_ref()
-                .and_then(|v| v.get("error"))
-                .and_then(Value::as_str)
-                .map(|s| s.chars().take(300).collect())
-                .or_else(|| (!body.is_empty()).then(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned())),
-        },
+        200 if field("user_id") == Some(user_id) && field("device_id") == Some(device_id) => None,
+        200 => {
+            let whose = [field("user_id").unwrap_or("?"), " (device ", field("device_id").unwrap_or("?"), ")"].concat();
+            let reason = ["the token found belongs to ", &whose, ", not to ", user_id, " (device ", device_id, ")"].concat();
+            Some(LogoutOutcome::Unconfirmed { reason: capped(&reason) })
+        }
+        401 | 403 => {
+            let (code, _) = error_of(body);
+            let reason = ["the homeserver did not accept the token found (", code.as_deref().unwrap_or("HTTP 401"), "): it may not be this device's"].concat();
+            Some(LogoutOutcome::Unconfirmed { reason })
+        }
+        _ => {
+            let (errcode, error) = error_of(body);
+            Some(LogoutOutcome::Failed { status, errcode, error })
+        }
+    }
+}
+
+/// `POST /logout`'s answer. `status` 0 means no answer. `token_confirmed`: the token was this device's
+/// own ([`token_check`]); only then does a 401 `M_UNKNOWN_TOKEN` mean the device is already gone (a
+/// token that was never the device's says nothing about the device).
+pub fn logout_outcome(status: u16, body: &[u8], network_error: Option<&str>, token_confirmed: bool) -> LogoutOutcome {
+    if status == 0 {
+        return LogoutOutcome::Unreachable { reason: capped(network_error.unwrap_or("no answer")) };
+    }
+    let soft = parse_body(body).as_ref().and_then(|v| v.get("soft_logout")).and_then(Value::as_bool).unwrap_or(false);
+    let (errcode, error) = error_of(body);
+    match status {
+        200 if token_confirmed => LogoutOutcome::SignedOut,
+        401 if token_confirmed && errcode.as_deref() == Some("M_UNKNOWN_TOKEN") && !soft => LogoutOutcome::SignedOut,
+        _ if !token_confirmed => LogoutOutcome::Unconfirmed { reason: "the token used was not confirmed as this device's own".into() },
+        _ => LogoutOutcome::Failed { status, errcode, error },
     }
 }
 
@@ -307,6 +351,56 @@ pub struct DeletionPlan {
     pub databases: Vec<String>,
     pub local_storage_keys: Vec<String>,
     pub local_storage_prefixes: Vec<String>,
+    /// A localStorage JSON list of sessions (`matrixSessions`) from which only this session's entry goes:
+    /// the other accounts of the profile stay signed in.
+    #[cfg_attr(test, serde(default))]
+    pub session_entry: Option<SessionEntry>,
+}
+
+/// One entry of a list of sessions in localStorage: the list's key and the entry's `userId`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
+pub struct SessionEntry {
+    pub key: String,
+    pub user_id: String,
+}
+
+/// The plan narrowed to one session's own stores, whatever their names, and only them. `databases`: the
+/// origin's IndexedDB names now; `own_store`: the crypto store the store-loss check found for the session
+/// (none when it was lost); `others`: the crypto stores the check saw holding other accounts.
+///
+/// The plan's default names are the session's unless its store is elsewhere or another account's store
+/// has the default name; a database whose name carries the session's user id is the session's (per-session
+/// names: `sync<userId>`, `<prefix><userId>::matrix-sdk-crypto`); another account's store never is.
+pub fn session_plan(plan: DeletionPlan, databases: &[String], own_store: Option<&str>, others: &[String], user_id: &str) -> DeletionPlan {
+    let defaults_ours = own_store.is_none_or(|s| plan.databases.iter().any(|d| d == s)) && !others.iter().any(|o| plan.databases.contains(o));
+    let meta = |name: &str| name.strip_suffix("::matrix-sdk-crypto").map(|p| [p, "::matrix-sdk-crypto-meta"].concat());
+    let foreign: Vec<String> = others.iter().flat_map(|o| [Some(o.clone()), meta(o)]).flatten().collect();
+    let mut names: Vec<String> = if defaults_ours { plan.databases.clone() } else { Vec::new() };
+    if let Some(own) = own_store {
+        names.push(own.to_owned());
+        names.extend(meta(own));
+    }
+    if !user_id.is_empty() {
+        names.extend(databases.iter().filter(|d| d.contains(user_id)).cloned());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        if !foreign.contains(&name) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    const SESSION_LIST: &str = "matrixSessions";
+    let listed = plan.local_storage_keys.iter().any(|k| k == SESSION_LIST);
+    // The single-session keys (Cinny's `cinny_*`) are the default-named session's.
+    let keys = plan.local_storage_keys.into_iter().filter(|k| k != SESSION_LIST && defaults_ours).collect();
+    DeletionPlan {
+        databases: out,
+        local_storage_keys: keys,
+        local_storage_prefixes: plan.local_storage_prefixes,
+        session_entry: listed.then(|| SessionEntry { key: SESSION_LIST.into(), user_id: user_id.into() }),
+    }
 }
 
 /// The stores of a preset's client: crypto stores (rust + legacy), sync store, session keys.
@@ -318,13 +412,15 @@ pub fn preset_stores(preset: &str) -> DeletionPlan {
             databases: s(&[crypto[0], crypto[1], "crypto-store", "matrix-js-sdk:web-sync-store"]),
             local_storage_keys: s(&["cinny_access_token", "cinny_device_id", "cinny_user_id", "cinny_hs_base_url", "matrixSessions"]),
             local_storage_prefixes: s(&["mxjssdk_"]),
+            session_entry: None,
         },
         "element" => DeletionPlan {
             databases: s(&[crypto[0], crypto[1], "matrix-js-sdk:crypto", "matrix-js-sdk:riot-web-sync"]),
             local_storage_keys: s(&["mx_access_token", "mx_device_id", "mx_user_id", "mx_hs_url", "mx_is_url", "mx_has_access_token"]),
             local_storage_prefixes: s(&["mxjssdk_"]),
+            session_entry: None,
         },
-        _ => DeletionPlan { databases: s(&crypto), local_storage_keys: vec![], local_storage_prefixes: vec![] },
+        _ => DeletionPlan { databases: s(&crypto), local_storage_keys: vec![], local_storage_prefixes: vec![], session_entry: None },
     }
 }
 
@@ -333,7 +429,7 @@ pub fn preset_stores(preset: &str) -> DeletionPlan {
 pub fn deletion_plan(outcome: &LogoutOutcome, clear_anyway_confirmed: bool, plan: DeletionPlan) -> Option<DeletionPlan> {
     match outcome {
         LogoutOutcome::SignedOut => Some(plan),
-        LogoutOutcome::Failed { .. } | LogoutOutcome::Unreachable { .. } if clear_anyway_confirmed => Some(plan),
+        LogoutOutcome::Failed { .. } | LogoutOutcome::Unreachable { .. } | LogoutOutcome::Unconfirmed { .. } if clear_anyway_confirmed => Some(plan),
         _ => None,
     }
 }
@@ -682,17 +778,25 @@ impl ToJson for LogoutOutcome {
             LogoutOutcome::Unreachable { reason } => {
                 json::object([("outcome", "unreachable".into()), ("reason", reason.as_str().into())])
             }
+            LogoutOutcome::Unconfirmed { reason } => {
+                json::object([("outcome", "unconfirmed".into()), ("reason", reason.as_str().into())])
+            }
         }
     }
 }
 
-/// `{ databases, localStorageKeys, localStoragePrefixes }` (arrays of strings).
+/// `{ databases, localStorageKeys, localStoragePrefixes, sessionEntry: { key, userId } | null }`.
 impl ToJson for DeletionPlan {
     fn to_json(&self) -> Value {
+        let entry = match &self.session_entry {
+            Some(e) => json::object([("key", e.key.as_str().into()), ("userId", e.user_id.as_str().into())]),
+            None => Value::Null,
+        };
         json::object([
             ("databases", self.databases.clone().into()),
             ("localStorageKeys", self.local_storage_keys.clone().into()),
             ("localStoragePrefixes", self.local_storage_prefixes.clone().into()),
+            ("sessionEntry", entry),
         ])
     }
 }
@@ -705,6 +809,7 @@ impl DeletionPlan {
             databases: strings(v.get("databases")?)?,
             local_storage_keys: strings(v.get("localStorageKeys")?)?,
             local_storage_prefixes: strings(v.get("localStoragePrefixes")?)?,
+            session_entry: None,
         })
     }
 }
@@ -812,25 +917,25 @@ mod tests {
     #[test]
     fn nothing_is_deleted_unless_signed_out_or_cleared_anyway() {
         let plan = || preset_stores("cinny");
-        let ok = logout_outcome(200, b"{}", None);
+        let ok = logout_outcome(200, b"{}", None, true);
         assert_eq!(ok, LogoutOutcome::SignedOut);
         assert_eq!(deletion_plan(&ok, false, plan()), Some(plan()));
-        let gone = logout_outcome(401, br#"{"errcode":"M_UNKNOWN_TOKEN","error":"Unknown access token"}"#, None);
+        let gone = logout_outcome(401, br#"{"errcode":"M_UNKNOWN_TOKEN","error":"Unknown access token"}"#, None, true);
         assert_eq!(gone, LogoutOutcome::SignedOut);
-        let soft = logout_outcome(401, br#"{"errcode":"M_UNKNOWN_TOKEN","soft_logout":true}"#, None);
+        let soft = logout_outcome(401, br#"{"errcode":"M_UNKNOWN_TOKEN","soft_logout":true}"#, None, true);
         assert!(matches!(soft, LogoutOutcome::Failed { status: 401, .. }));
-        let hostile = logout_outcome(502, br#"{"errcode":"M_UNKNOWN","error":"<img src=x onerror=alert(1)>"}"#, None);
+        let hostile = logout_outcome(502, br#"{"errcode":"M_UNKNOWN","error":"<img src=x onerror=alert(1)>"}"#, None, true);
         match &hostile {
             LogoutOutcome::Failed { error, .. } => assert_eq!(error.as_deref(), Some("<img src=x onerror=alert(1)>")),
             other => panic!("{other:?}"),
         }
-        let down = logout_outcome(0, b"", Some("TypeError: Failed to fetch"));
+        let down = logout_outcome(0, b"", Some("TypeError: Failed to fetch"), true);
         assert!(matches!(down, LogoutOutcome::Unreachable { .. }));
         for failed in [&soft, &hostile, &down] {
             assert_eq!(deletion_plan(failed, false, plan()), None);
             assert_eq!(deletion_plan(failed, true, plan()), Some(plan()));
         }
-        let html = logout_outcome(502, &[b'x'; 5000], None);
+        let html = logout_outcome(502, &[b'x'; 5000], None, true);
         match html {
             LogoutOutcome::Failed { error: Some(e), .. } => assert_eq!(e.len(), 300),
             other => panic!("{other:?}"),
@@ -838,6 +943,66 @@ mod tests {
         assert!(plan().databases.contains(&"matrix-js-sdk:web-sync-store".to_string()));
         assert!(preset_stores("element").local_storage_keys.contains(&"mx_access_token".to_string()));
         assert!(preset_stores("generic").local_storage_keys.is_empty(), "a generic host names its own session keys");
+    }
+
+    #[test]
+    fn a_401_for_a_token_not_confirmed_as_the_devices_own_is_never_signed_out() {
+        let unknown = br#"{"errcode":"M_UNKNOWN_TOKEN","error":"Unknown access token"}"#;
+        // No token at all (the drop-in without a session store): nothing is asked, nothing deleted.
+        let none = token_check(false, 0, b"", None, "@a:hs", "DEV").unwrap();
+        assert!(matches!(none, LogoutOutcome::Unconfirmed { .. }), "{none:?}");
+        // `Bearer null` or a wrong token: Synapse's 401 says nothing about the device.
+        let wrong = token_check(true, 401, unknown, None, "@a:hs", "DEV").unwrap();
+        assert!(matches!(&wrong, LogoutOutcome::Unconfirmed { reason } if reason.contains("M_UNKNOWN_TOKEN")), "{wrong:?}");
+        assert_eq!(logout_outcome(401, unknown, None, false), LogoutOutcome::Unconfirmed { reason: "the token used was not confirmed as this device's own".into() });
+        assert!(!matches!(logout_outcome(200, b"{}", None, false), LogoutOutcome::SignedOut));
+        // Another device's (or user's) token: not this device's sign-out.
+        let other = token_check(true, 200, br#"{"user_id":"@a:hs","device_id":"OTHER"}"#, None, "@a:hs", "DEV").unwrap();
+        assert!(matches!(&other, LogoutOutcome::Unconfirmed { reason } if reason.contains("OTHER")), "{other:?}");
+        // The device's own token: /logout may go, and its 200 (or a 401 for it since) is the sign-out.
+        assert_eq!(token_check(true, 200, br#"{"user_id":"@a:hs","device_id":"DEV","is_guest":false}"#, None, "@a:hs", "DEV"), None);
+        assert_eq!(logout_outcome(401, unknown, None, true), LogoutOutcome::SignedOut);
+        // Server down, 500, an HTML page: said as such, nothing confirmed.
+        assert!(matches!(token_check(true, 0, b"", Some("Failed to fetch"), "@a:hs", "DEV"), Some(LogoutOutcome::Unreachable { .. })));
+        assert!(matches!(token_check(true, 500, b"<html>oops</html>", None, "@a:hs", "DEV"), Some(LogoutOutcome::Failed { status: 500, .. })));
+        assert!(matches!(token_check(true, 200, b"<html>", None, "@a:hs", "DEV"), Some(LogoutOutcome::Unconfirmed { .. })));
+        for outcome in [none, wrong, other] {
+            assert_eq!(deletion_plan(&outcome, false, preset_stores("cinny")), None);
+        }
+    }
+
+    #[test]
+    fn a_sign_out_clears_the_sessions_own_stores_whatever_their_names_and_only_them() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let dbs = names(&[
+            "matrix-js-sdk::matrix-sdk-crypto",
+            "matrix-js-sdk::matrix-sdk-crypto-meta",
+            "matrix-js-sdk:web-sync-store",
+            "matrix-js-sdk@alice:hs::matrix-sdk-crypto",
+            "matrix-js-sdk@alice:hs::matrix-sdk-crypto-meta",
+            "matrix-js-sdk:sync@alice:hs",
+            "matrix-js-sdk@carol:hs::matrix-sdk-crypto",
+            "matrix-js-sdk:sync@carol:hs",
+        ]);
+        // Alice's store has a per-session name; the default-named one is bob's; carol's is her own.
+        let others = names(&["matrix-js-sdk::matrix-sdk-crypto", "matrix-js-sdk@carol:hs::matrix-sdk-crypto"]);
+        let plan = session_plan(preset_stores("cinny"), &dbs, Some("matrix-js-sdk@alice:hs::matrix-sdk-crypto"), &others, "@alice:hs");
+        assert_eq!(
+            plan.databases,
+            names(&["matrix-js-sdk@alice:hs::matrix-sdk-crypto", "matrix-js-sdk@alice:hs::matrix-sdk-crypto-meta", "matrix-js-sdk:sync@alice:hs"])
+        );
+        assert!(plan.local_storage_keys.is_empty(), "the single-session keys are not alice's: {:?}", plan.local_storage_keys);
+        assert_eq!(plan.session_entry, Some(SessionEntry { key: "matrixSessions".into(), user_id: "@alice:hs".into() }));
+        // Her store lost, bob's under the default name: only what carries her name.
+        let lost = session_plan(preset_stores("cinny"), &dbs, None, &others, "@alice:hs");
+        assert_eq!(lost.databases, names(&["matrix-js-sdk@alice:hs::matrix-sdk-crypto", "matrix-js-sdk@alice:hs::matrix-sdk-crypto-meta", "matrix-js-sdk:sync@alice:hs"]));
+        // The one-session profile (the default names, no other account): the preset's plan, as before.
+        let single = session_plan(preset_stores("cinny"), &names(&["matrix-js-sdk:web-sync-store"]), None, &[], "@dave:hs");
+        assert_eq!(single.databases, preset_stores("cinny").databases);
+        assert!(single.local_storage_keys.contains(&"cinny_access_token".to_string()));
+        let element = session_plan(preset_stores("element"), &[], Some("matrix-js-sdk::matrix-sdk-crypto"), &[], "@e:hs");
+        assert_eq!(element.databases, preset_stores("element").databases);
+        assert_eq!(element.session_entry, None);
     }
 
     fn count(n: u64) -> Vec<u8> {
@@ -1024,6 +1189,7 @@ mod tests {
             LogoutOutcome::Failed { status: 502, errcode: Some("M_UNKNOWN".into()), error: Some("<b>\"x\"</b>".into()) },
             LogoutOutcome::Failed { status: 401, errcode: None, error: None },
             LogoutOutcome::Unreachable { reason: "TypeError: Failed to fetch".into() },
+            LogoutOutcome::Unconfirmed { reason: "no token".into() },
         ] {
             assert_same_json(&outcome);
         }

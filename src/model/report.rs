@@ -40,6 +40,12 @@ pub struct ReportInput {
     pub storm: Option<Value>,
     /// Sessions with a stored journal in this browser (keys `user|device`), this one included.
     pub journal_sessions: Option<Vec<String>>,
+    /// `guardian.storeCheck()` as is: the store-loss check made at start.
+    #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
+    pub store_check: Option<Value>,
+    /// `guardian.recovery()` as is: the pending recovery (cause, offers), or null.
+    #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
+    pub recovery: Option<Value>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -134,6 +140,14 @@ pub struct Report {
     pub writer: Option<WriterSection>,
     pub otk_counts: Option<OtkCountsSection>,
     pub storm: Option<StormSection>,
+    /// The store-loss check made at start (`{ verdict, session, missing, emptyStore, knownIdentity,
+    /// reason, others, … }`, as `guardian.storeCheck()`), or null.
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
+    pub store_check: Option<Value>,
+    /// What the guardian recommends now: `{ cause, remedy, loses }` (the first recommended offer of the
+    /// pending recovery), or null when nothing is pending.
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
+    pub recommended_remedy: Option<Value>,
     pub ke_counts: SortedMap<&'static str, u64>,
     pub journal: JournalSection,
 }
@@ -230,17 +244,20 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         None => notes.push("The guardian's own database was not consulted for this report.".into()),
         _ => {}
     }
+    // Without attach() (the drop-in) the session may be known only from the store-loss check.
+    let checked = input.store_check.as_ref().filter(|c| c.is_object());
+    let checked_session = |field: &str| checked.and_then(|c| c.get("session")).and_then(|s| s.get(field)).and_then(Value::as_str).map(str::to_owned);
+    let user_id = input.user_id.or_else(|| checked_session("userId"));
+    let device_id = input.device_id.or_else(|| checked_session("deviceId"));
+    let homeserver = input.homeserver.or_else(|| checked_session("homeserver"));
+    let recommended_remedy = input.recovery.as_ref().and_then(recommended_of);
     let report = Report {
         schema: SCHEMA,
         schema_version: SCHEMA_VERSION,
         generated_at: input.generated_at,
         guardian: GuardianSection { version: input.guardian_version },
         sdk: input.sdk,
-        session: SessionSection {
-            user_id: input.user_id,
-            device_id: input.device_id,
-            homeserver: input.homeserver.as_deref().map(origin_of),
-        },
+        session: SessionSection { user_id, device_id, homeserver: homeserver.as_deref().map(origin_of) },
         browser: input.browser,
         storage: input.storage,
         own_database: input.own_database,
@@ -248,6 +265,8 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         writer: input.writer,
         otk_counts: input.otk_counts,
         storm: input.storm.as_ref().filter(|s| s.is_object()).map(storm_section),
+        store_check: checked.cloned(),
+        recommended_remedy,
         ke_counts: journal.ke_counts(),
         journal: JournalSection {
             capacity: journal.capacity(),
@@ -260,6 +279,16 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
     let mut value = report.to_json();
     redact_value(&mut value);
     value
+}
+
+/// `{ cause, remedy, loses }` of the first recommended offer of a pending recovery (`guardian.recovery()`).
+fn recommended_of(recovery: &Value) -> Option<Value> {
+    let offer = recovery.get("offers")?.as_array()?.iter().find(|o| o.get("recommended").and_then(Value::as_bool) == Some(true))?;
+    Some(json::object([
+        ("cause", recovery.get("cause").cloned().unwrap_or(Value::Null)),
+        ("remedy", offer.get("remedy").cloned().unwrap_or(Value::Null)),
+        ("loses", offer.get("loses").cloned().unwrap_or(Value::Null)),
+    ]))
 }
 
 // ---- JSON shapes: the report's sections as the JS layer and docs/diagnostics.md read them (every
@@ -399,6 +428,8 @@ impl ToJson for Report {
             ("writer", self.writer.to_json()),
             ("otkCounts", self.otk_counts.to_json()),
             ("storm", self.storm.to_json()),
+            ("storeCheck", self.store_check.clone().unwrap_or(Value::Null)),
+            ("recommendedRemedy", self.recommended_remedy.clone().unwrap_or(Value::Null)),
             ("keCounts", Value::Object(self.ke_counts.iter().map(|(ke, n)| ((*ke).to_owned(), (*n).into())).collect())),
             ("journal", self.journal.to_json()),
         ])
@@ -515,6 +546,8 @@ impl ReportInput {
             journal_sessions: optional(v, "journalSessions", |a| {
                 a.as_array()?.iter().map(string).collect::<Option<Vec<_>>>()
             })?,
+            store_check: optional(v, "storeCheck", any)?,
+            recovery: optional(v, "recovery", any)?,
         })
     }
 }
@@ -616,6 +649,34 @@ mod tests {
     }
 
     #[test]
+    fn a_store_loss_caught_without_attach_names_the_session_the_verdict_and_the_remedy() {
+        let j = Journal::default();
+        let check = json!({
+            "verdict": "store-lost",
+            "session": {"userId": "@bob:localhost", "deviceId": "BOBDEV", "homeserver": "http://127.0.0.1:8008/"},
+            "missing": ["matrix-js-sdk::matrix-sdk-crypto"], "emptyStore": null,
+            "knownIdentity": "mQ4cWt7tXnSjr/Pq5ZJs1hC3sVhnnqxOgF9hQL6yU1U", "reason": "gone", "others": []
+        });
+        let recovery = json!({
+            "cause": "store-lost",
+            "offers": [
+                {"remedy": "sign-out", "recommended": true, "loses": ["maybe-history", "this-device"]},
+                {"remedy": "continue", "recommended": false, "loses": ["messages-to-lost-keys"]}
+            ]
+        });
+        let r = report(input(json!({"userId": null, "deviceId": null, "homeserver": null, "storeCheck": check, "recovery": recovery})), &j);
+        assert_eq!(r["session"], json!({"userId": "@bob:localhost", "deviceId": "BOBDEV", "homeserver": "http://127.0.0.1:8008"}));
+        assert_eq!(r["storeCheck"]["verdict"], "store-lost");
+        assert_eq!(r["storeCheck"]["knownIdentity"], "mQ4cWt7tXnSjr/Pq5ZJs1hC3sVhnnqxOgF9hQL6yU1U");
+        assert_eq!(r["storeCheck"]["missing"], json!(["matrix-js-sdk::matrix-sdk-crypto"]));
+        assert_eq!(r["recommendedRemedy"], json!({"cause": "store-lost", "remedy": "sign-out", "loses": ["maybe-history", "this-device"]}));
+        // Nothing pending, nothing checked: null, never a guess.
+        let r = report(input(json!({})), &j);
+        assert!(r["storeCheck"].is_null() && r["recommendedRemedy"].is_null());
+        assert_eq!(r["session"]["userId"], "@alice:localhost", "the attached session wins");
+    }
+
+    #[test]
     fn whole_origin_eviction_is_stated_plainly() {
         let j = Journal::default();
         let r = report(input(json!({"ownDatabase": {"available": true, "createdThisPage": true, "previousVersion": 0}})), &j);
@@ -680,6 +741,8 @@ mod tests {
                 diagnosis: Some(ours(&json!({"kind": "pending"}))),
                 last_conflict: Some(ours(&json!("x"))),
             }),
+            store_check: Some(ours(&json!({"verdict": "store-lost", "missing": ["m"]}))),
+            recommended_remedy: Some(ours(&json!({"cause": "store-lost", "remedy": "sign-out", "loses": ["this-device"]}))),
             ke_counts: [("KE-1", 2), ("KE-2", 0)].into(),
             journal: JournalSection {
                 capacity: 200,
@@ -701,6 +764,8 @@ mod tests {
             writer: Some(WriterSection::default()),
             otk_counts: Some(OtkCountsSection::default()),
             storm: Some(StormSection { active: None, count: None, first_seen: None, breaker: None, diagnosis: None, last_conflict: None }),
+            store_check: None,
+            recommended_remedy: None,
             ke_counts: SortedMap::new(),
             journal: JournalSection { capacity: 0, total: 0, dropped: 0, sessions: None, entries: vec![] },
             ..full.clone()

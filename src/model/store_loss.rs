@@ -99,7 +99,8 @@ pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
     NoSession,
     /// The session and its crypto store are both there (`account`: what the store was seen to hold).
-    Healthy { session: SessionFacts, store: String, account: AccountPresence },
+    /// `others`: crypto stores in this origin that hold other accounts (a multi-account profile).
+    Healthy { session: SessionFacts, store: String, account: AccountPresence, others: Vec<String> },
     /// The session survived, its crypto store did not (`missing`: the names looked for), or the store is
     /// there without an account (`empty_store`): either way the SDK would start a new identity under
     /// the old device id.
@@ -109,9 +110,11 @@ pub enum StoreCheck {
         empty_store: Option<String>,
         known_identity: Option<String>,
         reason: String,
+        others: Vec<String>,
     },
-    /// The browser cannot list databases (`indexedDB.databases()` missing): we do not guess.
-    Unknown { session: SessionFacts, reason: String },
+    /// The check cannot tell (the browser cannot list databases, or a crypto store that may be this
+    /// session's could not be read): no hold, no prompt, only this verdict in the diagnostics.
+    Unknown { session: SessionFacts, reason: String, others: Vec<String> },
 }
 
 impl StoreCheck {
@@ -126,17 +129,21 @@ impl StoreCheck {
 }
 
 /// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
-/// writes nothing). Only key names are read, never a value.
+/// writes nothing). Key names, and of the account only whose it is (its user and device id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(test, derive(serde::Deserialize))]
 #[cfg_attr(test, serde(rename_all = "camelCase", default))]
 pub struct StoreContents {
     /// The database's object stores (none: a database created blank, e.g. by an interrupted first open).
     pub object_stores: Vec<String>,
-    /// The first keys of the rust store's `core` object store (`None`: not read).
+    /// The keys of the rust store's `core` object store (`None`: not read).
     pub core_keys: Option<Vec<String>>,
     /// Entries of the legacy libolm store's `account` object store (`None`: not read).
     pub legacy_accounts: Option<u32>,
+    /// The user and device the store's account belongs to, as the account itself says (`None`: not
+    /// readable, e.g. a passphrase-encrypted store).
+    pub account_user_id: Option<String>,
+    pub account_device_id: Option<String>,
 }
 
 /// Whether a crypto store holds this device's account (its identity keys).
@@ -174,64 +181,137 @@ pub fn account_presence(contents: &StoreContents) -> AccountPresence {
     AccountPresence::Unknown
 }
 
-/// The first of the client's crypto-store names that exists in this origin.
-pub fn found_store<'a>(databases: &[String], crypto_stores: &'a [String]) -> Option<&'a String> {
-    crypto_stores.iter().find(|name| databases.contains(name))
+/// How the rust crypto store's database names end: `<prefix>::matrix-sdk-crypto` (matrix-js-sdk's
+/// `initRustCrypto({ cryptoDatabasePrefix })`; multi-account clients use one prefix per session).
+pub const RUST_STORE_SUFFIX: &str = "::matrix-sdk-crypto";
+
+/// At most this many crypto stores are read at start (each read is an IndexedDB open before the SDK
+/// starts). A store beyond it is "not read", which can only make the verdict "unknown", never "lost".
+pub const MAX_STORES_READ: usize = 8;
+
+/// The crypto stores to read for the check, in order: the client's own names that exist (`crypto_stores`),
+/// then every other `*::matrix-sdk-crypto` database of the origin (at most [`MAX_STORES_READ`] in all).
+pub fn stores_to_read(databases: &[String], crypto_stores: &[String]) -> Vec<String> {
+    let mut out = crypto_databases(databases, crypto_stores);
+    out.truncate(MAX_STORES_READ);
+    out
+}
+
+/// Every database of the origin that may be a crypto store of this client, in reading order.
+fn crypto_databases(databases: &[String], crypto_stores: &[String]) -> Vec<String> {
+    let named = crypto_stores.iter().filter(|n| databases.contains(n));
+    let prefixed = databases.iter().filter(|n| n.ends_with(RUST_STORE_SUFFIX) && !crypto_stores.contains(n));
+    let mut out: Vec<String> = Vec::new();
+    for name in named.chain(prefixed) {
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// A crypto store as the check saw it: its name and what the probe read (`None`: not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct SeenStore {
+    pub name: String,
+    pub contents: Option<StoreContents>,
+}
+
+/// Whose a crypto store is, as far as the session at start can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Its account is this session's device.
+    Mine,
+    /// Its account is another account's (or another device's): never this session's store.
+    Other,
+    /// It holds no account at all.
+    Empty,
+    /// It holds an account whose owner could not be read, or it was not read (`Present`/`Unknown`).
+    Unsure(AccountPresence),
+}
+
+fn owner(store: &SeenStore, session: &SessionFacts) -> Owner {
+    let Some(contents) = &store.contents else { return Owner::Unsure(AccountPresence::Unknown) };
+    match account_presence(contents) {
+        AccountPresence::Absent => Owner::Empty,
+        presence => match (&contents.account_user_id, &contents.account_device_id) {
+            (Some(user), Some(device)) if *user == session.user_id && *device == session.device_id => Owner::Mine,
+            (Some(_), Some(_)) => Owner::Other,
+            _ => Owner::Unsure(presence),
+        },
+    }
 }
 
 /// The check itself. `databases`: the origin's IndexedDB names, `None` where they cannot be listed.
-/// `crypto_stores`: the names this client's crypto store may have. `contents`: what the found store
-/// holds (`None`: not read). `sentinel`: what the guardian's own database remembers for this device.
+/// `crypto_stores`: the names this client's crypto store has by default. `seen`: the stores read (from
+/// [`stores_to_read`]). `sentinel`: what the guardian's own database remembers for this device.
+///
+/// A store is this session's when its account says so; a store under the client's default name, or
+/// one whose name carries the session's user id, is taken as this session's unless its account says
+/// otherwise. "Lost" only when no store can be this session's: every store read and each one holding
+/// another account or nothing, or the session's own store holding nothing. Anything unread or
+/// unreadable that may be this session's store makes it "unknown".
 pub fn check_store(
     session: Option<SessionFacts>,
     databases: Option<&[String]>,
     crypto_stores: &[String],
-    contents: Option<&StoreContents>,
+    seen: &[SeenStore],
     sentinel: Option<&Sentinel>,
 ) -> StoreCheck {
     let Some(session) = session else { return StoreCheck::NoSession };
     let Some(databases) = databases else {
-        return StoreCheck::Unknown { session, reason: "this browser cannot list IndexedDB databases".into() };
+        return StoreCheck::Unknown { session, reason: "this browser cannot list IndexedDB databases".into(), others: Vec::new() };
     };
+    let owners: Vec<(&SeenStore, Owner)> = seen.iter().map(|s| (s, owner(s, &session))).collect();
+    let others: Vec<String> = owners.iter().filter(|(_, o)| *o == Owner::Other).map(|(s, _)| s.name.clone()).collect();
+    let named_mine = |s: &SeenStore| crypto_stores.contains(&s.name) || s.name.contains(session.user_id.as_str());
+    if let Some((s, _)) = owners.iter().find(|(_, o)| *o == Owner::Mine) {
+        return StoreCheck::Healthy { session, store: s.name.clone(), account: AccountPresence::Present, others };
+    }
+    // Its own name, an account inside that cannot be attributed (a legacy store) or not read at all
+    // (another tab is the writer, the probe timed out): there, and never a guess about what it holds.
+    if let Some((s, Owner::Unsure(account))) = owners.iter().find(|(s, o)| named_mine(s) && matches!(o, Owner::Unsure(_))) {
+        return StoreCheck::Healthy { session, store: s.name.clone(), account: *account, others };
+    }
+    // Any store the check could not attribute, or more stores than it reads: it may be this session's.
+    let unread = crypto_databases(databases, crypto_stores).iter().filter(|n| !seen.iter().any(|s| &s.name == *n)).count();
+    let unsure: Vec<&str> = owners
+        .iter()
+        .filter(|(s, o)| matches!(o, Owner::Unsure(_)) || (*o == Owner::Empty && !named_mine(s)))
+        .map(|(s, _)| s.name.as_str())
+        .collect();
+    if !unsure.is_empty() || unread > 0 {
+        let mut reason = ["cannot tell whether the crypto store of ", &session.user_id, " (device ", &session.device_id, ") is here: "].concat();
+        if !unsure.is_empty() {
+            reason.push_str(&["the store ", &unsure.join(", "), " could not be attributed to an account"].concat());
+        } else {
+            reason.push_str("there are more crypto stores than the check reads");
+        }
+        return StoreCheck::Unknown { session, reason, others };
+    }
     let known_identity = sentinel
         .filter(|s| s.user_id == session.user_id && s.device_id == session.device_id)
         .and_then(|s| s.ed25519.clone());
-    let (missing, empty_store, mut reason) = match found_store(databases, crypto_stores) {
-        Some(store) => {
-            let account = contents.map_or(AccountPresence::Unknown, account_presence);
-            if account != AccountPresence::Absent {
-                return StoreCheck::Healthy { session, store: store.clone(), account };
-            }
-            let reason = [
-                "a session for ",
-                &session.user_id,
-                " (device ",
-                &session.device_id,
-                ") is in localStorage and its crypto store (",
-                store,
-                ") is in IndexedDB, but the store holds no account: it was emptied or recreated",
-            ]
-            .concat();
-            (Vec::new(), Some(store.clone()), reason)
+    let head = ["a session for ", &session.user_id, " (device ", &session.device_id, ") is in localStorage"].concat();
+    let (missing, empty_store, mut reason) = match owners.iter().find(|(s, o)| *o == Owner::Empty && named_mine(s)) {
+        Some((store, _)) => {
+            let reason = [&head, " and its crypto store (", &store.name, ") is in IndexedDB, but the store holds no account: it was emptied or recreated"].concat();
+            (Vec::new(), Some(store.name.clone()), reason)
         }
         None => {
-            let reason = [
-                "a session for ",
-                &session.user_id,
-                " (device ",
-                &session.device_id,
-                ") is in localStorage, but its crypto store (",
-                &crypto_stores.join(" or "),
-                ") is not in IndexedDB: the browser evicted it or it was cleared",
-            ]
-            .concat();
+            let mut reason = [&head, ", but its crypto store (", &crypto_stores.join(" or "), ") is not in IndexedDB"].concat();
+            if !others.is_empty() {
+                reason.push_str(&[" (", &others.join(", "), " hold other accounts)"].concat());
+            }
+            reason.push_str(": the browser evicted it or it was cleared");
             (crypto_stores.to_vec(), None, reason)
         }
     };
     if let Some(key) = &known_identity {
         reason.push_str(&["; this device's identity key was ", key, ", and its private half is gone"].concat());
     }
-    StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason }
+    StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason, others }
 }
 
 // ---- JSON shapes (what the JS layer reads; the test at the end pins them to serde's) ----
@@ -276,37 +356,43 @@ impl ToJson for AccountPresence {
     }
 }
 
-/// `{ verdict: "no-session" }`, `{ verdict: "healthy", session, store, account }`,
-/// `{ verdict: "store-lost", session, missing, emptyStore, knownIdentity, reason }` (nulls kept),
-/// `{ verdict: "unknown", session, reason }`.
+/// `{ verdict: "no-session" }`, `{ verdict: "healthy", session, store, account, others }`,
+/// `{ verdict: "store-lost", session, missing, emptyStore, knownIdentity, reason, others }` (nulls kept),
+/// `{ verdict: "unknown", session, reason, others }`.
 impl ToJson for StoreCheck {
     fn to_json(&self) -> Value {
         let verdict = self.verdict().into();
         match self {
             StoreCheck::NoSession => json::object([("verdict", verdict)]),
-            StoreCheck::Healthy { session, store, account } => json::object([
+            StoreCheck::Healthy { session, store, account, others } => json::object([
                 ("verdict", verdict),
                 ("session", session.to_json()),
                 ("store", store.as_str().into()),
                 ("account", account.to_json()),
+                ("others", others.clone().into()),
             ]),
-            StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason } => json::object([
+            StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason, others } => json::object([
                 ("verdict", verdict),
                 ("session", session.to_json()),
                 ("missing", missing.clone().into()),
                 ("emptyStore", empty_store.as_deref().into()),
                 ("knownIdentity", known_identity.as_deref().into()),
                 ("reason", reason.as_str().into()),
+                ("others", others.clone().into()),
             ]),
-            StoreCheck::Unknown { session, reason } => {
-                json::object([("verdict", verdict), ("session", session.to_json()), ("reason", reason.as_str().into())])
-            }
+            StoreCheck::Unknown { session, reason, others } => json::object([
+                ("verdict", verdict),
+                ("session", session.to_json()),
+                ("reason", reason.as_str().into()),
+                ("others", others.clone().into()),
+            ]),
         }
     }
 }
 
 impl StoreContents {
-    /// Reads what `js/store-probe.js` resolves to: `{ objectStores?, coreKeys?, legacyAccounts? }`, every
+    /// Reads what `js/store-probe.js` resolves to: `{ objectStores?, coreKeys?, legacyAccounts?,
+    /// accountUserId?, accountDeviceId? }`, every
     /// member optional (missing: the default), `coreKeys`/`legacyAccounts` may be null. `None` for a
     /// non-object or a member of the wrong type (the store then counts as not read).
     pub fn from_json(v: &Value) -> Option<StoreContents> {
@@ -318,7 +404,16 @@ impl StoreContents {
             },
             core_keys: optional(v, "coreKeys", strings)?,
             legacy_accounts: optional(v, "legacyAccounts", |n| n.as_u64().and_then(|n| u32::try_from(n).ok()))?,
+            account_user_id: optional(v, "accountUserId", string)?,
+            account_device_id: optional(v, "accountDeviceId", string)?,
         })
+    }
+}
+
+impl SeenStore {
+    /// Reads `{ name, contents }` (`contents`: what the probe resolved to, or null); `None` without a name.
+    pub fn from_json(v: &Value) -> Option<SeenStore> {
+        Some(SeenStore { name: v.get("name")?.as_str()?.to_owned(), contents: v.get("contents").and_then(StoreContents::from_json) })
     }
 }
 
@@ -376,47 +471,63 @@ mod tests {
         assert_eq!(read_session(SessionPreset::Cinny, junk).map(|s| s.device_id), Some("DEV".into()));
     }
 
-    #[test]
-    fn the_verdicts() {
-        let stores = names(SessionPreset::Cinny.crypto_stores());
-        let with_store = names(&["matrix-js-sdk:web-sync-store", "matrix-js-sdk::matrix-sdk-crypto"]);
-        let legacy_store = names(&["crypto-store"]);
-        let evicted = names(&["matrix-js-sdk:web-sync-store"]);
-
-        assert_eq!(check_store(None, Some(&evicted), &stores, None, None), StoreCheck::NoSession);
-        assert_eq!(check_store(Some(alice()), Some(&with_store), &stores, None, None).verdict(), "healthy");
-        assert_eq!(check_store(Some(alice()), Some(&legacy_store), &stores, None, None).verdict(), "healthy");
-        assert_eq!(check_store(Some(alice()), None, &stores, None, None).verdict(), "unknown");
-
-        let lost = check_store(Some(alice()), Some(&evicted), &stores, None, None);
-        assert_eq!(lost.verdict(), "store-lost");
-        let StoreCheck::StoreLost { known_identity, reason, .. } = lost else { unreachable!() };
-        assert_eq!(known_identity, None);
-        assert!(reason.contains("@alice:hs") && reason.contains("DEV"), "{reason}");
-    }
-
-    #[test]
-    fn the_sentinel_names_the_lost_identity_only_for_the_same_device() {
-        let stores = names(SessionPreset::Cinny.crypto_stores());
-        let evicted: Vec<String> = Vec::new();
-        let seen = alice_seen_as("ED");
-        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, None, Some(&seen)) else {
-            panic!()
-        };
-        assert_eq!(known_identity.as_deref(), Some("ED"));
-        let other = Sentinel { device_id: "OTHER".into(), ..seen };
-        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, None, Some(&other)) else {
-            panic!()
-        };
-        assert_eq!(known_identity, None);
+    fn seen(name: &str, contents: Option<StoreContents>) -> SeenStore {
+        SeenStore { name: name.into(), contents }
     }
 
     fn rust_store(core_keys: &[&str]) -> StoreContents {
         StoreContents {
             object_stores: names(&["core", "devices", "inbound_group_sessions3"]),
             core_keys: Some(names(core_keys)),
-            legacy_accounts: None,
+            ..StoreContents::default()
         }
+    }
+
+    /// A rust store whose account belongs to `user`/`device`.
+    fn owned_by(user: &str, device: &str) -> StoreContents {
+        StoreContents { account_user_id: Some(user.into()), account_device_id: Some(device.into()), ..rust_store(&["account"]) }
+    }
+
+    const DEFAULT: &str = "matrix-js-sdk::matrix-sdk-crypto";
+
+    fn cinny() -> Vec<String> {
+        names(SessionPreset::Cinny.crypto_stores())
+    }
+
+    #[test]
+    fn the_verdicts() {
+        let stores = cinny();
+        let evicted = names(&["matrix-js-sdk:web-sync-store"]);
+
+        assert_eq!(check_store(None, Some(&evicted), &stores, &[], None), StoreCheck::NoSession);
+        let here = [seen(DEFAULT, None)];
+        assert_eq!(check_store(Some(alice()), Some(&names(&[DEFAULT])), &stores, &here, None).verdict(), "healthy");
+        let legacy = [seen("crypto-store", None)];
+        assert_eq!(check_store(Some(alice()), Some(&names(&["crypto-store"])), &stores, &legacy, None).verdict(), "healthy");
+        assert_eq!(check_store(Some(alice()), None, &stores, &[], None).verdict(), "unknown");
+
+        let lost = check_store(Some(alice()), Some(&evicted), &stores, &[], None);
+        assert_eq!(lost.verdict(), "store-lost");
+        let StoreCheck::StoreLost { known_identity, reason, missing, .. } = lost else { unreachable!() };
+        assert_eq!(known_identity, None);
+        assert!(missing.contains(&DEFAULT.to_owned()));
+        assert!(reason.contains("@alice:hs") && reason.contains("DEV"), "{reason}");
+    }
+
+    #[test]
+    fn the_sentinel_names_the_lost_identity_only_for_the_same_device() {
+        let stores = cinny();
+        let evicted: Vec<String> = Vec::new();
+        let seen_as = alice_seen_as("ED");
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, &[], Some(&seen_as)) else {
+            panic!()
+        };
+        assert_eq!(known_identity.as_deref(), Some("ED"));
+        let other = Sentinel { device_id: "OTHER".into(), ..seen_as };
+        let StoreCheck::StoreLost { known_identity, .. } = check_store(Some(alice()), Some(&evicted), &stores, &[], Some(&other)) else {
+            panic!()
+        };
+        assert_eq!(known_identity, None);
     }
 
     #[test]
@@ -429,7 +540,7 @@ mod tests {
         assert_eq!(account_presence(&rust_store(&["q8N2mZr0b3YkE1x9dF+Xw7hJ5uLp4cVt6sAaBbCcDdE="])), AccountPresence::Unknown);
         let blank = StoreContents::default();
         assert_eq!(account_presence(&blank), AccountPresence::Absent);
-        let legacy = |n| StoreContents { object_stores: names(&["account", "sessions"]), core_keys: None, legacy_accounts: Some(n) };
+        let legacy = |n| StoreContents { object_stores: names(&["account", "sessions"]), legacy_accounts: Some(n), ..StoreContents::default() };
         assert_eq!(account_presence(&legacy(1)), AccountPresence::Present);
         assert_eq!(account_presence(&legacy(0)), AccountPresence::Absent);
         let unread = StoreContents { object_stores: names(&["core"]), ..StoreContents::default() };
@@ -438,27 +549,94 @@ mod tests {
 
     #[test]
     fn a_store_without_an_account_is_lost_and_the_sentinel_names_the_identity() {
-        let stores = names(SessionPreset::Cinny.crypto_stores());
-        let present = names(&["matrix-js-sdk::matrix-sdk-crypto"]);
-        let seen = alice_seen_as("ED");
-        let emptied = rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH"]);
-        let lost = check_store(Some(alice()), Some(&present), &stores, Some(&emptied), Some(&seen));
+        let stores = cinny();
+        let present = names(&[DEFAULT]);
+        let seen_as = alice_seen_as("ED");
+        let emptied = [seen(DEFAULT, Some(rust_store(&["HAS_MIGRATED_VERIFICATION_LATCH"])))];
+        let lost = check_store(Some(alice()), Some(&present), &stores, &emptied, Some(&seen_as));
         let StoreCheck::StoreLost { missing, empty_store, known_identity, reason, .. } = lost else { panic!("{lost:?}") };
         assert!(missing.is_empty());
-        assert_eq!(empty_store.as_deref(), Some("matrix-js-sdk::matrix-sdk-crypto"));
+        assert_eq!(empty_store.as_deref(), Some(DEFAULT));
         assert_eq!(known_identity.as_deref(), Some("ED"));
         assert!(reason.contains("holds no account") && reason.contains("ED"), "{reason}");
 
-        let whole = rust_store(&["account"]);
-        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, Some(&whole), Some(&seen)) else {
+        let whole = [seen(DEFAULT, Some(rust_store(&["account"])))];
+        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, &whole, Some(&seen_as)) else {
             panic!()
         };
         assert_eq!(account, AccountPresence::Present);
         // Not read (the probe failed or timed out): healthy, with the presence unknown — never a guess.
-        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, None, Some(&seen)) else {
+        let unread = [seen(DEFAULT, None)];
+        let StoreCheck::Healthy { account, .. } = check_store(Some(alice()), Some(&present), &stores, &unread, Some(&seen_as)) else {
             panic!()
         };
         assert_eq!(account, AccountPresence::Unknown);
+    }
+
+    #[test]
+    fn a_store_under_another_name_is_found_by_its_account() {
+        let stores = cinny();
+        let own = "matrix-js-sdk@alice:hs::matrix-sdk-crypto";
+        let opaque = "account-1::matrix-sdk-crypto";
+        let dbs = names(&[own, opaque, "matrix-js-sdk:sync@alice:hs"]);
+        assert_eq!(stores_to_read(&dbs, &stores), names(&[own, opaque]));
+        // Per-session prefix with the user id in it, or an opaque one: the account inside says whose.
+        for name in [own, opaque] {
+            let read = [seen(name, Some(owned_by("@alice:hs", "DEV")))];
+            let check = check_store(Some(alice()), Some(&dbs), &stores, &read, None);
+            assert_eq!(check, StoreCheck::Healthy { session: alice(), store: name.into(), account: AccountPresence::Present, others: vec![] });
+        }
+    }
+
+    #[test]
+    fn several_accounts_in_one_profile() {
+        let stores = cinny();
+        let dbs = names(&["a::matrix-sdk-crypto", "b::matrix-sdk-crypto", DEFAULT]);
+        let read = [
+            seen(DEFAULT, Some(owned_by("@bob:hs", "BOB"))),
+            seen("a::matrix-sdk-crypto", Some(owned_by("@carol:hs", "CAROL"))),
+            seen("b::matrix-sdk-crypto", Some(owned_by("@alice:hs", "DEV"))),
+        ];
+        let StoreCheck::Healthy { store, others, .. } = check_store(Some(alice()), Some(&dbs), &stores, &read, None) else { panic!() };
+        assert_eq!(store, "b::matrix-sdk-crypto");
+        assert_eq!(others, names(&[DEFAULT, "a::matrix-sdk-crypto"]));
+        // Alice's own store gone, the others are there: lost — and the others are named, never hers.
+        let without_hers = names(&[DEFAULT, "a::matrix-sdk-crypto"]);
+        let StoreCheck::StoreLost { others, missing, .. } = check_store(Some(alice()), Some(&without_hers), &stores, &read[..2], None) else {
+            panic!()
+        };
+        assert_eq!(others, names(&[DEFAULT, "a::matrix-sdk-crypto"]));
+        assert!(missing.contains(&DEFAULT.to_owned()));
+    }
+
+    #[test]
+    fn a_default_store_of_another_account_is_not_this_sessions() {
+        let stores = cinny();
+        let dbs = names(&[DEFAULT, "x::matrix-sdk-crypto"]);
+        // The default-named store is bob's; alice's is under another name: healthy, alice's.
+        let read = [seen(DEFAULT, Some(owned_by("@bob:hs", "BOB"))), seen("x::matrix-sdk-crypto", Some(owned_by("@alice:hs", "DEV")))];
+        assert_eq!(check_store(Some(alice()), Some(&dbs), &stores, &read, None).verdict(), "healthy");
+        // Another device of the same user is not this device's store either.
+        let read = [seen(DEFAULT, Some(owned_by("@alice:hs", "OLD")))];
+        assert_eq!(check_store(Some(alice()), Some(&dbs[..1]), &stores, &read, None).verdict(), "store-lost");
+    }
+
+    #[test]
+    fn what_cannot_be_attributed_is_unknown_never_lost() {
+        let stores = cinny();
+        let dbs = names(&[DEFAULT, "x::matrix-sdk-crypto"]);
+        let bobs = seen(DEFAULT, Some(owned_by("@bob:hs", "BOB")));
+        // Encrypted (hashed names), not read, an account without a readable owner, an empty store under
+        // a name that is not the session's: each may be alice's.
+        for contents in [None, Some(rust_store(&["q8N2mZr0b3YkE1x9dF+Xw7hJ5uLp4cVt6sAaBbCcDdE="])), Some(rust_store(&["account"])), Some(rust_store(&[]))] {
+            let read = [bobs.clone(), seen("x::matrix-sdk-crypto", contents.clone())];
+            let check = check_store(Some(alice()), Some(&dbs), &stores, &read, None);
+            assert_eq!(check.verdict(), "unknown", "{contents:?}: {check:?}");
+        }
+        // A store listed but not read (beyond the cap): unknown.
+        assert_eq!(check_store(Some(alice()), Some(&dbs), &stores, &[bobs], None).verdict(), "unknown");
+        let many: Vec<String> = (0..20).map(|i| format!("s{i}::matrix-sdk-crypto")).collect();
+        assert_eq!(stores_to_read(&many, &stores).len(), MAX_STORES_READ);
     }
 
     /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
@@ -468,18 +646,19 @@ mod tests {
         let bare = SessionFacts { homeserver: None, ..alice() };
         let checks = [
             StoreCheck::NoSession,
-            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Present },
-            StoreCheck::Healthy { session: bare.clone(), store: "s".into(), account: AccountPresence::Absent },
-            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Unknown },
+            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Present, others: names(&["o"]) },
+            StoreCheck::Healthy { session: bare.clone(), store: "s".into(), account: AccountPresence::Absent, others: vec![] },
+            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Unknown, others: vec![] },
             StoreCheck::StoreLost {
                 session: alice(),
                 missing: names(&["a", "b"]),
                 empty_store: Some("e".into()),
                 known_identity: Some("ED".into()),
                 reason: "r \"q\"\n".into(),
+                others: names(&["o1", "o2"]),
             },
-            StoreCheck::StoreLost { session: bare.clone(), missing: vec![], empty_store: None, known_identity: None, reason: "r".into() },
-            StoreCheck::Unknown { session: alice(), reason: "why".into() },
+            StoreCheck::StoreLost { session: bare.clone(), missing: vec![], empty_store: None, known_identity: None, reason: "r".into(), others: vec![] },
+            StoreCheck::Unknown { session: alice(), reason: "why".into(), others: vec![] },
         ];
         for c in &checks {
             assert_eq!(to_serde(c), serde_json::to_value(c).unwrap());
@@ -502,6 +681,8 @@ mod tests {
 
         let contents = [
             r#"{"objectStores":["core","devices"],"coreKeys":["account"],"legacyAccounts":null}"#,
+            r#"{"objectStores":["core"],"coreKeys":["account"],"accountUserId":"@a:hs","accountDeviceId":"D"}"#,
+            r#"{"accountUserId":1}"#,
             r#"{"objectStores":[],"coreKeys":null,"legacyAccounts":2}"#,
             r#"{"objectStores":["account"],"legacyAccounts":0}"#,
             r#"{}"#,

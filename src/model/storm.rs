@@ -232,6 +232,8 @@ pub struct StormWatch {
     diagnosis_pending: bool,
     /// `signed_curve25519` count from the last accepted upload.
     server_otk_count: Option<u64>,
+    /// The breaker closed after the last conflict: the storm is over (until a new conflict).
+    ended: bool,
 }
 
 impl StormWatch {
@@ -244,6 +246,7 @@ impl StormWatch {
             diagnosis: None,
             diagnosis_pending: false,
             server_otk_count: None,
+            ended: false,
         }
     }
 
@@ -255,6 +258,9 @@ impl StormWatch {
             Decision::Probe => UploadDecision::Probe,
             Decision::Replay { status, body } => UploadDecision::Replay { status, body },
         };
+        if matches!(step.event, Some(BreakerEvent::Closed { .. })) {
+            self.ended = true;
+        }
         BeforeUpload { decision, events: step.event.map(|e| self.breaker_event(e)).into_iter().collect() }
     }
 
@@ -268,6 +274,9 @@ impl StormWatch {
         }
         let seen = ObservedAnswer { status, body, body_complete: complete, answer: &answer };
         let breaker_event = self.breaker.on_answer(now_ms, &request, &seen);
+        if matches!(breaker_event, Some(BreakerEvent::Closed { .. })) {
+            self.ended = true;
+        }
         let mut events = Vec::new();
         let mut needs_diagnosis = false;
         match &answer {
@@ -277,6 +286,7 @@ impl StormWatch {
                 }
             }
             UploadAnswer::Conflict(conflict) => {
+                self.ended = false;
                 let first = self.first_seen.is_none();
                 self.first_seen.get_or_insert(now_ms);
                 let new_key_id = self.last_conflict.as_ref().map(|c| &c.key_id) != Some(&conflict.key_id);
@@ -364,7 +374,7 @@ impl StormWatch {
             breaker.failing_key_ids.clone()
         };
         StormState {
-            active: self.first_seen.is_some(),
+            active: self.first_seen.is_some() && !self.ended,
             key_ids,
             diagnosis,
             count: breaker.server_conflicts + breaker.local_answers,

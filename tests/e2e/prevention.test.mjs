@@ -176,6 +176,128 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     await page.context().close();
   });
 
+  test('no false store-lost with per-session store names (drop-in, cinny preset): another name, several accounts, a default-named store of another account; each reloaded, uploads flowing', async () => {
+    // One profile, three accounts kept like multi-account Cinny-family clients keep them (`matrixSessions`):
+    // alice and carol with their own crypto stores (`matrix-js-sdk<userId>::matrix-sdk-crypto`), bob on the
+    // default names — so the store under the default name is bob's, and alice (the first session) has none.
+    const users = { alice: await freshUser(stack.hs, 'msalice'), bob: await freshUser(stack.hs, 'msbob'), carol: await freshUser(stack.hs, 'mscarol') };
+    const query = (name) => ({ sessions: 'list', account: users[name].userId, ...(name === 'bob' ? { stores: 'default' } : {}) });
+    const context = await stack.browser.newContext();
+    const pages = [];
+    const open = async (name) => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `ms-${name}`, context, query: query(name) });
+      pages.push(page);
+      return page;
+    };
+    await withArtifacts('prevention-multi-account', () => pages, async () => {
+      const devices = {};
+      for (const name of ['alice', 'bob', 'carol']) {
+        const page = await open(name);
+        devices[name] = (await login(page, users[name].localpart, users[name].password)).deviceId;
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: users[name].userId }, 1, { timeout: 30_000 });
+        // Each account in the busy room, so its page syncs (and replenishes keys) while the peer posts.
+        await stack.hs.api('POST', `/_matrix/client/v3/join/${encodeURIComponent(peer.roomId)}`, { token: users[name].accessToken, body: {} });
+        await pages.pop().close();
+        if (name === 'alice') {
+          // Alone in the profile, her store under its per-session name and none under the default name:
+          // a healthy reload (before the fix: "store lost", the prompt, uploads held).
+          const again = await open('alice');
+          await waitForAppState(again, 'ready');
+          await again.waitForFunction(() => window.matrixCryptoGuardian && !window.matrixCryptoGuardian.loading, null, { timeout: 15_000 });
+          const alone = await again.evaluate(() => ({ check: window.matrixCryptoGuardian.storeCheck(), prompt: !!document.querySelector('matrix-crypto-guardian-prompt[open]') }));
+          assert.equal(alone.check.verdict, 'healthy', JSON.stringify(alone.check));
+          assert.equal(alone.check.store, `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`);
+          assert.equal(alone.prompt, false);
+          await pages.pop().close();
+        }
+      }
+      const names = await (await open('alice')).evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.endsWith('::matrix-sdk-crypto')).sort());
+      assert.deepEqual(names, ['matrix-js-sdk::matrix-sdk-crypto', `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`, `matrix-js-sdk${users.carol.userId}::matrix-sdk-crypto`].sort());
+      await pages.pop().close();
+
+      for (const name of ['alice', 'bob', 'carol']) {
+        const page = await open(name);
+        await waitForAppState(page, 'ready');
+        await page.waitForFunction(() => window.matrixCryptoGuardian && !window.matrixCryptoGuardian.loading, null, { timeout: 15_000 });
+        const facts = await page.evaluate(() => ({
+          check: window.matrixCryptoGuardian.storeCheck(),
+          prompt: !!document.querySelector('matrix-crypto-guardian-prompt[open]'),
+          events: window.demo.guardianEvents.map((e) => e.type),
+        }));
+        // The check is about the first session (alice): her store is found by the account inside it,
+        // under its own name; bob's default-named store is named as another account's.
+        assert.equal(facts.check.verdict, 'healthy', `${name}: ${JSON.stringify(facts.check)}`);
+        assert.equal(facts.check.session.userId, users.alice.userId);
+        assert.equal(facts.check.store, `matrix-js-sdk${users.alice.userId}::matrix-sdk-crypto`);
+        assert.equal(facts.check.account, 'present');
+        assert.deepEqual([...facts.check.others].sort(), ['matrix-js-sdk::matrix-sdk-crypto', `matrix-js-sdk${users.carol.userId}::matrix-sdk-crypto`].sort());
+        assert.equal(facts.prompt, false, `${name}: no prompt`);
+        assert.ok(!facts.events.includes('store-lost'), facts.events.join());
+        // Uploads flow: claimed keys are replenished (nothing holds keys/upload).
+        const since = stack.hs.mark();
+        for (let i = 0; i < 30; i++) {
+          await stack.hs.api('POST', '/_matrix/client/v3/keys/claim', {
+            token: peer.peer.accessToken,
+            body: { one_time_keys: { [users[name].userId]: { [devices[name]]: 'signed_curve25519' } } },
+          });
+        }
+        peer.start();
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: users[name].userId, since }, 1, { timeout: 30_000 });
+        peer.stop();
+        await pages.pop().close();
+      }
+    });
+    await context.close();
+  });
+
+  test('a crypto store the check cannot attribute makes the verdict "unknown": no prompt, no hold, one journal line — never "store lost"', async () => {
+    // A session kept in `matrixSessions` whose own store is not under the default name, and one
+    // `*::matrix-sdk-crypto` store whose names are hashed (a passphrase-encrypted store): it may be hers.
+    const context = await stack.browser.newContext();
+    const setup = await context.newPage();
+    await setup.goto(new URL('/config.json', stack.web.url).href);
+    const prepare = (withStore) => setup.evaluate(async ({ hs, withStore }) => {
+      localStorage.setItem('matrixSessions', JSON.stringify([{ baseUrl: hs, userId: '@nobody:localhost', deviceId: 'NOBODYDEV', accessToken: 'syt_not_a_real_token_000' }]));
+      await new Promise((r) => { const q = indexedDB.deleteDatabase('opaque::matrix-sdk-crypto'); q.onsuccess = q.onerror = q.onblocked = r; });
+      if (!withStore) return;
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.open('opaque::matrix-sdk-crypto', 3);
+        req.onupgradeneeded = () => req.result.createObjectStore('core').put(new Uint8Array([1, 2, 3]), 'q8N2mZr0b3YkE1x9dF+Xw7hJ5uLp4cVt6sAaBbCcDdE=');
+        req.onsuccess = () => { req.result.close(); resolve(); };
+        req.onerror = () => reject(req.error);
+      });
+    }, { hs: stack.hs.baseUrl, withStore });
+    const verdictOnLoad = async () => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: 'unknown-store', context, query: { sessions: 'list', autojoin: '0' } });
+      await page.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.storeCheck, null, { timeout: 15_000 });
+      const facts = await page.evaluate(async () => {
+        const g = window.matrixCryptoGuardian;
+        const journal = await g.journal();
+        return {
+          check: g.storeCheck(),
+          prompt: !!document.querySelector('matrix-crypto-guardian-prompt'),
+          lines: journal.entries.filter((e) => e.signature === 'store-check').map((e) => e.message),
+        };
+      });
+      await page.close();
+      return facts;
+    };
+    await withArtifacts('prevention-unknown-store', [setup], async () => {
+      // Without that store: nothing can be hers, her store is lost (the same check says "lost" when it can tell).
+      await prepare(false);
+      const lost = await verdictOnLoad();
+      assert.equal(lost.check.verdict, 'store-lost', JSON.stringify(lost.check));
+      await prepare(true);
+      const unknown = await verdictOnLoad();
+      assert.equal(unknown.check.verdict, 'unknown', JSON.stringify(unknown.check));
+      assert.match(unknown.check.reason, /opaque::matrix-sdk-crypto could not be attributed/);
+      assert.equal(unknown.prompt, false, 'no prompt');
+      assert.equal(unknown.lines.length, 1, 'one line in the journal');
+      assert.match(unknown.lines[0], /verdict unknown/);
+    });
+    await context.close();
+  });
+
   for (const [setting, expected] of [['granted', true], ['denied', false]]) {
     test(`persistent storage ${setting} by the browser is reported truthfully`, async () => {
       const context = await stack.browser.newContext();

@@ -159,6 +159,21 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
       assert.equal(recovery.facts.keyBackup, 'no');
       assert.equal(recovery.session.deviceId, deviceId);
       assert.ok(!JSON.stringify(recovery).includes('syt_'), 'no token in what hosts get');
+      // The facts again, with the room-key export watched: keys are counted in the store, never exported to be counted.
+      const counted = await page.evaluate(async () => {
+        const crypto = window.demo.client.getCrypto();
+        let exports = 0;
+        const original = crypto.exportRoomKeysAsJson;
+        crypto.exportRoomKeysAsJson = function (...args) {
+          exports++;
+          return original.apply(this, args);
+        };
+        const view = await window.demo.guardian.recoveryFacts();
+        crypto.exportRoomKeysAsJson = original;
+        return { exports, facts: view.facts };
+      });
+      assert.equal(counted.exports, 0, 'no room-key export for the facts');
+      assert.equal(counted.facts.exportableKeys, 0, 'the blank store holds no room key');
 
       // Screenshots of the prompt, light and dark.
       const card = page.locator(`${PROMPT} [role=dialog]`);
@@ -241,6 +256,125 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
     });
     await page.context().close();
     await peer?.page.context().close();
+  });
+
+  test('drop-in, no attach(): the token comes from the host\'s session store; server down, 500 and a wrong token delete nothing; sign out ends the device on the server', async () => {
+    // A hung homeserver for one of the prompt's facts: it must come back "unknown", the prompt usable.
+    const HUNG = '**/_matrix/client/v3/room_keys/version';
+    const run = await evictScenario(stack, {
+      guardian: 'dropin', windowMs: 500, peer: busy, prefix: 'rmdrop', storeLoss: 'ask',
+      beforeReload: (context) => context.route(HUNG, () => {}),
+    });
+    const { page, user, deviceId } = run;
+    await withArtifacts('remedies-dropin-signout', [page], async () => {
+      await waitForPrompt(page);
+      await page.waitForFunction(() => window.matrixCryptoGuardian.recovery()?.facts?.crossSigning === 'no', null, { timeout: 30_000 });
+      const hung = await page.evaluate(() => window.matrixCryptoGuardian.recovery());
+      assert.equal(hung.facts.keyBackup, 'unknown', 'no answer in time: unknown');
+      assert.ok((await promptView(page)).remedies.includes('sign-out'), 'the prompt is usable');
+      await page.context().unroute(HUNG);
+      await page.evaluate(() => window.matrixCryptoGuardian.recoveryFacts());
+
+      // The report names what happened (no client attached, no upload yet): session, verdict, remedy; no token.
+      const token = await page.evaluate(() => localStorage.getItem('cinny_access_token'));
+      const report = await page.evaluate(() => window.matrixCryptoGuardian.report());
+      assert.equal(report.session.userId, user.userId);
+      assert.equal(report.session.deviceId, deviceId);
+      assert.equal(report.storeCheck.verdict, 'store-lost');
+      assert.ok(report.storeCheck.missing.includes('matrix-js-sdk::matrix-sdk-crypto'), JSON.stringify(report.storeCheck));
+      assert.match(report.storeCheck.knownIdentity ?? '', /^[A-Za-z0-9+/]{43}$/);
+      assert.equal(report.ownDatabase.sentinel?.ed25519, report.storeCheck.knownIdentity, 'the sentinel of the checked session');
+      assert.deepEqual({ cause: report.recommendedRemedy.cause, remedy: report.recommendedRemedy.remedy }, { cause: 'store-lost', remedy: 'sign-out' });
+      assert.ok(!JSON.stringify(report).includes(token) && !/syt_/.test(JSON.stringify(report)), 'no token in the report');
+
+      // With the host's own token the facts are the server's, not "unknown".
+      await page.waitForFunction((tag) => document.querySelector(tag)?.shadowRoot?.querySelector('[data-fact=keyBackup]')?.textContent === 'no', PROMPT, { timeout: 20_000 });
+      const facts = (await page.evaluate(() => window.matrixCryptoGuardian.recovery())).facts;
+      assert.deepEqual({ keyBackup: facts.keyBackup, secretStorage: facts.secretStorage, crossSigning: facts.crossSigning, deviceVerified: facts.deviceVerified }, { keyBackup: 'no', secretStorage: 'no', crossSigning: 'no', deviceVerified: 'no' });
+      // /keys/query told about cross-signing: its account data (a 404, a red console line) was not asked for.
+      assert.equal(stack.hs.countRequests({ method: 'GET', pathIncludes: '/account_data/m.cross_signing.master', user: user.userId, since: run.since }), 0);
+      const before = await storesPresent(page);
+      assert.ok(before.session.length === 3 && before.databases.includes('matrix-js-sdk:web-sync-store'), JSON.stringify(before));
+      const since = stack.hs.mark();
+      const tryAndExpect = async (pattern) => {
+        await page.click(`${PROMPT} #remedy-sign-out`);
+        await waitForStatus(page, pattern);
+        assertNothingDeleted(before, await storesPresent(page));
+        assert.ok((await serverDevices(stack.hs, user)).includes(deviceId), 'the device is still on the server');
+        assert.ok((await promptView(page)).remedies.includes('sign-out'), 'sign out can be tried again');
+      };
+      // Server down (the token cannot even be confirmed).
+      await page.route('**/_matrix/client/v3/account/whoami', (route) => route.abort('connectionrefused'));
+      await tryAndExpect(/cannot be reached.*Nothing was deleted/);
+      await page.unroute('**/_matrix/client/v3/account/whoami');
+      // The server answers 500 to the logout itself.
+      await page.route('**/_matrix/client/v3/logout', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: '{"errcode":"M_UNKNOWN","error":"Internal server error"}' }));
+      await tryAndExpect(/HTTP 500.*Nothing was deleted/);
+      await page.unroute('**/_matrix/client/v3/logout');
+      // A wrong token in the host's session store: Synapse's 401 M_UNKNOWN_TOKEN is not a sign-out.
+      await page.evaluate(() => localStorage.setItem('cinny_access_token', 'syt_not_this_devices_token'));
+      await tryAndExpect(/did not accept the token.*nothing was deleted/);
+      assert.equal(stack.hs.countRequests({ method: 'POST', pathIncludes: '/logout', user: user.userId, since }), 0, 'no /logout sent with an unconfirmed token');
+      await page.evaluate((t) => localStorage.setItem('cinny_access_token', t), token);
+
+      // The real sign-out: confirmed token, the server ends the device, the stores go, the host is at its login.
+      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+      await waitForAppState(page, 'login');
+      assert.equal(stack.hs.countRequests({ method: 'POST', pathIncludes: '/logout', status: 200, user: user.userId, since }), 1);
+      assert.ok(!(await serverDevices(stack.hs, user)).includes(deviceId), 'the device is gone from the server');
+      const after = await storesPresent(page);
+      assert.deepEqual(after.session, []);
+      assert.ok(!after.databases.includes('matrix-js-sdk:web-sync-store'), JSON.stringify(after));
+    });
+    await page.context().close();
+  });
+
+  test('drop-in, two accounts in one profile: the first one\'s store is lost; sign out ends that device only and clears only its stores', async () => {
+    const alice = await freshUser(stack.hs, 'rmmulti');
+    const bob = await freshUser(stack.hs, 'rmmultb');
+    const context = await stack.browser.newContext();
+    const pages = [];
+    const open = async (user) => {
+      const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `multi-${user.localpart}`, context, query: { sessions: 'list', account: user.userId } });
+      pages.push(page);
+      return page;
+    };
+    await withArtifacts('remedies-dropin-multi-account', () => pages, async () => {
+      const devices = {};
+      for (const user of [alice, bob]) {
+        const page = await open(user);
+        devices[user.userId] = (await login(page, user.localpart, user.password)).deviceId;
+        await stack.hs.waitForRequests({ ...UPLOADS, status: 200, user: user.userId }, 1, { timeout: 30_000 });
+        await page.close();
+      }
+      const own = (user) => `matrix-js-sdk${user.userId}::matrix-sdk-crypto`;
+      // Alice's crypto store is evicted; bob's stays. The page runs bob; the check is about the first session, alice's.
+      const blank = await context.newPage();
+      await blank.goto(new URL('/config.json', stack.web.url).href);
+      await blank.evaluate((names) => Promise.all(names.map((n) => new Promise((r) => { const q = indexedDB.deleteDatabase(n); q.onsuccess = q.onerror = q.onblocked = r; }))), [own(alice), `${own(alice)}-meta`]);
+      await blank.close();
+      const page = await open(bob);
+      await waitForPrompt(page);
+      const check = await page.evaluate(() => window.matrixCryptoGuardian.storeCheck());
+      assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
+      assert.equal(check.session.userId, alice.userId);
+      assert.deepEqual(check.others, [own(bob)]);
+      const before = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+      assert.ok(before.some((n) => n.includes(alice.userId)), 'alice still has her sync store: ' + before.join());
+
+      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+      assert.ok(!(await serverDevices(stack.hs, alice)).includes(devices[alice.userId]), 'alice\'s device is gone from the server');
+      assert.ok((await serverDevices(stack.hs, bob)).includes(devices[bob.userId]), 'bob\'s device stays');
+      const after = await page.evaluate(async () => ({
+        databases: (await indexedDB.databases()).map((d) => d.name),
+        sessions: JSON.parse(localStorage.getItem('matrixSessions') || '[]').map((s) => s.userId),
+      }));
+      assert.deepEqual(after.sessions, [bob.userId], 'only alice\'s entry left matrixSessions');
+      assert.deepEqual(after.databases.filter((n) => n.includes(alice.userId)), [], 'alice\'s stores are gone: ' + after.databases.join());
+      assert.ok(after.databases.includes(own(bob)), 'bob\'s crypto store stays');
+      assert.ok(after.databases.some((n) => n.includes(`sync${bob.userId}`)), 'bob\'s sync store stays');
+    });
+    await context.close();
   });
 
   test('logout unreachable: nothing deleted until "clear anyway", which is journaled', async () => {

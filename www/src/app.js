@@ -36,6 +36,11 @@ const SESSION_KEYS = {
   baseUrl: 'cinny_hs_base_url',
 };
 const SYNC_DB_NAME = 'web-sync-store';
+// `?sessions=list`: sessions kept like multi-account Cinny-family clients do — a `matrixSessions` JSON array
+// in localStorage, one per account, each with its own stores (`sync<userId>`, crypto prefix
+// `matrix-js-sdk<userId>` → IndexedDB `matrix-js-sdk<userId>::matrix-sdk-crypto`), or the default stores
+// (`fallbackSdkStores`) with `&stores=default`. `&account=<userId>` picks the session to run (default: the first).
+const SESSIONS_LIST_KEY = 'matrixSessions';
 const GUARDIAN_EVENTS = [
   'storm',
   'breaker-open',
@@ -297,17 +302,45 @@ async function loadConfig() {
   return demo.config;
 }
 
+const sessionList = () => params.get('sessions') === 'list';
+
+function listedSessions() {
+  try {
+    const list = JSON.parse(localStorage.getItem(SESSIONS_LIST_KEY) || '[]');
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
 function readSession() {
+  if (sessionList()) {
+    const list = listedSessions();
+    const wanted = params.get('account');
+    return (wanted ? list.find((s) => s.userId === wanted) : list[0]) || null;
+  }
   const s = {};
   for (const [k, key] of Object.entries(SESSION_KEYS)) s[k] = localStorage.getItem(key);
   return s.accessToken && s.deviceId && s.userId && s.baseUrl ? s : null;
 }
 
 function saveSession(s) {
+  if (sessionList()) {
+    const entry = { ...s, fallbackSdkStores: params.get('stores') === 'default' };
+    const list = listedSessions().filter((x) => x.userId !== s.userId);
+    localStorage.setItem(SESSIONS_LIST_KEY, JSON.stringify([...list, entry]));
+    return;
+  }
   for (const [k, key] of Object.entries(SESSION_KEYS)) localStorage.setItem(key, s[k]);
 }
 
 function clearSession() {
+  if (sessionList()) {
+    const left = listedSessions().filter((x) => x.userId !== demo.session?.userId);
+    if (left.length) localStorage.setItem(SESSIONS_LIST_KEY, JSON.stringify(left));
+    else localStorage.removeItem(SESSIONS_LIST_KEY);
+    return;
+  }
   for (const key of Object.values(SESSION_KEYS)) localStorage.removeItem(key);
   // matrix-js-sdk's own small caches (sync filter ids), like Element/Cinny clear on sign-out
   for (const key of Object.keys(localStorage)) if (key.startsWith('mxjssdk_')) localStorage.removeItem(key);
@@ -361,7 +394,9 @@ async function login(baseUrl, user, password) {
 async function startSession(session) {
   setAppState('starting');
   $('#login-form').hidden = true;
-  const store = new IndexedDBStore({ indexedDB: window.indexedDB, localStorage: window.localStorage, dbName: SYNC_DB_NAME });
+  const ownStores = sessionList() && params.get('stores') !== 'default';
+  const dbName = ownStores ? `sync${session.userId}` : SYNC_DB_NAME;
+  const store = new IndexedDBStore({ indexedDB: window.indexedDB, localStorage: window.localStorage, dbName });
   await store.startup();
   const client = createClient({
     baseUrl: session.baseUrl,
@@ -394,7 +429,7 @@ async function startSession(session) {
   if (guardianMode === 'npm' && params.get('writer') !== 'off' && demo.guardian && typeof demo.guardian.acquireWriter === 'function') {
     await becomeWriter(demo.guardian, client);
   }
-  await client.initRustCrypto();
+  await client.initRustCrypto(ownStores ? { cryptoDatabasePrefix: `matrix-js-sdk${session.userId}` } : {});
   wireClient(client);
   await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
   setAppState('started');
