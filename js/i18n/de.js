@@ -75,6 +75,7 @@ export default {
   "signout.clearing": "Abgemeldet. Die Speicher dieses Geräts werden geleert …",
   "signout.failed": "Der Server hat dieses Gerät nicht abgemeldet (HTTP {status}): {error}. Es wurde nichts gelöscht.",
   "signout.unreachable": "Der Server ist nicht erreichbar ({error}). Es wurde nichts gelöscht.",
+  "signout.unconfirmed": "Dieses Gerät konnte nicht abgemeldet werden: {reason}. Es bleibt auf dem Server, und es wurde nichts gelöscht. Versuche es erneut, oder leere dieses Gerät trotzdem.",
   "signout.clear-anyway": "Dieses Gerät trotzdem leeren",
   "signout.clear-anyway.what":
     "Löscht die Speicher hier ohne Abmeldung auf dem Server. Das alte Gerät und seine Schlüssel bleiben auf dem Server; entferne es später in der Geräteliste einer anderen Sitzung.",

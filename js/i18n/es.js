@@ -75,6 +75,7 @@ export default {
   "signout.clearing": "Sesión cerrada. Vaciando los almacenes de este dispositivo…",
   "signout.failed": "El servidor no cerró la sesión de este dispositivo (HTTP {status}): {error}. No se borró nada.",
   "signout.unreachable": "No se puede contactar con el servidor ({error}). No se borró nada.",
+  "signout.unconfirmed": "No se pudo cerrar la sesión de este dispositivo: {reason}. Sigue en el servidor y no se borró nada. Vuelve a intentarlo o vacía este dispositivo de todos modos.",
   "signout.clear-anyway": "Vaciar este dispositivo de todos modos",
   "signout.clear-anyway.what":
     "Borra los almacenes de aquí sin cerrar la sesión en el servidor. El dispositivo anterior y sus claves siguen en el servidor; quítalo después desde la lista de dispositivos de otra sesión.",

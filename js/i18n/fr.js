@@ -75,6 +75,7 @@ export default {
   "signout.clearing": "Déconnecté. Vidage des stockages de cet appareil…",
   "signout.failed": "Le serveur n'a pas déconnecté cet appareil (HTTP {status}) : {error}. Rien n'a été supprimé.",
   "signout.unreachable": "Le serveur est injoignable ({error}). Rien n'a été supprimé.",
+  "signout.unconfirmed": "Cet appareil n'a pas pu être déconnecté : {reason}. Il reste sur le serveur et rien n'a été supprimé. Réessayez, ou videz quand même cet appareil.",
   "signout.clear-anyway": "Vider cet appareil quand même",
   "signout.clear-anyway.what":
     "Supprime les stockages ici sans déconnexion sur le serveur. L'ancien appareil et ses clés restent sur le serveur ; retirez-le plus tard depuis la liste des appareils d'une autre session.",
