@@ -17,6 +17,7 @@ import { snapshotSession, startPersistence } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
+import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, checkBotStore, replaceDevice, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel.js";
@@ -105,6 +106,8 @@ export class Guardian extends EventTarget {
   #uploadsHeld = null;
   #diagnostics = null;
   #recovery = null;
+  #bot = null; // a bot's session for replaceDevice() (Node), token included: memory only
+  #wrappedTaps = [];
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -128,10 +131,13 @@ export class Guardian extends EventTarget {
     // a login later in this page is never mistaken for a surviving session.
     const sessionAtStart = { preset: options.preset || "generic", values: snapshotSession(PRESET_SESSION_KEYS[options.preset] || []) };
     starting = (async () => {
-      await initCore(options.coreWasmUrl ? { module_or_path: options.coreWasmUrl } : undefined);
+      // Node reads the wasm from the package's files (its fetch cannot read file: URLs); browsers fetch it.
+      const coreWasm = (await wasmBytes(options.coreWasmUrl || CORE_WASM)) || options.coreWasmUrl;
+      await initCore(coreWasm ? { module_or_path: coreWasm } : undefined);
       const guardian = new Guardian(options);
       if (tap) tap.attach(guardian.#uploadHandler());
-      await guardian.#checkStore(sessionAtStart);
+      // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
+      if (!isNode()) await guardian.#checkStore(sessionAtStart);
       if (options.persist !== false) guardian.#requestPersistence = startPersistence((s) => guardian.#persistenceChanged(s));
       return guardian;
     })();
@@ -279,7 +285,8 @@ export class Guardian extends EventTarget {
         userId ?? this.#session.userId ?? undefined,
         deviceId ?? this.#session.deviceId ?? undefined,
       );
-      this.#writer = new WriterLock({ name, emit: (events) => this.#emit(events), core: { WriterLease, WriterCensus } });
+      const emit = (events) => this.#emit(events);
+      this.#writer = isNode() ? new ProcessWriter({ emit }) : new WriterLock({ name, emit, core: { WriterLease, WriterCensus } });
     }
     return this.#writer.acquire(mode);
   }
@@ -292,7 +299,7 @@ export class Guardian extends EventTarget {
   /** { mechanism: "web-locks" | "lease", name, tabId, role, isWriter, since, lost, census }. */
   writer() {
     if (this.#writer) return this.#writer.state();
-    return { mechanism: writerMechanism(), name: null, tabId: null, role: "idle", isWriter: false, since: null, lost: null, census: null };
+    return { mechanism: isNode() ? "process" : writerMechanism(), name: null, tabId: null, role: "idle", isWriter: false, since: null, lost: null, census: null };
   }
 
   /** Roll call of this session's open tabs: { tabs, writer, waiting, … } (about 200 ms). */
@@ -378,6 +385,88 @@ export class Guardian extends EventTarget {
     return d ? { journal: d.journalState(), keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
   }
 
+  // ---- Node.js bots (js/headless.js, docs/integration-node.md) ----
+
+  /**
+   * A bot's store-loss check, before its client's first upload (before `initRustCrypto()`): `{ homeserver,
+   * userId, deviceId, accessToken, indexedDB }`, `indexedDB` being the IDBFactory the SDK will use (e.g.
+   * fake-indexeddb's) or null for an in-memory store. Resolves to `{ verdict: "new-device" | "healthy" |
+   * "store-lost" | "unknown", … }` (also storeCheck()). On "store-lost" key uploads are held until
+   * replaceDevice() or continueDespiteStoreLoss(). The token is kept in memory for replaceDevice() only.
+   */
+  async checkBotStore(bot) {
+    for (const k of ["homeserver", "userId", "deviceId", "accessToken"]) {
+      if (typeof bot?.[k] !== "string" || bot[k] === "") throw new TypeError(`matrix-crypto-guardian: checkBotStore needs { ${k} }`);
+    }
+    const target = { ...bot, indexedDB: bot.indexedDB ?? null, cryptoStores: bot.cryptoStores || this.#options.cryptoStores };
+    const check = await checkBotStore(target, await this.#forensicsModule());
+    this.#bot = target;
+    this.#storeCheck = check;
+    if (check.verdict === "store-lost" && !this.#uploadsHeld) {
+      this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
+      this.#emit([{ type: "store-lost", detail: structuredClone(check) }]);
+    }
+    return structuredClone(check);
+  }
+
+  /**
+   * The headless remedy after checkBotStore() said "store-lost": signs the old device out on the server,
+   * then `login({ userId, oldDeviceId })` (the host's) logs in a new device and resolves to `{ userId,
+   * deviceId, accessToken }`. Once the model accepts it (old device signed out, a new device id without keys
+   * on the server) the held uploads go on. Resolves to `{ session, oldDeviceId, newDeviceId }`; rejects with
+   * the reason otherwise (uploads stay held). Each step is a `remedy` event (and in the journal).
+   */
+  async replaceDevice({ login } = {}) {
+    if (typeof login !== "function") throw new TypeError("matrix-crypto-guardian: replaceDevice needs { login }");
+    if (!this.#bot || this.#storeCheck.verdict !== "store-lost") {
+      throw new Error("matrix-crypto-guardian: replaceDevice follows a checkBotStore() that found a store loss");
+    }
+    const emit = (phase, extra = {}) =>
+      this.#emit([{ type: "remedy", detail: { remedy: "replace-device", phase, action: `replace-device ${phase}`, at: Date.now(), ...extra } }]);
+    emit("started", { deviceId: this.#bot.deviceId, reason: this.#storeCheck.reason });
+    const out = await replaceDevice(this.#bot, login, await this.#forensicsModule(), emit);
+    this.#bot = { ...this.#bot, ...out.session };
+    this.#storeCheck = { verdict: "replaced", session: { userId: out.session.userId, deviceId: out.newDeviceId, homeserver: this.#bot.homeserver }, replacedDevice: out.oldDeviceId };
+    emit("done", { oldDeviceId: out.oldDeviceId, newDeviceId: out.newDeviceId, reason: `device ${out.oldDeviceId} signed out, new device ${out.newDeviceId}` });
+    this.#releaseUploads?.();
+    this.#releaseUploads = null;
+    this.#uploadsHeld = null;
+    return out;
+  }
+
+  /**
+   * Guards a client's own `fetchFn` (`createClient({ fetchFn: guardian.wrapFetch(myFetch) })`) like the
+   * global fetch. Only for a fetchFn that does not call the global fetch itself (that one is guarded already).
+   */
+  wrapFetch(fetchFn) {
+    if (typeof fetchFn !== "function") throw new TypeError("matrix-crypto-guardian: wrapFetch expects a function");
+    const globalTap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
+    if (fetchFn === globalThis.fetch || fetchFn === globalTap?.original) return globalThis.fetch;
+    const scope = { fetch: fetchFn };
+    const tap = installFetchTap(scope);
+    tap.attach(this.#uploadHandler());
+    this.#wrappedTaps.push(tap);
+    return scope.fetch;
+  }
+
+  /**
+   * Takes the guardian down (a bot shutting down, a test): the fetch and console taps are removed, held
+   * uploads are let go (without a guardian nothing holds them), the writer role released, the journal
+   * written. Guardian.start() starts a new one afterwards.
+   */
+  async stop() {
+    globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
+    for (const tap of this.#wrappedTaps.splice(0)) tap.uninstall();
+    uninstallConsoleTap(globalThis);
+    this.#releaseUploads?.();
+    this.#releaseUploads = null;
+    this.#uploadsHeld = null;
+    this.releaseWriter();
+    this.#bot = null;
+    await this.flushJournal().catch(() => {});
+    starting = null;
+  }
+
   #emit(events) {
     for (const { type, detail } of events || []) {
       this.#diagnostics?.record(type, detail);
@@ -424,7 +513,8 @@ export class Guardian extends EventTarget {
       const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
       this.#forensics = loading
         .then(async (m) => {
-          await m.default(); // fetches and instantiates the wasm
+          const bytes = await wasmBytes(forensicsWasm(url)); // Node: from the package's files
+          await m.default(bytes ? { module_or_path: bytes } : undefined); // browsers: fetches the wasm
           return m;
         })
         .catch((err) => {

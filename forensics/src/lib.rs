@@ -19,6 +19,8 @@
 mod aftercare;
 mod export;
 #[cfg(target_arch = "wasm32")]
+mod headless;
+#[cfg(target_arch = "wasm32")]
 mod journal;
 mod otk;
 #[cfg(target_arch = "wasm32")]
