@@ -148,7 +148,36 @@ export type StoreCheck =
    * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
    */
   | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string }
+  | { verdict: "unknown"; session: SessionFacts; reason: string }
+  | BotStoreCheck
+  /** After `replaceDevice()`: the session is the new device's. */
+  | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
+
+/** Node.js: `checkBotStore()`'s verdict (src/model/bot.rs); `store` null for an in-memory store. */
+export type BotStoreCheck =
+  | { verdict: "new-device"; session: SessionFacts; store: string | null }
+  /** `serverIdentity`: the device's ed25519 key on the server. */
+  | { verdict: "healthy"; session: SessionFacts; store: string | null; account: "present" | "unknown"; serverIdentity: string }
+  | { verdict: "store-lost"; session: SessionFacts; store: string | null; serverIdentity: string; reason: string }
   | { verdict: "unknown"; session: SessionFacts; reason: string };
+
+/** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses, or null for an in-memory store. */
+export interface BotSession {
+  homeserver: string;
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+  indexedDB: IDBFactory | null;
+  /** The store's database names (default ["matrix-js-sdk::matrix-sdk-crypto"]). */
+  cryptoStores?: string[];
+}
+
+/** Node.js: the session a `replaceDevice()` login resolves to (matrix-js-sdk's snake_case login answer works too). */
+export interface NewDeviceSession {
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+}
 
 /** `guardian.persistence()` and the detail of "persistence". */
 export interface PersistenceState {
@@ -219,7 +248,7 @@ export interface ConflictSummary {
 }
 
 export type WriterMode = "wait" | "ifAvailable" | "steal";
-export type WriterMechanism = "web-locks" | "lease";
+export type WriterMechanism = "web-locks" | "lease" | "process"; // "process": Node.js (one process, one writer)
 export type WriterRole = "idle" | "waiting" | "writer" | "lost";
 
 /** Who writes, from the tab census over BroadcastChannel. */
@@ -328,6 +357,16 @@ export declare class Guardian extends EventTarget {
   writer(): WriterState;
   /** Roll call of this session's tabs (about 200 ms); null before acquireWriter(). */
   writerCensus(): Promise<WriterCensus | null>;
+  /** Node.js: a bot's store-loss check before its first upload (docs/integration-node.md). On "store-lost"
+   *  key uploads are held until `replaceDevice()` or `continueDespiteStoreLoss()`. */
+  checkBotStore(bot: BotSession): Promise<BotStoreCheck>;
+  /** Node.js: after "store-lost", signs the old device out, then `login` logs a new device in; rejects with the
+   *  reason when the old device was not signed out or the new one is not new. */
+  replaceDevice(options: { login: (old: { userId: string; oldDeviceId: string }) => Promise<NewDeviceSession | { user_id: string; device_id: string; access_token: string }> }): Promise<{ session: NewDeviceSession; oldDeviceId: string; newDeviceId: string }>;
+  /** Guards a client's own fetchFn like the global fetch (one that does not call the global fetch itself). */
+  wrapFetch<F extends (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>>(fetchFn: F): F;
+  /** Takes the guardian down: taps removed, held uploads let go, writer released, journal written. */
+  stop(): Promise<void>;
   /**
    * The diagnostics journal of this session (null if diagnostics could not start). The journal sleeps until
    * the first sign of trouble in the page (its code is in the lazily loaded module); reading it wakes it, so

@@ -1,0 +1,285 @@
+// The guardian in Node.js (issue 20): run with Node >= 22 (scripts/test.sh: "engine node"). Everything is
+// real: Synapse on 127.0.0.1, examples/bot/bot.mjs (matrix-js-sdk 43, rust crypto, fake-indexeddb) as a
+// child process, a peer on matrix-js-sdk in this process. The server's own access log counts the
+// conflicting uploads that reached it.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import * as sdk from "matrix-js-sdk";
+import { startHomeserver } from "../support/homeserver.mjs";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BOT = join(ROOT, "examples/bot/bot.mjs");
+const PKG = join(ROOT, "pkg/index.js");
+const CONFLICTS = { method: "POST", pathIncludes: "/keys/upload", status: 400 };
+// Limits, not measurements: a loaded 2-core machine compiles matrix-sdk-crypto-wasm slowly.
+const STEP_MS = 60_000;
+
+let hs;
+before(async () => {
+  hs = await startHomeserver();
+});
+after(async () => {
+  await hs?.stop();
+});
+
+/** The bot as a child process on this Node; its JSON lines, waitable. */
+function runBot({ user, password, data, flags = [] }) {
+  const child = spawn(process.execPath, [BOT, "--data", data, ...flags], {
+    env: { ...process.env, MCG_HOMESERVER: hs.baseUrl, MCG_BOT_USER: user, MCG_BOT_PASSWORD: password, MCG_GUARDIAN_MODULE: PKG },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines = [];
+  const waiters = [];
+  let output = "";
+  let buffer = "";
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      let line;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      lines.push(line);
+      for (const w of [...waiters]) if (w.match(line)) w.resolve(line);
+    }
+  });
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    lines,
+    get output() {
+      return output;
+    },
+    exited,
+    /** The first line (seen or to come) that matches. */
+    waitFor(match, what, timeout = STEP_MS) {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`bot: no ${what} within ${timeout} ms\n${output.slice(-3000)}`)), timeout);
+        waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`bot exited (${code ?? signal}) before ${what}\n${output.slice(-3000)}`));
+        });
+      });
+    },
+    /** SIGTERM; resolves once the process has ended by itself (nothing may keep it alive). */
+    async stop(timeout = 20_000) {
+      child.kill("SIGTERM");
+      const timer = new Promise((resolve) => setTimeout(resolve, timeout, "alive"));
+      const ended = await Promise.race([exited, timer]);
+      if (ended === "alive") child.kill("SIGKILL");
+      return ended;
+    },
+  };
+}
+
+function quietLogger() {
+  const quiet = { trace() {}, debug() {}, info() {}, log() {}, warn() {}, error() {} };
+  return { ...quiet, getChild: () => quiet };
+}
+
+/** A peer on matrix-js-sdk with rust crypto (in memory) in this process, with an encrypted room and a busy one. */
+async function startPeer(prefix) {
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const bot = await hs.registerUser(`${prefix}bot${Date.now().toString(36)}`, password);
+  const peerUser = await hs.registerUser(`${prefix}peer${Date.now().toString(36)}`, "peer-pw");
+  const client = sdk.createClient({ baseUrl: hs.baseUrl, ...peerUser, logger: quietLogger() });
+  await client.initRustCrypto({ useIndexedDB: false });
+  const synced = new Promise((resolve) => client.once(sdk.ClientEvent.Sync, resolve));
+  await client.startClient({ initialSyncLimit: 0 });
+  await synced;
+  const { room_id: roomId } = await client.createRoom({
+    invite: [bot.userId],
+    initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+  });
+  // Plain messages in a second room keep the bot's syncs short: the SDK retries a failed upload per sync.
+  const { room_id: busyRoom } = await client.createRoom({ invite: [bot.userId] });
+  let busy = null;
+  let sent = 0;
+  return {
+    bot: { userId: bot.userId, localpart: bot.userId.slice(1).split(":")[0], password },
+    roomId,
+    async waitForJoin() {
+      for (let t = Date.now(); Date.now() - t < STEP_MS; ) {
+        if (client.getRoom(roomId)?.getMember(bot.userId)?.membership === "join") return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error("the bot did not join");
+    },
+    send: (text) => client.sendTextMessage(roomId, text),
+    keepBusy() {
+      busy ??= setInterval(() => client.sendTextMessage(busyRoom, `busy ${sent++}`).catch(() => {}), 250);
+    },
+    stop() {
+      clearInterval(busy);
+      client.stopClient();
+    },
+  };
+}
+
+/** The bot's first life: logs in with its fixed device id, joins, decrypts "hello 1", stops. */
+async function firstLife(peer, data) {
+  const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data });
+  const ready = await bot.waitFor((l) => l.event === "ready", "ready");
+  assert.equal(ready.deviceId, "ECHOBOT");
+  await bot.waitFor((l) => l.event === "joined" && l.roomId === peer.roomId, "join");
+  await peer.waitForJoin();
+  await peer.send("hello 1");
+  await bot.waitFor((l) => l.event === "message" && l.body === "hello 1", "hello 1 decrypted");
+  assert.notEqual(await bot.stop(), "alive", "the first life exits on SIGTERM");
+  return bot;
+}
+
+function devicesOf(userId, accessToken) {
+  return hs.api("GET", "/_matrix/client/v3/devices", { token: accessToken }).then((r) => r.devices.map((d) => d.device_id));
+}
+
+test("Guardian.start() in Node: the wasm from the package's files, no browser parts, stop() lets the process end", async () => {
+  const script = `
+    const { Guardian } = await import(${JSON.stringify(PKG)});
+    const before = globalThis.fetch;
+    const g = await Guardian.start({ prompt: false });
+    const out = { version: g.version, tapped: globalThis.fetch !== before, again: (await Guardian.start()) === g };
+    out.writer = await g.acquireWriter();
+    out.stolen = await g.acquireWriter({ mode: "steal" });
+    out.writerState = g.writer();
+    out.persistence = g.persistence();
+    out.prompt = g.openPrompt();
+    out.storeCheck = g.storeCheck();
+    const forensics = await g.journal().then((j) => ({ entries: j.entries.length }), (e) => ({ error: String(e) }));
+    out.journal = forensics;
+    await g.stop();
+    out.restored = globalThis.fetch === before;
+    out.restarted = (await Guardian.start()) !== g;
+    await (await Guardian.start()).stop();
+    console.log(JSON.stringify(out));`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const ended = await Promise.race([
+    new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+    new Promise((resolve) => setTimeout(resolve, 30_000, "alive")),
+  ]);
+  if (ended === "alive") child.kill("SIGKILL");
+  assert.equal(ended, 0, `the process ends by itself, cleanly\n${out}\n${err}`);
+  assert.equal(err, "", "no warnings or errors");
+  const r = JSON.parse(out.trim().split("\n").pop());
+  assert.match(r.version, /^\d+\.\d+\.\d+/);
+  assert.equal(r.tapped, true, "Node's global fetch (matrix-js-sdk's) is wrapped");
+  assert.equal(r.again, true, "one guardian per process");
+  assert.equal(r.writer, true);
+  assert.equal(r.stolen, true);
+  assert.deepEqual([r.writerState.mechanism, r.writerState.role, r.writerState.isWriter], ["process", "writer", true]);
+  assert.deepEqual([r.persistence.supported, r.persistence.outcome], [false, "unsupported"]);
+  assert.equal(r.prompt, false, "no prompt without a page");
+  assert.equal(r.storeCheck.verdict, "not-checked", "a bot's store is checked with checkBotStore()");
+  assert.equal(r.journal.entries, 0, "the journal (lazily loaded module) loads from the package's files too");
+  assert.equal(r.restored, true, "stop() puts Node's fetch back");
+  assert.equal(r.restarted, true, "start() after stop() starts a new guardian");
+});
+
+test("a bot whose store was wiped: the guardian signs the old device out, a new device logs in, 0 conflicting uploads, the peer's new message decrypts", async () => {
+  const peer = await startPeer("g");
+  const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
+  try {
+    const first = await firstLife(peer, data);
+    assert.equal(first.lines.find((l) => l.event === "guardian")?.verdict, "new-device", "a first start is a new device");
+    const oldToken = JSON.parse((await import("node:fs")).readFileSync(join(data, "session.json"), "utf8")).accessToken;
+    rmSync(data, { recursive: true, force: true }); // the data folder wiped; the store was in the process anyway
+    const since = hs.mark();
+    peer.keepBusy();
+
+    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data });
+    const check = await bot.waitFor((l) => l.event === "guardian" && l.verdict, "the store check");
+    assert.equal(check.verdict, "store-lost");
+    assert.equal(check.deviceId, "ECHOBOT");
+    assert.match(check.reason, /ECHOBOT.*on the server.*not there/);
+    const replaced = await bot.waitFor((l) => l.event === "guardian" && l.replaced, "the replacement");
+    assert.equal(replaced.replaced, "ECHOBOT");
+    assert.notEqual(replaced.deviceId, "ECHOBOT");
+    const ready = await bot.waitFor((l) => l.event === "ready", "ready");
+    assert.equal(ready.deviceId, replaced.deviceId);
+
+    await peer.send("hello 2");
+    await bot.waitFor((l) => l.event === "message" && l.body === "hello 2", "hello 2 decrypted on the new device");
+    assert.equal(hs.countRequests({ ...CONFLICTS, since }), 0, "no conflicting upload reached the server");
+    assert.equal(hs.countRequests({ ...CONFLICTS, user: peer.bot.userId }), 0);
+    assert.equal(bot.lines.filter((l) => l.event === "undecryptable").length, 0);
+
+    // The old device is gone from the server; its token too.
+    const newToken = JSON.parse((await import("node:fs")).readFileSync(join(data, "session.json"), "utf8")).accessToken;
+    const devices = await devicesOf(peer.bot.userId, newToken);
+    assert.ok(devices.includes(replaced.deviceId) && !devices.includes("ECHOBOT"), devices.join());
+    await assert.rejects(devicesOf(peer.bot.userId, oldToken), /401/);
+
+    assert.notEqual(await bot.stop(), "alive", "the guarded bot exits on SIGTERM by itself");
+    // The report says what happened, and nothing secret.
+    const { report } = bot.lines.find((l) => l.event === "report");
+    const text = JSON.stringify(report);
+    assert.match(text, /replace-device done/);
+    assert.match(text, /store-lost/);
+    for (const secret of [oldToken, newToken, peer.bot.password]) assert.ok(!bot.output.includes(secret), "no token or password in the bot's output");
+    assert.doesNotMatch(bot.output, /syt_/);
+  } finally {
+    peer.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test("the same bot without the guardian storms under its old device id and cannot read the peer's new message", async () => {
+  const peer = await startPeer("n");
+  const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
+  try {
+    await firstLife(peer, data);
+    rmSync(data, { recursive: true, force: true });
+    const since = hs.mark();
+    peer.keepBusy();
+    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data, flags: ["--no-guardian"] });
+    const ready = await bot.waitFor((l) => l.event === "ready", "ready");
+    assert.equal(ready.deviceId, "ECHOBOT", "the same device id, a blank store");
+    await hs.waitForRequests({ ...CONFLICTS, since }, 3, { timeout: STEP_MS });
+    await peer.send("hello 2");
+    const seen = await bot.waitFor((l) => (l.event === "message" && l.body === "hello 2") || (l.event === "undecryptable" && l.roomId === peer.roomId), "hello 2");
+    assert.equal(seen.event, "undecryptable", "the peer's message cannot be read");
+    assert.notEqual(await bot.stop(), "alive");
+  } finally {
+    peer.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test("watch only (no store check): the storm watch opens the breaker in Node as in the browser", async () => {
+  const peer = await startPeer("w");
+  const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
+  try {
+    await firstLife(peer, data);
+    rmSync(data, { recursive: true, force: true });
+    const since = hs.mark();
+    peer.keepBusy();
+    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data, flags: ["--watch-only"] });
+    await bot.waitFor((l) => l.event === "breaker-open", "the breaker opening");
+    const atOpen = hs.countRequests({ ...CONFLICTS, since });
+    assert.ok(atOpen >= 1, "the conflict the breaker saw came from the server");
+    assert.notEqual(await bot.stop(), "alive");
+    const { storm } = bot.lines.find((l) => l.event === "storm");
+    assert.equal(storm.breaker?.state ?? storm.state, "open", JSON.stringify(storm));
+  } finally {
+    peer.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+});
