@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     "no-guardian": { type: "boolean", default: false },
     // The guardian without the store check: only its storm watch and breaker (to see them at work).
     "watch-only": { type: "boolean", default: false },
+    // The client gets its own fetchFn (one that bypasses the global fetch), guarded with wrapFetch().
+    "fetch-fn": { type: "boolean", default: false },
   },
 });
 const homeserver = need("MCG_HOMESERVER");
@@ -49,6 +51,8 @@ function say(event, detail = {}) {
 if (useIndexedDB) await import("fake-indexeddb/auto");
 // In your bot: import { Guardian } from "matrix-crypto-guardian";
 const { Guardian } = await import(process.env.MCG_GUARDIAN_MODULE || "../../pkg/index.js");
+// A fetch of the bot's own, taken before the guardian wraps the global one (think: undici with a proxy).
+const ownFetch = globalThis.fetch.bind(globalThis);
 // Before the SDK makes its first request: the guardian wraps the global fetch matrix-js-sdk uses.
 const guardian = guarded ? await Guardian.start({ prompt: false }) : null;
 const sdk = await import("matrix-js-sdk");
@@ -98,7 +102,8 @@ if (guardian && !args["watch-only"]) {
 guardian?.addEventListener("breaker-open", (e) => say("breaker-open", { type: e.detail?.type ?? null }));
 
 // ---- the client ----
-const client = sdk.createClient({ baseUrl: homeserver, ...session, logger: quietLogger() });
+const fetchFn = args["fetch-fn"] ? (guardian ? guardian.wrapFetch(ownFetch) : ownFetch) : undefined;
+const client = sdk.createClient({ baseUrl: homeserver, ...session, fetchFn, logger: quietLogger() });
 guardian?.attach(client);
 await guardian?.acquireWriter(); // in Node: this process is the writer at once
 await client.initRustCrypto({ useIndexedDB });

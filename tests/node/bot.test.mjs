@@ -4,7 +4,7 @@
 // conflicting uploads that reached it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -120,6 +120,15 @@ async function startPeer(prefix) {
       throw new Error("the bot did not join");
     },
     send: (text) => client.sendTextMessage(roomId, text),
+    /** Until the peer's crypto knows the bot's device `deviceId` (its keys on the server, the device list synced). */
+    async waitForDevice(deviceId) {
+      for (let t = Date.now(); Date.now() - t < STEP_MS; ) {
+        const devices = (await client.getCrypto().getUserDeviceInfo([bot.userId], true)).get(bot.userId);
+        if (devices?.has(deviceId)) return;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      throw new Error(`the peer never saw device ${deviceId}`);
+    },
     keepBusy() {
       busy ??= setInterval(() => client.sendTextMessage(busyRoom, `busy ${sent++}`).catch(() => {}), 250);
     },
@@ -137,13 +146,14 @@ async function firstLife(peer, data) {
   assert.equal(ready.deviceId, "ECHOBOT");
   await bot.waitFor((l) => l.event === "joined" && l.roomId === peer.roomId, "join");
   await peer.waitForJoin();
+  await peer.waitForDevice("ECHOBOT");
   await peer.send("hello 1");
   await bot.waitFor((l) => l.event === "message" && l.body === "hello 1", "hello 1 decrypted");
   assert.notEqual(await bot.stop(), "alive", "the first life exits on SIGTERM");
   return bot;
 }
 
-function devicesOf(userId, accessToken) {
+function devicesOf(accessToken) {
   return hs.api("GET", "/_matrix/client/v3/devices", { token: accessToken }).then((r) => r.devices.map((d) => d.device_id));
 }
 
@@ -193,18 +203,34 @@ test("Guardian.start() in Node: the wasm from the package's files, no browser pa
   assert.equal(r.restarted, true, "start() after stop() starts a new guardian");
 });
 
-test("a bot whose store was wiped: the guardian signs the old device out, a new device logs in, 0 conflicting uploads, the peer's new message decrypts", async () => {
-  const peer = await startPeer("g");
+/**
+ * The bot's first life, its data folder wiped, then its second life with `flags` while the peer keeps it
+ * busy; `check` gets `{ peer, bot, first, since, oldToken, data }` (`since`: the log mark at the wipe).
+ */
+async function secondLife(prefix, flags, check) {
+  const peer = await startPeer(prefix);
   const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
   try {
     const first = await firstLife(peer, data);
-    assert.equal(first.lines.find((l) => l.event === "guardian")?.verdict, "new-device", "a first start is a new device");
-    const oldToken = JSON.parse((await import("node:fs")).readFileSync(join(data, "session.json"), "utf8")).accessToken;
+    const oldToken = sessionIn(data).accessToken;
     rmSync(data, { recursive: true, force: true }); // the data folder wiped; the store was in the process anyway
     const since = hs.mark();
     peer.keepBusy();
+    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data, flags });
+    await check({ peer, bot, first, since, oldToken, data });
+  } finally {
+    peer.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+}
 
-    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data });
+function sessionIn(data) {
+  return JSON.parse(readFileSync(join(data, "session.json"), "utf8"));
+}
+
+test("a bot whose store was wiped: the guardian signs the old device out, a new device logs in, 0 conflicting uploads, the peer's new message decrypts", () =>
+  secondLife("g", [], async ({ peer, bot, first, since, oldToken, data }) => {
+    assert.equal(first.lines.find((l) => l.event === "guardian")?.verdict, "new-device", "a first start is a new device");
     const check = await bot.waitFor((l) => l.event === "guardian" && l.verdict, "the store check");
     assert.equal(check.verdict, "store-lost");
     assert.equal(check.deviceId, "ECHOBOT");
@@ -215,6 +241,7 @@ test("a bot whose store was wiped: the guardian signs the old device out, a new 
     const ready = await bot.waitFor((l) => l.event === "ready", "ready");
     assert.equal(ready.deviceId, replaced.deviceId);
 
+    await peer.waitForDevice(replaced.deviceId);
     await peer.send("hello 2");
     await bot.waitFor((l) => l.event === "message" && l.body === "hello 2", "hello 2 decrypted on the new device");
     assert.equal(hs.countRequests({ ...CONFLICTS, since }), 0, "no conflicting upload reached the server");
@@ -222,34 +249,22 @@ test("a bot whose store was wiped: the guardian signs the old device out, a new 
     assert.equal(bot.lines.filter((l) => l.event === "undecryptable").length, 0);
 
     // The old device is gone from the server; its token too.
-    const newToken = JSON.parse((await import("node:fs")).readFileSync(join(data, "session.json"), "utf8")).accessToken;
-    const devices = await devicesOf(peer.bot.userId, newToken);
+    const newToken = sessionIn(data).accessToken;
+    const devices = await devicesOf(newToken);
     assert.ok(devices.includes(replaced.deviceId) && !devices.includes("ECHOBOT"), devices.join());
-    await assert.rejects(devicesOf(peer.bot.userId, oldToken), /401/);
+    await assert.rejects(devicesOf(oldToken), /401/);
 
     assert.notEqual(await bot.stop(), "alive", "the guarded bot exits on SIGTERM by itself");
     // The report says what happened, and nothing secret.
-    const { report } = bot.lines.find((l) => l.event === "report");
-    const text = JSON.stringify(report);
+    const text = JSON.stringify(bot.lines.find((l) => l.event === "report").report);
     assert.match(text, /replace-device done/);
     assert.match(text, /store-lost/);
     for (const secret of [oldToken, newToken, peer.bot.password]) assert.ok(!bot.output.includes(secret), "no token or password in the bot's output");
     assert.doesNotMatch(bot.output, /syt_/);
-  } finally {
-    peer.stop();
-    rmSync(data, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("the same bot without the guardian storms under its old device id and cannot read the peer's new message", async () => {
-  const peer = await startPeer("n");
-  const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
-  try {
-    await firstLife(peer, data);
-    rmSync(data, { recursive: true, force: true });
-    const since = hs.mark();
-    peer.keepBusy();
-    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data, flags: ["--no-guardian"] });
+test("the same bot without the guardian storms under its old device id and cannot read the peer's new message", () =>
+  secondLife("n", ["--no-guardian"], async ({ peer, bot, since }) => {
     const ready = await bot.waitFor((l) => l.event === "ready", "ready");
     assert.equal(ready.deviceId, "ECHOBOT", "the same device id, a blank store");
     await hs.waitForRequests({ ...CONFLICTS, since }, 3, { timeout: STEP_MS });
@@ -257,29 +272,18 @@ test("the same bot without the guardian storms under its old device id and canno
     const seen = await bot.waitFor((l) => (l.event === "message" && l.body === "hello 2") || (l.event === "undecryptable" && l.roomId === peer.roomId), "hello 2");
     assert.equal(seen.event, "undecryptable", "the peer's message cannot be read");
     assert.notEqual(await bot.stop(), "alive");
-  } finally {
-    peer.stop();
-    rmSync(data, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("watch only (no store check): the storm watch opens the breaker in Node as in the browser", async () => {
-  const peer = await startPeer("w");
-  const data = mkdtempSync(join(tmpdir(), "mcg-bot-"));
-  try {
-    await firstLife(peer, data);
-    rmSync(data, { recursive: true, force: true });
-    const since = hs.mark();
-    peer.keepBusy();
-    const bot = runBot({ user: peer.bot.localpart, password: peer.bot.password, data, flags: ["--watch-only"] });
+test("watch only (no store check), the client's own fetchFn wrapped: the storm watch opens the breaker and answers the retries locally", () =>
+  secondLife("w", ["--watch-only", "--fetch-fn"], async ({ peer, bot, since }) => {
     await bot.waitFor((l) => l.event === "breaker-open", "the breaker opening");
-    const atOpen = hs.countRequests({ ...CONFLICTS, since });
-    assert.ok(atOpen >= 1, "the conflict the breaker saw came from the server");
+    assert.ok(hs.countRequests({ ...CONFLICTS, since }) >= 1, "the conflict the breaker saw came from the server");
+    // The SDK retries the upload after each completed sync: six more syncs, six chances to storm.
+    const opened = hs.mark();
+    await hs.waitForRequests({ method: "GET", pathIncludes: "/sync", user: peer.bot.userId, since: opened }, 6, { timeout: STEP_MS });
     assert.notEqual(await bot.stop(), "alive");
     const { storm } = bot.lines.find((l) => l.event === "storm");
-    assert.equal(storm.breaker?.state ?? storm.state, "open", JSON.stringify(storm));
-  } finally {
-    peer.stop();
-    rmSync(data, { recursive: true, force: true });
-  }
-});
+    assert.equal(storm.breaker.state, "open", JSON.stringify(storm));
+    assert.ok(storm.breaker.localAnswers >= 1, `the SDK's retries were answered locally: ${JSON.stringify(storm.breaker)}`);
+    assert.equal(hs.countRequests({ ...CONFLICTS, since: opened }), 0, "while open, no conflicting upload reached the server");
+  }));
