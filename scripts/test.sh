@@ -53,7 +53,7 @@ run_engine_node() {
   if ! node22=$(bash scripts/node22.sh); then
     broken+=("engine node"); echo "engine node: 0 passed, 1 failed"; failed=$((failed + 1)); return
   fi
-  "$node22" --test --test-concurrency=1 --test-reporter=spec tests/node/ 2>&1 | tee "$logs/node.log"
+  "$node22" --test --test-concurrency=1 --test-reporter=spec tests/node/*.test.mjs 2>&1 | tee "$logs/node.log"
   [ "${PIPESTATUS[0]}" = 0 ] || broken+=("engine node")
   p=$(grep -Eo '^ℹ pass [0-9]+' "$logs/node.log" | awk '{print $3}' | tail -1)
   f=$(grep -Eo '^ℹ fail [0-9]+' "$logs/node.log" | awk '{print $3}' | tail -1)

@@ -12,7 +12,7 @@
 //     node examples/bot/bot.mjs [--data DIR] [--device ID] [--store indexeddb|memory] [--no-guardian]
 //
 // Output: one JSON object per line ({ event: "ready" | "message" | "undecryptable" | "guardian" | … }).
-// SIGINT/SIGTERM stop it; it then prints the guardian's redacted report and exits on its own.
+// SIGINT/SIGTERM stop it; it then prints the guardian's storm state and redacted report, and exits.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -56,6 +56,7 @@ const ownFetch = globalThis.fetch.bind(globalThis);
 // Before the SDK makes its first request: the guardian wraps the global fetch matrix-js-sdk uses.
 const guardian = guarded ? await Guardian.start({ prompt: false }) : null;
 const sdk = await import("matrix-js-sdk");
+(await import("matrix-js-sdk/lib/logger.js")).logger.setLevel("warn"); // the SDK's module-level debug chatter
 
 // ---- the session: the data folder's, else a password login with the configured device id ----
 mkdirSync(args.data, { recursive: true });
@@ -121,16 +122,18 @@ client.on(sdk.MatrixEventEvent.Decrypted, (event) => {
 client.once(sdk.ClientEvent.Sync, (state) => say("ready", { deviceId: client.getDeviceId(), sync: state, guardian: guarded }));
 await client.startClient({ initialSyncLimit: 0 });
 
-// ---- stopping: nothing of the guardian keeps the process alive, so it exits on its own ----
+// ---- stopping ----
 async function stop() {
   client.stopClient();
   if (guardian) {
     say("storm", { storm: guardian.storm() });
     const report = await guardian.report().catch((err) => ({ error: String(err) }));
     say("report", { report });
-    await guardian.stop();
+    await guardian.stop(); // nothing of the guardian is left to keep the process alive
   }
   say("stopped");
+  // matrix-js-sdk 43 leaves a few timers running after stopClient() (with or without the guardian): exit.
+  process.exit(0);
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
