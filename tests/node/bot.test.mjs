@@ -204,6 +204,72 @@ test("Guardian.start() in Node: the wasm from the package's files, no browser pa
   assert.equal(r.restarted, true, "start() after stop() starts a new guardian");
 });
 
+test("checkBotStore reads a real store and the server's real keys; replaceDevice refuses what is not a new device", async () => {
+  const password = "pw-check";
+  const { userId } = await hs.registerUser(`check${Date.now().toString(36)}`, password);
+  const script = `
+    import "fake-indexeddb/auto";
+    const { Guardian } = await import(${JSON.stringify(PKG)});
+    const sdk = await import("matrix-js-sdk");
+    (await import("matrix-js-sdk/lib/logger.js")).logger.setLevel("error");
+    const homeserver = process.env.HS;
+    const login = async (deviceId) => {
+      const r = await fetch(homeserver + "/_matrix/client/v3/login", { method: "POST", body: JSON.stringify({
+        type: "m.login.password", identifier: { type: "m.id.user", user: process.env.BOT_USER }, password: process.env.BOT_PASSWORD, device_id: deviceId }) });
+      return r.json();
+    };
+    const first = await login("PROBE");
+    const session = { homeserver, userId: first.user_id, deviceId: first.device_id, accessToken: first.access_token };
+    const g = await Guardian.start({ prompt: false });
+    const out = { first: await g.checkBotStore({ ...session, indexedDB }) };
+    const quiet = { trace() {}, debug() {}, info() {}, log() {}, warn() {}, error() {} };
+    const client = sdk.createClient({ baseUrl: homeserver, ...session, logger: { ...quiet, getChild: () => quiet } });
+    await client.initRustCrypto();
+    await client.startClient({ initialSyncLimit: 0 });
+    for (let i = 0; i < 300 && !out.uploaded; i++) {
+      const q = await fetch(homeserver + "/_matrix/client/v3/keys/query", { method: "POST", headers: { authorization: "Bearer " + session.accessToken },
+        body: JSON.stringify({ device_keys: { [session.userId]: ["PROBE"] } }) }).then((r) => r.json());
+      out.uploaded = q.device_keys?.[session.userId]?.PROBE?.keys?.["ed25519:PROBE"];
+      if (!out.uploaded) await new Promise((r) => setTimeout(r, 200));
+    }
+    out.healthy = await g.checkBotStore({ ...session, indexedDB });
+    out.inMemory = await g.checkBotStore({ ...session, indexedDB: null });
+    out.badToken = await g.checkBotStore({ ...session, accessToken: "not-a-token", indexedDB: null });
+    out.inMemoryAgain = await g.checkBotStore({ ...session, indexedDB: null });
+    client.stopClient();
+    out.sameDevice = await g.replaceDevice({ login: () => login("PROBE") }).then(() => "accepted", (e) => e.message);
+    out.afterRefusal = g.storeCheck().verdict;
+    out.journal = (await g.journal()).entries.map((e) => e.message).join(" | ");
+    await g.stop();
+    console.log(JSON.stringify(out));
+    process.exit(0); // matrix-js-sdk leaves timers after stopClient()`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: ROOT,
+    env: { ...process.env, HS: hs.baseUrl, BOT_USER: userId.slice(1).split(":")[0], BOT_PASSWORD: password },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, `${out}\n${err}`);
+  const r = JSON.parse(out.trim().split("\n").pop());
+  assert.equal(r.first.verdict, "new-device", "before the first upload the server has no keys for the device");
+  assert.ok(r.uploaded, "the client uploaded its keys");
+  assert.equal(r.healthy.verdict, "healthy");
+  assert.equal(r.healthy.account, "present", "the probe read the rust store's account key name through fake-indexeddb");
+  assert.equal(r.healthy.serverIdentity, r.uploaded);
+  assert.equal(r.inMemory.verdict, "store-lost", "an in-memory store starts blank while the server has the device's keys");
+  assert.equal(r.inMemory.serverIdentity, r.uploaded);
+  assert.equal(r.badToken.verdict, "unknown");
+  assert.match(r.badToken.reason, /401 \(M_UNKNOWN_TOKEN\)/);
+  assert.match(r.sameDevice, /PROBE again: a replacement needs a new device id/, "never a fake success");
+  assert.equal(r.afterRefusal, "store-lost", "uploads stay held after a refusal");
+  assert.match(r.journal, /replace-device stopped/);
+  assert.ok(!out.includes("syt_") && !err.includes("syt_"), "no token in the output");
+});
+
 /**
  * The bot's first life, its data folder wiped, then its second life with `flags` while the peer keeps it
  * busy; `check` gets `{ peer, bot, first, since, oldToken, data }` (`since`: the log mark at the wipe).
