@@ -328,6 +328,10 @@ export class Guardian extends EventTarget {
 
   /** Runs one remedy: "export-keys" {passphrase}, "sign-out" {clearAnyway?}, "repair", "continue", "snooze" {ms?}. */
   runRemedy(name, args = {}) {
+    if (name === "sign-out" && isNode()) {
+      // It clears browser storage and reloads the page; a bot's counterpart is replaceDevice().
+      return Promise.reject(new Error('matrix-crypto-guardian: "sign-out" is for pages; in Node.js use replaceDevice({ login })'));
+    }
     return this.#recovery ? this.#recovery.run(name, args) : Promise.reject(new Error("matrix-crypto-guardian: no recovery"));
   }
 

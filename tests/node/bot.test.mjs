@@ -171,6 +171,7 @@ test("Guardian.start() in Node: the wasm from the package's files, no browser pa
     out.persistence = g.persistence();
     out.prompt = g.openPrompt();
     out.storeCheck = g.storeCheck();
+    out.signOut = await g.runRemedy("sign-out").then(() => "ran", (e) => e.message);
     out.journal = await g.journal().then((j) => ({ signatures: j.entries.map((e) => e.signature) }), (e) => ({ error: String(e) }));
     await g.stop();
     out.restored = globalThis.fetch === before;
@@ -199,6 +200,7 @@ test("Guardian.start() in Node: the wasm from the package's files, no browser pa
   assert.deepEqual([r.persistence.supported, r.persistence.outcome], [false, "unsupported"]);
   assert.equal(r.prompt, false, "no prompt without a page");
   assert.equal(r.storeCheck.verdict, "not-checked", "a bot's store is checked with checkBotStore()");
+  assert.match(r.signOut, /in Node\.js use replaceDevice/, "the page's sign-out (clears browser storage, reloads) is refused");
   assert.ok(r.journal.signatures?.includes("writer-acquired"), `the journal (the lazily loaded module, from the package's files too): ${JSON.stringify(r.journal)}`);
   assert.equal(r.restored, true, "stop() puts Node's fetch back");
   assert.equal(r.restarted, true, "start() after stop() starts a new guardian");
