@@ -56,7 +56,7 @@ const ownFetch = globalThis.fetch.bind(globalThis);
 // Before the SDK makes its first request: the guardian wraps the global fetch matrix-js-sdk uses.
 const guardian = guarded ? await Guardian.start({ prompt: false }) : null;
 const sdk = await import("matrix-js-sdk");
-(await import("matrix-js-sdk/lib/logger.js")).logger.setLevel("warn"); // the SDK's module-level debug chatter
+quietSdkLogs((await import("matrix-js-sdk/lib/logger.js")).logger);
 
 // ---- the session: the data folder's, else a password login with the configured device id ----
 mkdirSync(args.data, { recursive: true });
@@ -137,6 +137,13 @@ async function stop() {
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
+
+/** The SDK's module-level logger keeps warnings and errors only (its child loggers take its method factory). */
+function quietSdkLogs(root) {
+  const methods = root.methodFactory;
+  root.methodFactory = (method, ...rest) => (method === "warn" || method === "error" ? methods(method, ...rest) : () => {});
+  root.rebuild();
+}
 
 /** matrix-js-sdk's logger, without the debug chatter (warnings and errors stay). */
 function quietLogger() {

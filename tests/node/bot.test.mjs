@@ -20,7 +20,10 @@ const CONFLICTS = { method: "POST", pathIncludes: "/keys/upload", status: 400 };
 // Limits, not measurements: a loaded 2-core machine compiles matrix-sdk-crypto-wasm slowly.
 const STEP_MS = 60_000;
 
-logger.setLevel("warn"); // the peer's SDK chatter
+// The peer's SDK chatter: child loggers (created later at debug level) take the root's method factory.
+const sdkMethods = logger.methodFactory;
+logger.methodFactory = (method, ...rest) => (method === "warn" || method === "error" ? sdkMethods(method, ...rest) : () => {});
+logger.rebuild();
 let hs;
 before(async () => {
   hs = await startHomeserver();
