@@ -103,8 +103,9 @@ export type LogoutOutcome =
 
 /** Detail of the "remedy" event: one step of a remedy (journaled). */
 export interface RemedyEventDetail {
-  remedy: RemedyName;
-  /** started | progress | drained | stopped | repaired | working | done | logout | logout-answered | clear-anyway | clearing | kept | refused */
+  /** "replace-device": Node.js, `replaceDevice()` (phases started, logout, logout-answered, login, stopped, done). */
+  remedy: RemedyName | "replace-device";
+  /** started | progress | drained | stopped | repaired | working | done | logout | logout-answered | login | clear-anyway | clearing | kept | refused */
   phase: string;
   /** `${remedy} ${phase}`, for the journal. */
   action: string;
