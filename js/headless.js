@@ -10,6 +10,7 @@
 // tests already say so); nothing in this file keeps the process alive.
 import { databaseNames, storeProber } from "./store-probe.js";
 import { hsCall } from "./remedies.js";
+import { installFetchTap } from "./fetch-tap.js";
 
 /** True in Node.js (not in a browser page or worker, even one that polyfills `process`). */
 export function isNode() {
@@ -162,6 +163,83 @@ export async function replaceDevice(old, login, m, emit) {
     throw new Error(`matrix-crypto-guardian: ${refused}`);
   }
   return { session: fresh, oldDeviceId: old.deviceId, newDeviceId: fresh.deviceId };
+}
+
+/**
+ * The Guardian's Node.js surface for bots: checkBotStore(), replaceDevice(), wrapFetch(). `ctx` is the
+ * guardian's side: `{ module(), emit(events), cryptoStores, uploadHandler(), storeCheck(), setStoreCheck(c),
+ * holdUploads(), letUploadsGo() }`. The bot's session (token included) is kept here, in memory only, for
+ * replaceDevice().
+ */
+export class BotHost {
+  #ctx;
+  #bot = null;
+  #wrappedTaps = [];
+
+  constructor(ctx) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * `{ homeserver, userId, deviceId, accessToken, indexedDB, cryptoStores? }` → the model's verdict
+   * `{ verdict: "new-device" | "healthy" | "store-lost" | "unknown", … }` (also the guardian's storeCheck()).
+   * On "store-lost": a `store-lost` event, and key uploads held until replaceDevice() or
+   * continueDespiteStoreLoss().
+   */
+  async check(bot) {
+    for (const k of ["homeserver", "userId", "deviceId", "accessToken"]) {
+      if (typeof bot?.[k] !== "string" || bot[k] === "") throw new TypeError(`matrix-crypto-guardian: checkBotStore needs { ${k} }`);
+    }
+    const target = { ...bot, indexedDB: bot.indexedDB ?? null, cryptoStores: bot.cryptoStores || this.#ctx.cryptoStores };
+    const check = await checkBotStore(target, await this.#ctx.module());
+    this.#bot = target;
+    this.#ctx.setStoreCheck(check);
+    if (check.verdict === "store-lost") {
+      this.#ctx.holdUploads();
+      this.#ctx.emit([{ type: "store-lost", detail: structuredClone(check) }]);
+    }
+    return structuredClone(check);
+  }
+
+  /**
+   * After check() said "store-lost": replaceDevice() below, each step a `remedy` event (journaled). Once the
+   * model accepts the new device the held uploads go on and storeCheck() is `{ verdict: "replaced", … }`.
+   */
+  async replace({ login } = {}) {
+    if (typeof login !== "function") throw new TypeError("matrix-crypto-guardian: replaceDevice needs { login }");
+    const lost = this.#ctx.storeCheck();
+    if (!this.#bot || lost.verdict !== "store-lost") {
+      throw new Error("matrix-crypto-guardian: replaceDevice follows a checkBotStore() that found a store loss");
+    }
+    const emit = (phase, extra = {}) =>
+      this.#ctx.emit([{ type: "remedy", detail: { remedy: "replace-device", phase, action: `replace-device ${phase}`, at: Date.now(), ...extra } }]);
+    emit("started", { deviceId: this.#bot.deviceId, reason: lost.reason });
+    const out = await replaceDevice(this.#bot, login, await this.#ctx.module(), emit);
+    this.#bot = { ...this.#bot, ...out.session };
+    const session = { userId: out.session.userId, deviceId: out.newDeviceId, homeserver: this.#bot.homeserver };
+    this.#ctx.setStoreCheck({ verdict: "replaced", session, replacedDevice: out.oldDeviceId });
+    emit("done", { oldDeviceId: out.oldDeviceId, newDeviceId: out.newDeviceId, reason: `device ${out.oldDeviceId} signed out, new device ${out.newDeviceId}` });
+    this.#ctx.letUploadsGo();
+    return out;
+  }
+
+  /** A client's own fetchFn, tapped like the global fetch (one that calls the global fetch is guarded already). */
+  wrapFetch(fetchFn) {
+    if (typeof fetchFn !== "function") throw new TypeError("matrix-crypto-guardian: wrapFetch expects a function");
+    const globalTap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
+    if (fetchFn === globalThis.fetch || fetchFn === globalTap?.original) return globalThis.fetch;
+    const scope = { fetch: fetchFn };
+    const tap = installFetchTap(scope);
+    tap.attach(this.#ctx.uploadHandler());
+    this.#wrappedTaps.push(tap);
+    return scope.fetch;
+  }
+
+  /** Guardian.stop(): the wrapped fetchFns call through untouched; the session is forgotten. */
+  stop() {
+    for (const tap of this.#wrappedTaps.splice(0)) tap.uninstall();
+    this.#bot = null;
+  }
 }
 
 /** Puts the console methods back (the tap's wrappers keep the originals), where they are still ours. */

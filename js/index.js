@@ -17,7 +17,7 @@ import { snapshotSession, startPersistence } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
-import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, checkBotStore, replaceDevice, uninstallConsoleTap } from "./headless.js";
+import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel.js";
@@ -106,8 +106,7 @@ export class Guardian extends EventTarget {
   #uploadsHeld = null;
   #diagnostics = null;
   #recovery = null;
-  #bot = null; // a bot's session for replaceDevice() (Node), token included: memory only
-  #wrappedTaps = [];
+  #bots; // Node.js: checkBotStore / replaceDevice / wrapFetch (js/headless.js)
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -168,6 +167,16 @@ export class Guardian extends EventTarget {
     } catch {
       // Fail open: the guardian works without its journal.
     }
+    this.#bots = new BotHost({
+      module: () => this.#forensicsModule(),
+      emit: (events) => this.#emit(events),
+      cryptoStores: options.cryptoStores,
+      uploadHandler: () => this.#uploadHandler(),
+      storeCheck: () => this.#storeCheck,
+      setStoreCheck: (check) => (this.#storeCheck = check),
+      holdUploads: () => (this.#uploadsHeld ??= new Promise((resolve) => (this.#releaseUploads = resolve))),
+      letUploadsGo: () => this.#letUploadsGo(),
+    });
     this.#recovery = new RecoveryFlow(this, {
       options: this.#options,
       core: this.#core,
@@ -389,68 +398,21 @@ export class Guardian extends EventTarget {
     return d ? { journal: d.journalState(), keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
   }
 
-  // ---- Node.js bots (js/headless.js, docs/integration-node.md) ----
+  // ---- Node.js bots: the work is js/headless.js's (BotHost); docs/integration-node.md ----
 
-  /**
-   * A bot's store-loss check, before its client's first upload (before `initRustCrypto()`): `{ homeserver,
-   * userId, deviceId, accessToken, indexedDB }`, `indexedDB` being the IDBFactory the SDK will use (e.g.
-   * fake-indexeddb's) or null for an in-memory store. Resolves to `{ verdict: "new-device" | "healthy" |
-   * "store-lost" | "unknown", … }` (also storeCheck()). On "store-lost" key uploads are held until
-   * replaceDevice() or continueDespiteStoreLoss(). The token is kept in memory for replaceDevice() only.
-   */
-  async checkBotStore(bot) {
-    for (const k of ["homeserver", "userId", "deviceId", "accessToken"]) {
-      if (typeof bot?.[k] !== "string" || bot[k] === "") throw new TypeError(`matrix-crypto-guardian: checkBotStore needs { ${k} }`);
-    }
-    const target = { ...bot, indexedDB: bot.indexedDB ?? null, cryptoStores: bot.cryptoStores || this.#options.cryptoStores };
-    const check = await checkBotStore(target, await this.#forensicsModule());
-    this.#bot = target;
-    this.#storeCheck = check;
-    if (check.verdict === "store-lost" && !this.#uploadsHeld) {
-      this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
-      this.#emit([{ type: "store-lost", detail: structuredClone(check) }]);
-    }
-    return structuredClone(check);
+  /** A bot's store-loss check before its first upload: `{ homeserver, userId, deviceId, accessToken, indexedDB }`. */
+  checkBotStore(bot) {
+    return this.#bots.check(bot);
   }
 
-  /**
-   * The headless remedy after checkBotStore() said "store-lost": signs the old device out on the server,
-   * then `login({ userId, oldDeviceId })` (the host's) logs in a new device and resolves to `{ userId,
-   * deviceId, accessToken }`. Once the model accepts it (old device signed out, a new device id without keys
-   * on the server) the held uploads go on. Resolves to `{ session, oldDeviceId, newDeviceId }`; rejects with
-   * the reason otherwise (uploads stay held). Each step is a `remedy` event (and in the journal).
-   */
-  async replaceDevice({ login } = {}) {
-    if (typeof login !== "function") throw new TypeError("matrix-crypto-guardian: replaceDevice needs { login }");
-    if (!this.#bot || this.#storeCheck.verdict !== "store-lost") {
-      throw new Error("matrix-crypto-guardian: replaceDevice follows a checkBotStore() that found a store loss");
-    }
-    const emit = (phase, extra = {}) =>
-      this.#emit([{ type: "remedy", detail: { remedy: "replace-device", phase, action: `replace-device ${phase}`, at: Date.now(), ...extra } }]);
-    emit("started", { deviceId: this.#bot.deviceId, reason: this.#storeCheck.reason });
-    const out = await replaceDevice(this.#bot, login, await this.#forensicsModule(), emit);
-    this.#bot = { ...this.#bot, ...out.session };
-    this.#storeCheck = { verdict: "replaced", session: { userId: out.session.userId, deviceId: out.newDeviceId, homeserver: this.#bot.homeserver }, replacedDevice: out.oldDeviceId };
-    emit("done", { oldDeviceId: out.oldDeviceId, newDeviceId: out.newDeviceId, reason: `device ${out.oldDeviceId} signed out, new device ${out.newDeviceId}` });
-    this.#releaseUploads?.();
-    this.#releaseUploads = null;
-    this.#uploadsHeld = null;
-    return out;
+  /** After checkBotStore() found a store loss: signs the old device out, `login()` (the host's) logs a new one in. */
+  replaceDevice(options) {
+    return this.#bots.replace(options);
   }
 
-  /**
-   * Guards a client's own `fetchFn` (`createClient({ fetchFn: guardian.wrapFetch(myFetch) })`) like the
-   * global fetch. Only for a fetchFn that does not call the global fetch itself (that one is guarded already).
-   */
+  /** Guards a client's own `fetchFn` like the global fetch (`createClient({ fetchFn: guardian.wrapFetch(f) })`). */
   wrapFetch(fetchFn) {
-    if (typeof fetchFn !== "function") throw new TypeError("matrix-crypto-guardian: wrapFetch expects a function");
-    const globalTap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
-    if (fetchFn === globalThis.fetch || fetchFn === globalTap?.original) return globalThis.fetch;
-    const scope = { fetch: fetchFn };
-    const tap = installFetchTap(scope);
-    tap.attach(this.#uploadHandler());
-    this.#wrappedTaps.push(tap);
-    return scope.fetch;
+    return this.#bots.wrapFetch(fetchFn);
   }
 
   /**
@@ -460,15 +422,18 @@ export class Guardian extends EventTarget {
    */
   async stop() {
     globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
-    for (const tap of this.#wrappedTaps.splice(0)) tap.uninstall();
+    this.#bots.stop();
     uninstallConsoleTap(globalThis);
+    this.#letUploadsGo();
+    this.releaseWriter();
+    await this.flushJournal().catch(() => {});
+    starting = null;
+  }
+
+  #letUploadsGo() {
     this.#releaseUploads?.();
     this.#releaseUploads = null;
     this.#uploadsHeld = null;
-    this.releaseWriter();
-    this.#bot = null;
-    await this.flushJournal().catch(() => {});
-    starting = null;
   }
 
   #emit(events) {

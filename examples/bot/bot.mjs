@@ -132,7 +132,8 @@ async function stop() {
     await guardian.stop(); // nothing of the guardian is left to keep the process alive
   }
   say("stopped");
-  // matrix-js-sdk 43 leaves a few timers running after stopClient() (with or without the guardian): exit.
+  // matrix-js-sdk 43 leaves timers after stopClient(), with or without the guardian (its capability poll,
+  // every request's timeout): without this the process would linger for minutes.
   process.exit(0);
 }
 process.once("SIGTERM", stop);
