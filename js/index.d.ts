@@ -138,29 +138,32 @@ export interface SessionFacts {
   homeserver: string | null;
 }
 
-/** `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start. */
+/**
+ * `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start (a page) or by
+ * `checkBotStore()` (Node.js), which has the same shapes plus `new-device`, and `replaced` after `replaceDevice()`.
+ */
 export type StoreCheck =
   | { verdict: "not-checked" }
   | { verdict: "no-session" }
-  /** `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store). */
-  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown" }
+  /**
+   * `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store).
+   * `serverIdentity` (Node.js): the device's ed25519 key on the server.
+   */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; serverIdentity?: string }
   /**
    * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
-   * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
+   * account (both empty in Node.js for an in-memory store); `knownIdentity`: the ed25519 key this device had —
+   * in a page the one the guardian saw it upload before (its sentinel), in Node.js the one on the server.
    */
   | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string }
   | { verdict: "unknown"; session: SessionFacts; reason: string }
-  | BotStoreCheck
-  /** After `replaceDevice()`: the session is the new device's. */
+  /** Node.js: the server has no keys for the device yet (a first start); `store`: the database there, if any. */
+  | { verdict: "new-device"; session: SessionFacts; store: string | null }
+  /** Node.js, after `replaceDevice()`: the session is the new device's. */
   | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
 
-/** Node.js: `checkBotStore()`'s verdict (src/model/bot.rs); `store` null for an in-memory store. */
-export type BotStoreCheck =
-  | { verdict: "new-device"; session: SessionFacts; store: string | null }
-  /** `serverIdentity`: the device's ed25519 key on the server. */
-  | { verdict: "healthy"; session: SessionFacts; store: string | null; account: "present" | "unknown"; serverIdentity: string }
-  | { verdict: "store-lost"; session: SessionFacts; store: string | null; serverIdentity: string; reason: string }
-  | { verdict: "unknown"; session: SessionFacts; reason: string };
+/** Node.js: `checkBotStore()`'s verdict (src/model/bot.rs). */
+export type BotStoreCheck = Extract<StoreCheck, { verdict: "new-device" | "healthy" | "store-lost" | "unknown" }>;
 
 /** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses, or null for an in-memory store. */
 export interface BotSession {

@@ -91,7 +91,7 @@ try {
 // ---- the guardian's check, before the crypto store is opened and anything is uploaded ----
 if (guardian && !args["watch-only"]) {
   const check = await guardian.checkBotStore({ homeserver, ...session, indexedDB: useIndexedDB ? globalThis.indexedDB : null });
-  say("guardian", { verdict: check.verdict, deviceId: session.deviceId, reason: check.reason ?? null });
+  say("guardian", { verdict: check.verdict, deviceId: session.deviceId, reason: check.reason ?? null, missing: check.missing ?? null });
   if (check.verdict === "store-lost") {
     // Unattended: the old device is signed out on the server, then we log in a new one (no device id:
     // the server picks a new one).

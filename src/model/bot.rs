@@ -56,18 +56,22 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
     }
 }
 
-/// The verdict for a bot's store, before its first upload.
+/// The verdict for a bot's store, before its first upload. `healthy`, `store-lost` and `unknown` have the page
+/// check's shapes ([`super::store_loss::StoreCheck`]), so a host reads both alike.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(test, derive(serde::Serialize))]
 #[cfg_attr(test, serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase"))]
 pub enum BotStoreCheck {
     /// The server has no keys for this device: the SDK will create and upload them, nothing to collide with.
     NewDevice { session: SessionFacts, store: Option<String> },
-    /// The device's keys are on the server and the store holds an account (or cannot tell: `account`).
-    Healthy { session: SessionFacts, store: Option<String>, account: AccountPresence, server_identity: String },
+    /// The device's keys are on the server and its store (always a database: an in-memory store starts
+    /// empty) holds an account, or cannot tell (`account`).
+    Healthy { session: SessionFacts, store: String, account: AccountPresence, server_identity: String },
     /// The device's keys are on the server, the store has no account: the SDK would publish a new identity
-    /// under the old device id. `store`: the database looked at (`None`: an in-memory store).
-    StoreLost { session: SessionFacts, store: Option<String>, server_identity: String, reason: String },
+    /// under the old device id. `missing`: the database names looked for when none is there; `empty_store`:
+    /// the database there without an account (both empty/none: an in-memory store); `known_identity`: the
+    /// device's ed25519 key on the server.
+    StoreLost { session: SessionFacts, missing: Vec<String>, empty_store: Option<String>, known_identity: Option<String>, reason: String },
     /// The server's answer could not be read: no verdict.
     Unknown { session: SessionFacts, reason: String },
 }
@@ -97,8 +101,8 @@ pub fn check_bot_store(session: SessionFacts, store: &BotStore, server: &ServerD
         ServerDevice::NoKeys => return BotStoreCheck::NewDevice { session, store: name },
         ServerDevice::HasKeys { ed25519 } => ed25519.clone(),
     };
-    if account != AccountPresence::Absent {
-        return BotStoreCheck::Healthy { session, store: name, account, server_identity };
+    if let (Some(store), true) = (&name, account != AccountPresence::Absent) {
+        return BotStoreCheck::Healthy { session, store: store.clone(), account, server_identity };
     }
     let where_ = match (store, &name) {
         (BotStore::Memory, _) => "its crypto store is in memory and so starts empty".to_owned(),
@@ -119,7 +123,11 @@ pub fn check_bot_store(session: SessionFacts, store: &BotStore, server: &ServerD
         ": starting the SDK would publish a new identity under the same device id",
     ]
     .concat();
-    BotStoreCheck::StoreLost { session, store: name, server_identity, reason }
+    let missing = match (store, &name) {
+        (BotStore::IndexedDb { crypto_stores, .. }, None) => crypto_stores.clone(),
+        _ => Vec::new(),
+    };
+    BotStoreCheck::StoreLost { session, missing, empty_store: name, known_identity: Some(server_identity), reason }
 }
 
 /// The headless remedy's checks on the device the host logged in through its callback: the old device
@@ -146,9 +154,9 @@ pub fn accept_replacement(old: &SessionFacts, logout: &LogoutOutcome, new: &Sess
 
 // ---- JSON shapes (what js/headless.js reads; pinned to serde's below) ----
 
-/// `{ verdict: "new-device", session, store }`, `{ verdict: "healthy", session, store, account,
-/// serverIdentity }`, `{ verdict: "store-lost", session, store, serverIdentity, reason }`,
-/// `{ verdict: "unknown", session, reason }` (`store`: null for an in-memory store).
+/// `{ verdict: "new-device", session, store }` (`store`: null when none is there or in memory),
+/// `{ verdict: "healthy", session, store, account, serverIdentity }`, `{ verdict: "store-lost", session,
+/// missing, emptyStore, knownIdentity, reason }`, `{ verdict: "unknown", session, reason }`.
 impl ToJson for BotStoreCheck {
     fn to_json(&self) -> Value {
         let verdict = self.verdict().into();
@@ -159,15 +167,16 @@ impl ToJson for BotStoreCheck {
             BotStoreCheck::Healthy { session, store, account, server_identity } => json::object([
                 ("verdict", verdict),
                 ("session", session.to_json()),
-                ("store", store.as_deref().into()),
+                ("store", store.as_str().into()),
                 ("account", account.to_json()),
                 ("serverIdentity", server_identity.as_str().into()),
             ]),
-            BotStoreCheck::StoreLost { session, store, server_identity, reason } => json::object([
+            BotStoreCheck::StoreLost { session, missing, empty_store, known_identity, reason } => json::object([
                 ("verdict", verdict),
                 ("session", session.to_json()),
-                ("store", store.as_deref().into()),
-                ("serverIdentity", server_identity.as_str().into()),
+                ("missing", missing.clone().into()),
+                ("emptyStore", empty_store.as_deref().into()),
+                ("knownIdentity", known_identity.as_deref().into()),
                 ("reason", reason.as_str().into()),
             ]),
             BotStoreCheck::Unknown { session, reason } => {
@@ -240,16 +249,18 @@ mod tests {
         let server = ServerDevice::HasKeys { ed25519: "ED".into() };
         // In memory: every restart is a blank store.
         let lost = check_bot_store(bot("BOT"), &BotStore::Memory, &server);
-        let BotStoreCheck::StoreLost { store, server_identity, reason, .. } = &lost else { panic!("{lost:?}") };
-        assert_eq!((store, server_identity.as_str()), (&None, "ED"));
+        let BotStoreCheck::StoreLost { missing, empty_store, known_identity, reason, .. } = &lost else { panic!("{lost:?}") };
+        assert_eq!((missing.len(), empty_store, known_identity.as_deref()), (0, &None, Some("ED")));
         assert!(reason.contains("BOT") && reason.contains("in memory") && reason.contains("ED"), "{reason}");
         // The data folder wiped: the database is not there.
         let wiped = check_bot_store(bot("BOT"), &idb(&[], None), &server);
-        let BotStoreCheck::StoreLost { reason, .. } = &wiped else { panic!("{wiped:?}") };
+        let BotStoreCheck::StoreLost { missing, reason, .. } = &wiped else { panic!("{wiped:?}") };
         assert!(reason.contains("wiped"), "{reason}");
+        assert_eq!(missing, &vec!["matrix-js-sdk::matrix-sdk-crypto".to_string()]);
         // There, but without an account (recreated blank).
         let blank = check_bot_store(bot("BOT"), &idb(&["matrix-js-sdk::matrix-sdk-crypto"], core_keys(&[])), &server);
-        assert_eq!(blank.verdict(), "store-lost");
+        let BotStoreCheck::StoreLost { missing, empty_store, .. } = &blank else { panic!("{blank:?}") };
+        assert_eq!((missing.len(), empty_store.as_deref()), (0, Some("matrix-js-sdk::matrix-sdk-crypto")));
     }
 
     #[test]
@@ -294,8 +305,15 @@ mod tests {
         let checks = [
             BotStoreCheck::NewDevice { session: bot("B"), store: None },
             BotStoreCheck::NewDevice { session: bot("B"), store: Some("s".into()) },
-            BotStoreCheck::Healthy { session: bot("B"), store: Some("s".into()), account: AccountPresence::Unknown, server_identity: "E".into() },
-            BotStoreCheck::StoreLost { session: bot("B"), store: None, server_identity: "E".into(), reason: "r \"q\"\n".into() },
+            BotStoreCheck::Healthy { session: bot("B"), store: "s".into(), account: AccountPresence::Unknown, server_identity: "E".into() },
+            BotStoreCheck::StoreLost {
+                session: bot("B"),
+                missing: vec!["m".into()],
+                empty_store: None,
+                known_identity: Some("E".into()),
+                reason: "r \"q\"\n".into(),
+            },
+            BotStoreCheck::StoreLost { session: bot("B"), missing: vec![], empty_store: Some("s".into()), known_identity: None, reason: "r".into() },
             BotStoreCheck::Unknown { session: bot("B"), reason: "why".into() },
         ];
         for c in &checks {

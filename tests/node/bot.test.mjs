@@ -266,7 +266,8 @@ test("checkBotStore reads a real store and the server's real keys; replaceDevice
   assert.equal(r.healthy.account, "present", "the probe read the rust store's account key name through fake-indexeddb");
   assert.equal(r.healthy.serverIdentity, r.uploaded);
   assert.equal(r.inMemory.verdict, "store-lost", "an in-memory store starts blank while the server has the device's keys");
-  assert.equal(r.inMemory.serverIdentity, r.uploaded);
+  assert.equal(r.inMemory.knownIdentity, r.uploaded, "the identity the server has for the device");
+  assert.deepEqual([r.inMemory.missing, r.inMemory.emptyStore], [[], null]);
   assert.equal(r.badToken.verdict, "unknown");
   assert.match(r.badToken.reason, /401 \(M_UNKNOWN_TOKEN\)/);
   assert.match(r.sameDevice, /PROBE again: a replacement needs a new device id/, "never a fake success");
@@ -307,6 +308,7 @@ test("a bot whose store was wiped: the guardian signs the old device out, a new 
     assert.equal(check.verdict, "store-lost");
     assert.equal(check.deviceId, "ECHOBOT");
     assert.match(check.reason, /ECHOBOT.*on the server.*not there/);
+    assert.deepEqual(check.missing, ["matrix-js-sdk::matrix-sdk-crypto"], "the data folder's store is gone");
     const replaced = await bot.waitFor((l) => l.event === "guardian" && l.replaced, "the replacement");
     assert.equal(replaced.replaced, "ECHOBOT");
     assert.notEqual(replaced.deviceId, "ECHOBOT");
