@@ -24,6 +24,13 @@ export async function typed(client: { getUserId(): string | null; getDeviceId():
   } catch (err) {
     if (err instanceof GuardianOptionError) console.log(err.option, err.message);
   }
+  // Node.js bots (docs/integration-node.md)
+  const bot = await guardian.checkBotStore({ homeserver: "https://hs", userId: "@b:hs", deviceId: "B", accessToken: "t", indexedDB: null });
+  if (bot.verdict === "store-lost") {
+    const { session, newDeviceId } = await guardian.replaceDevice({ login: async () => ({ userId: "@b:hs", deviceId: "C", accessToken: "u" }) });
+    console.log(bot.knownIdentity, session.accessToken.length, newDeviceId, guardian.wrapFetch(fetch));
+  }
+  await guardian.stop();
   const g = window.matrixCryptoGuardian;
   if (g && "storm" in g) g.storm();
   document.addEventListener("matrix-crypto-guardian:ready", (e) => e.detail.storm());
