@@ -264,6 +264,7 @@ export class Diagnostics {
       this.#saveTimer = null;
       this.flush();
     }, wait);
+    this.#saveTimer?.unref?.(); // Node: never what keeps a bot's process alive (Guardian.stop() flushes)
   }
 
   /** Writes the journal now if it changed; resolves when written (never rejects). */

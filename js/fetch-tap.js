@@ -80,7 +80,12 @@ async function requestBodyText(input, init) {
 }
 
 function withTimeout(promise, ms) {
-  return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, ms, undefined))]);
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+    timer?.unref?.(); // Node: a pending wait never keeps a bot's process alive
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -117,6 +122,12 @@ export function installFetchTap(scope = globalThis) {
     },
     get attached() {
       return handler !== null;
+    },
+    /** Guardian.stop(): the scope's fetch back as it was (if nobody wrapped it since), no handler. */
+    uninstall() {
+      tap.abandon();
+      if (scope.fetch === fetchWithGuardian) scope.fetch = original;
+      if (scope[TAP_KEY] === tap) delete scope[TAP_KEY];
     },
   };
 

@@ -106,8 +106,9 @@ export type LogoutOutcome =
 
 /** Detail of the "remedy" event: one step of a remedy (journaled). */
 export interface RemedyEventDetail {
-  remedy: RemedyName;
-  /** started | progress | drained | stopped | repaired | working | done | logout | logout-answered | clear-anyway | clearing | kept | refused */
+  /** "replace-device": Node.js, `replaceDevice()` (phases started, logout, logout-answered, login, stopped, done). */
+  remedy: RemedyName | "replace-device";
+  /** started | progress | drained | stopped | repaired | working | done | logout | logout-answered | login | clear-anyway | clearing | kept | refused */
   phase: string;
   /** `${remedy} ${phase}`, for the journal. */
   action: string;
@@ -140,20 +141,52 @@ export interface SessionFacts {
   homeserver: string | null;
 }
 
-/** `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start. */
+/**
+ * `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start (a page) or by
+ * `checkBotStore()` (Node.js), which has the same shapes plus `new-device`, and `replaced` after `replaceDevice()`.
+ */
 export type StoreCheck =
   | { verdict: "not-checked" }
   | { verdict: "no-session" }
-  /** `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store). */
-  /** `others`: crypto stores of this origin that hold other accounts (a multi-account profile); never this session's. */
-  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others: string[] }
+  /**
+   * `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store).
+   * `others` (pages): crypto stores of this origin that hold other accounts (a multi-account profile); never this session's.
+   * `serverIdentity` (Node.js): the device's ed25519 key on the server.
+   */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others?: string[]; serverIdentity?: string }
   /**
    * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
-   * account; `knownIdentity`: the ed25519 key the guardian saw this device upload before (its sentinel).
+   * account (both empty in Node.js for an in-memory store); `knownIdentity`: the ed25519 key this device had —
+   * in a page the one the guardian saw it upload before (its sentinel), in Node.js the one on the server.
    */
-  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others: string[] }
+  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others?: string[] }
   /** The check could not tell (a store it could not attribute, or no database list): no hold, no prompt. */
-  | { verdict: "unknown"; session: SessionFacts; reason: string; others: string[] };
+  | { verdict: "unknown"; session: SessionFacts; reason: string; others?: string[] }
+  /** Node.js: the server has no keys for the device yet (a first start); `store`: the database there, if any. */
+  | { verdict: "new-device"; session: SessionFacts; store: string | null }
+  /** Node.js, after `replaceDevice()`: the session is the new device's. */
+  | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
+
+/** Node.js: `checkBotStore()`'s verdict (src/model/bot.rs). */
+export type BotStoreCheck = Extract<StoreCheck, { verdict: "new-device" | "healthy" | "store-lost" | "unknown" }>;
+
+/** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses, or null for an in-memory store. */
+export interface BotSession {
+  homeserver: string;
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+  indexedDB: IDBFactory | null;
+  /** The store's database names (default ["matrix-js-sdk::matrix-sdk-crypto"]). */
+  cryptoStores?: string[];
+}
+
+/** Node.js: the session a `replaceDevice()` login resolves to (matrix-js-sdk's snake_case login answer works too). */
+export interface NewDeviceSession {
+  userId: string;
+  deviceId: string;
+  accessToken: string;
+}
 
 /** `guardian.persistence()` and the detail of "persistence". */
 export interface PersistenceState {
@@ -224,7 +257,7 @@ export interface ConflictSummary {
 }
 
 export type WriterMode = "wait" | "ifAvailable" | "steal";
-export type WriterMechanism = "web-locks" | "lease";
+export type WriterMechanism = "web-locks" | "lease" | "process"; // "process": Node.js (one process, one writer)
 export type WriterRole = "idle" | "waiting" | "writer" | "lost";
 
 /** Who writes, from the tab census over BroadcastChannel. */
@@ -337,6 +370,16 @@ export declare class Guardian extends EventTarget {
   writer(): WriterState;
   /** Roll call of this session's tabs (about 200 ms); null before acquireWriter(). */
   writerCensus(): Promise<WriterCensus | null>;
+  /** Node.js: a bot's store-loss check before its first upload (docs/integration-node.md). On "store-lost"
+   *  key uploads are held until `replaceDevice()` or `continueDespiteStoreLoss()`. */
+  checkBotStore(bot: BotSession): Promise<BotStoreCheck>;
+  /** Node.js: after "store-lost", signs the old device out, then `login` logs a new device in; rejects with the
+   *  reason when the old device was not signed out or the new one is not new. */
+  replaceDevice(options: { login: (old: { userId: string; oldDeviceId: string }) => Promise<NewDeviceSession | { user_id: string; device_id: string; access_token: string }> }): Promise<{ session: NewDeviceSession; oldDeviceId: string; newDeviceId: string }>;
+  /** Guards a client's own fetchFn like the global fetch (one that does not call the global fetch itself). */
+  wrapFetch<F extends (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>>(fetchFn: F): F;
+  /** Takes the guardian down: taps removed, held uploads let go, writer released, journal written. */
+  stop(): Promise<void>;
   /**
    * The diagnostics journal of this session (null if diagnostics could not start). The journal sleeps until
    * the first sign of trouble in the page (its code is in the lazily loaded module); reading it wakes it, so

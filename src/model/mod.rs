@@ -7,6 +7,7 @@
 //! * [`keys_query`]: this device's ed25519 key from a /keys/query answer.
 //! * [`storm`]: ties upload, breaker, conflict and diagnosis together for the API layer.
 //! * [`writer`]: one crypto writer across tabs — lock name, the localStorage lease, the tab census.
+//! * [`bot`]: the store-loss check and device replacement of headless hosts (bots in Node.js).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -25,6 +26,7 @@ pub mod report;
 pub mod writer;
 pub mod store_loss;
 pub mod remedy;
+pub mod bot;
 
 pub use breaker::{
     Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,

@@ -37,6 +37,13 @@ export async function typed(client: { getUserId(): string | null; getDeviceId():
   panel.guardian = guardian;
   const rows: CapabilityStatus[] = capabilityStatus(guardian);
   console.log(rows.map((r) => r.level), definePanel(), OPEN_RECOVERY_EVENT, guardian.language, NotInThePanelModule);
+  // Node.js bots (docs/integration-node.md)
+  const bot = await guardian.checkBotStore({ homeserver: "https://hs", userId: "@b:hs", deviceId: "B", accessToken: "t", indexedDB: null });
+  if (bot.verdict === "store-lost") {
+    const { session, newDeviceId } = await guardian.replaceDevice({ login: async () => ({ userId: "@b:hs", deviceId: "C", accessToken: "u" }) });
+    console.log(bot.knownIdentity, session.accessToken.length, newDeviceId, guardian.wrapFetch(fetch));
+  }
+  await guardian.stop();
   const g = window.matrixCryptoGuardian;
   if (g && "storm" in g) g.storm();
   document.addEventListener("matrix-crypto-guardian:ready", (e) => e.detail.storm());

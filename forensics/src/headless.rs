@@ -1,0 +1,57 @@
+//! The headless hosts' decisions (`crate::model::bot`: bots on matrix-js-sdk in Node.js), exported from
+//! this module because only `js/headless.js` needs them: the browser's core never does. Translation only.
+use matrix_crypto_guardian::js_json::{from_js, to_js};
+use matrix_crypto_guardian::model::bot::{accept_replacement, check_bot_store, server_device, BotStore};
+use matrix_crypto_guardian::model::json::{strings, Value};
+use matrix_crypto_guardian::model::remedy::logout_outcome;
+use matrix_crypto_guardian::model::store_loss::{SessionFacts, StoreContents};
+use wasm_bindgen::prelude::*;
+
+/// `{ kind: "memory" }` or `{ kind: "indexeddb", databases, cryptoStores, contents }`; anything else is
+/// read as an IndexedDB store with nothing listed (the check then cannot find an account either).
+fn store_of(v: &Value) -> BotStore {
+    if v.get("kind").and_then(Value::as_str) == Some("memory") {
+        return BotStore::Memory;
+    }
+    let list = |key: &str| v.get(key).and_then(strings).unwrap_or_default();
+    BotStore::IndexedDb {
+        databases: list("databases"),
+        crypto_stores: list("cryptoStores"),
+        contents: v.get("contents").and_then(StoreContents::from_json),
+    }
+}
+
+/// The verdict for a bot's store before its first upload, from the session (`{ userId, deviceId,
+/// homeserver }`), the store (see `store_of`) and the device's own `/keys/query` answer (`status` 0: no
+/// answer, `network_error` says why). `{ verdict: "new-device"|"healthy"|"store-lost"|"unknown", … }`,
+/// `null` for a session without userId/deviceId.
+#[wasm_bindgen(js_name = checkBotStore)]
+pub fn check_bot_store_js(session: JsValue, store: JsValue, status: u16, body: &[u8], network_error: Option<String>) -> JsValue {
+    let Some(session) = from_js(&session).and_then(|v| SessionFacts::from_json(&v)) else { return JsValue::NULL };
+    let store = store_of(&from_js(&store).unwrap_or_default());
+    let server = server_device(status, body, &session.user_id, &session.device_id, network_error.as_deref());
+    to_js(&check_bot_store(session, &store, &server))
+}
+
+/// Whether the host may go on with the device it logged in: `null` when it may, else the reason. `old`,
+/// `new`: `{ userId, deviceId }`; the old device's `POST /logout` answer and the new device's
+/// `/keys/query` answer as status and bytes (status 0: no answer).
+#[wasm_bindgen(js_name = acceptReplacement)]
+#[allow(clippy::too_many_arguments)]
+pub fn accept_replacement_js(
+    old: JsValue,
+    logout_status: u16,
+    logout_body: &[u8],
+    new: JsValue,
+    query_status: u16,
+    query_body: &[u8],
+    network_error: Option<String>,
+) -> Option<String> {
+    let session = |v: &JsValue| from_js(v).and_then(|v| SessionFacts::from_json(&v));
+    let (Some(old), Some(new)) = (session(&old), session(&new)) else {
+        return Some("a session without userId or deviceId".into());
+    };
+    let logout = logout_outcome(logout_status, logout_body, network_error.as_deref());
+    let device = server_device(query_status, query_body, &new.user_id, &new.device_id, network_error.as_deref());
+    accept_replacement(&old, &logout, &new, &device).err()
+}
