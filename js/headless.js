@@ -125,8 +125,13 @@ function httpSession(s) {
  */
 export async function replaceDevice(old, login, m, emit) {
   emit("logout", { deviceId: old.deviceId });
-  const logout = await hsCall(httpSession(old), "POST", "_matrix/client/v3/logout", {});
-  const outcome = m.logoutOutcome(logout.status, logout.bytes, logout.error ?? undefined);
+  // The bot's token is first confirmed as the old device's own (as in a page's sign-out, remedies.js): a
+  // 401 for a token that was never this device's says nothing about the device.
+  const session = httpSession(old);
+  const who = await hsCall(session, "GET", "_matrix/client/v3/account/whoami");
+  const unconfirmed = m.tokenCheck(!!old.accessToken, who.status, who.bytes, who.error ?? undefined, old.userId, old.deviceId);
+  const logout = unconfirmed ? null : await hsCall(session, "POST", "_matrix/client/v3/logout", {});
+  const outcome = unconfirmed ?? m.logoutOutcome(logout.status, logout.bytes, logout.error ?? undefined, true);
   emit("logout-answered", { logout: outcome });
   if (outcome.outcome !== "signed-out") {
     const reason = `the old device ${old.deviceId} was not signed out on the server (${outcome.outcome}${outcome.status ? " " + outcome.status : ""})`;
@@ -153,6 +158,7 @@ export async function replaceDevice(old, login, m, emit) {
     { userId: old.userId, deviceId: old.deviceId },
     logout.status,
     logout.bytes,
+    true, // tokenCheck confirmed the token above (else this line is not reached)
     { userId: String(fresh.userId ?? ""), deviceId: String(fresh.deviceId ?? "") },
     query.status,
     query.bytes,

@@ -34,14 +34,16 @@ pub fn check_bot_store_js(session: JsValue, store: JsValue, status: u16, body: &
 }
 
 /// Whether the host may go on with the device it logged in: `null` when it may, else the reason. `old`,
-/// `new`: `{ userId, deviceId }`; the old device's `POST /logout` answer and the new device's
-/// `/keys/query` answer as status and bytes (status 0: no answer).
+/// `new`: `{ userId, deviceId }`; the old device's `POST /logout` answer (`token_confirmed`: its token was
+/// the old device's own, `tokenCheck`) and the new device's `/keys/query` answer as status and bytes
+/// (status 0: no answer).
 #[wasm_bindgen(js_name = acceptReplacement)]
 #[allow(clippy::too_many_arguments)]
 pub fn accept_replacement_js(
     old: JsValue,
     logout_status: u16,
     logout_body: &[u8],
+    token_confirmed: bool,
     new: JsValue,
     query_status: u16,
     query_body: &[u8],
@@ -51,7 +53,7 @@ pub fn accept_replacement_js(
     let (Some(old), Some(new)) = (session(&old), session(&new)) else {
         return Some("a session without userId or deviceId".into());
     };
-    let logout = logout_outcome(logout_status, logout_body, network_error.as_deref());
+    let logout = logout_outcome(logout_status, logout_body, network_error.as_deref(), token_confirmed);
     let device = server_device(query_status, query_body, &new.user_id, &new.device_id, network_error.as_deref());
     accept_replacement(&old, &logout, &new, &device).err()
 }

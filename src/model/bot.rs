@@ -12,7 +12,7 @@
 use crate::prelude::*;
 use super::json::{self, ToJson, Value};
 use super::remedy::LogoutOutcome;
-use super::store_loss::{account_presence, found_store, AccountPresence, SessionFacts, StoreContents};
+use super::store_loss::{account_presence, AccountPresence, SessionFacts, StoreContents};
 
 /// The crypto store the bot is about to open (before `initRustCrypto`).
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +91,8 @@ impl BotStoreCheck {
 pub fn check_bot_store(session: SessionFacts, store: &BotStore, server: &ServerDevice) -> BotStoreCheck {
     let (name, account) = match store {
         BotStore::Memory => (None, AccountPresence::Absent),
-        BotStore::IndexedDb { databases, crypto_stores, contents } => match found_store(databases, crypto_stores) {
+        // A bot names its store (`cryptoStores`): the first of those names that exists is its store.
+        BotStore::IndexedDb { databases, crypto_stores, contents } => match crypto_stores.iter().find(|n| databases.contains(n)) {
             Some(found) => (Some(found.clone()), contents.as_ref().map_or(AccountPresence::Unknown, account_presence)),
             None => (None, AccountPresence::Absent),
         },
@@ -216,6 +217,8 @@ mod tests {
             object_stores: vec!["core".into()],
             core_keys: Some(keys.iter().map(|s| s.to_string()).collect()),
             legacy_accounts: None,
+            account_user_id: None,
+            account_device_id: None,
         })
     }
 
