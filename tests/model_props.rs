@@ -318,6 +318,11 @@ fn check_classification(status: u16, answer: &UploadAnswer) {
                 assert!(id.starts_with(&format!("{alg}:")), "{id} / {alg}");
             }
         }
+        UploadAnswer::OtkLimit(l) => {
+            assert!(!success, "a {status} is never the one-time-key cap");
+            assert!(l.message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+            assert!(l.errcode.as_ref().is_none_or(|e| e.len() <= 64 + '…'.len_utf8()));
+        }
         UploadAnswer::OtherError { status: s, message, .. } => {
             assert_eq!(*s, status);
             assert!(!success);

@@ -11,6 +11,7 @@ use super::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Deci
 use super::conflict::{classify_upload_answer, Conflict, UploadAnswer};
 use super::diagnosis::{diagnose, Diagnosis, DiagnosisInput};
 use super::json::{self, ToJson, Value};
+use super::otk_health::{OtkFinding, OtkHealth, OtkHealthState};
 use super::upload::{parse_upload_request, ParsedUpload, UploadRequest};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -232,6 +233,8 @@ pub struct StormWatch {
     diagnosis_pending: bool,
     /// `signed_curve25519` count from the last accepted upload.
     server_otk_count: Option<u64>,
+    /// One-time-key health beyond the conflict: inflation and the server's cap.
+    otk: OtkHealth,
 }
 
 impl StormWatch {
@@ -244,6 +247,7 @@ impl StormWatch {
             diagnosis: None,
             diagnosis_pending: false,
             server_otk_count: None,
+            otk: OtkHealth::default(),
         }
     }
 
@@ -274,6 +278,15 @@ impl StormWatch {
             UploadAnswer::Accepted { one_time_key_counts } => {
                 if let Some(n) = one_time_key_counts.get("signed_curve25519") {
                     self.server_otk_count = Some(*n);
+                }
+                let uploaded = request.request().map_or(0, |r| r.one_time_key_ids.len() as u64);
+                if let Some(finding) = self.otk.on_accepted(now_ms, uploaded, one_time_key_counts) {
+                    events.push(self.otk_event(finding));
+                }
+            }
+            UploadAnswer::OtkLimit(limit) => {
+                if let Some(finding) = self.otk.on_limit(now_ms, limit) {
+                    events.push(self.otk_event(finding));
                 }
             }
             UploadAnswer::Conflict(conflict) => {
@@ -372,6 +385,21 @@ impl StormWatch {
             first_seen: self.first_seen,
             conflict: self.last_conflict.as_ref().map(ConflictSummary::of),
         }
+    }
+
+    /// `guardian.otkHealth()`: inflation and the server's cap, with their figures.
+    pub fn otk_health(&self) -> OtkHealthState {
+        self.otk.state()
+    }
+
+    /// `otk-inflation` / `otk-limit`: the finding with its figures, plus the breaker (which stops the loop
+    /// at the cap).
+    fn otk_event(&self, finding: OtkFinding) -> GuardianEvent {
+        let mut detail = self.otk.state().to_json();
+        if let Value::Object(map) = &mut detail {
+            map.insert("breaker".into(), self.breaker.snapshot().to_json());
+        }
+        GuardianEvent { kind: finding.as_str(), detail }
     }
 
     /// A breaker event as a DOM event: its own fields plus the breaker snapshot after it.
