@@ -491,7 +491,7 @@ def main():
             "request": {"method": "POST", "path": UPLOAD_PATH, "body": None, "one_time_key_count": 50},
             "response": {"status": status, "content_type": headers.get("Content-Type"), "body": text},
             "expect": {"classification": "otk-limit", "errcode": refused.get("errcode"), "uploading": 50,
-                       "limit": 500},
+                       "would_hold": counts_seen[-1] + 50, "limit": 500},
         }
         with open(os.path.join(out, "error_otk_limit_pile_up.json"), "w") as f:
             json.dump(fx, f, indent=2)
