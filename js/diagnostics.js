@@ -345,6 +345,8 @@ export class Diagnostics {
       }),
       otkCounts: this.#otkCounts,
       storm: safe(() => g.storm()),
+      otkHealth: safe(() => (typeof g.otkHealth === "function" ? g.otkHealth() : null)),
+      storeMismatch: safe(() => (typeof g.storeMismatch === "function" ? g.storeMismatch() : null)),
       journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.journalSessions() : null)),
     };
     if (this.#ownDb?.available && this.#session && !this.#sentinel) {

@@ -151,6 +151,8 @@ pub fn classify_event(kind: &str) -> Option<(Source, Signature)> {
         // One-time-key health beyond the conflict (model/otk_health.rs), seen on the network.
         "otk-inflation" => (Source::Network, None, "otk-inflation"),
         "otk-limit" => (Source::Network, None, "otk-limit"),
+        // initRustCrypto() refused the store: it holds another account (the guardian saw the rejection).
+        "store-mismatch" => (Source::Guardian, None, "store-account-mismatch"),
         "diagnosis-failed" => (Source::Guardian, None, "diagnosis-failed"),
         "writer-acquired" => (Source::Guardian, None, "writer-acquired"),
         "writer-lost" => (Source::Guardian, None, "writer-lost"),
@@ -762,7 +764,7 @@ mod tests {
 
     #[test]
     fn trouble_wakes_the_journal_routine_does_not() {
-        for kind in ["storm", "breaker-open", "otk-inflation", "otk-limit", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "remedy", "error"] {
+        for kind in ["storm", "breaker-open", "otk-inflation", "otk-limit", "store-mismatch", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "remedy", "error"] {
             assert!(wakes_journal(kind), "{kind}");
         }
         // Every page has these; they are journaled only once something else woke the journal.

@@ -41,6 +41,9 @@ const GUARDIAN_EVENTS = [
   'breaker-open',
   'breaker-probe', 'diagnosis-failed',
   'breaker-closed',
+  'otk-inflation',
+  'otk-limit',
+  'store-mismatch',
   'store-lost',
   'writer-acquired',
   'writer-lost',
@@ -394,10 +397,31 @@ async function startSession(session) {
   if (guardianMode === 'npm' && params.get('writer') !== 'off' && demo.guardian && typeof demo.guardian.acquireWriter === 'function') {
     await becomeWriter(demo.guardian, client);
   }
-  await client.initRustCrypto();
+  await initCrypto(client);
   wireClient(client);
   await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
   setAppState('started');
+}
+
+/**
+ * `client.initRustCrypto()`. `?onStoreMismatch=reset` plays what some multi-account clients do when the
+ * store holds another account ("the account in the store doesn't match the account in the constructor"):
+ * delete the crypto stores and try again with the same device id — a store loss they make themselves.
+ */
+async function initCrypto(client) {
+  try {
+    await client.initRustCrypto();
+  } catch (e) {
+    if (params.get('onStoreMismatch') !== 'reset' || !/doesn't match the account in the constructor/.test(String(e && e.message))) throw e;
+    console.warn('crypto store belongs to another account: deleting it and starting again', e);
+    for (const name of ['matrix-js-sdk::matrix-sdk-crypto', 'matrix-js-sdk::matrix-sdk-crypto-meta']) {
+      await new Promise((resolve) => {
+        const req = indexedDB.deleteDatabase(name);
+        req.onsuccess = req.onerror = req.onblocked = () => resolve();
+      });
+    }
+    await client.initRustCrypto();
+  }
 }
 
 /**
