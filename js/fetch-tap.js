@@ -141,6 +141,12 @@ export function installFetchTap(scope = globalThis) {
       return Reflect.apply(original, self, args);
     }
     if (decision && decision.action === "replay") {
+      // Spaced by the core (StormConfig::replay_spacing_ms): the same answer, later, so an SDK that re-sends at
+      // once (matrix-js-sdk 40.0.0) cannot spin the page. A request aborted meanwhile is the host's fetch's to reject.
+      if (decision.delayMs > 0) {
+        await waitOrAbort(decision.delayMs, signalOf(input, init));
+        if (signalOf(input, init)?.aborted) return Reflect.apply(original, self, args);
+      }
       try {
         return new Response(decision.body, {
           status: decision.status,
@@ -194,6 +200,21 @@ export function installFetchTap(scope = globalThis) {
     return null;
   }
   return tap;
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function waitOrAbort(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    try {
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    } catch {
+      // a foreign signal: the timer alone
+    }
+  });
 }
 
 /** The AbortSignal fetch would use: init.signal when given, else the Request's. */

@@ -46,7 +46,7 @@ fn first_conflict_opens_the_breaker_and_identical_retries_get_the_servers_own_an
 
     for i in 1..=5 {
         match watch.before_upload(&request, T0 + 1000.0 * i as f64).decision {
-            UploadDecision::Replay { status: 400, body: replayed } => assert_eq!(replayed, body, "byte for byte"),
+            UploadDecision::Replay { status: 400, body: replayed, .. } => assert_eq!(replayed, body, "byte for byte"),
             other => panic!("retry {i} was not answered locally: {other:?}"),
         }
     }
@@ -73,7 +73,7 @@ fn a_different_upload_passes_while_open() {
 #[test]
 fn probe_after_backoff_and_a_2xx_closes() {
     let (request, status, body) = exchange("conflict_same_identity");
-    let config = StormConfig { breaker: BreakerConfig { initial_backoff_ms: 60_000.0, ..BreakerConfig::default() } };
+    let config = StormConfig { breaker: BreakerConfig { initial_backoff_ms: 60_000.0, ..BreakerConfig::default() }, ..StormConfig::default() };
     let mut watch = StormWatch::new(config);
     watch.after_upload(&request, status, &body, true, T0);
 
@@ -286,7 +286,7 @@ fn otk_inflation_up_to_the_servers_cap_then_its_refusal_is_replayed_and_probed()
     // for byte, until the probe.
     for i in 1..=20 {
         match watch.before_upload(&refused, t + 1000.0 * i as f64).decision {
-            UploadDecision::Replay { status: 400, body } => assert_eq!(body, refusal),
+            UploadDecision::Replay { status: 400, body, .. } => assert_eq!(body, refusal),
             other => panic!("repeat {i}: {other:?}"),
         }
     }
@@ -301,4 +301,36 @@ fn otk_inflation_up_to_the_servers_cap_then_its_refusal_is_replayed_and_probed()
     assert_eq!((state.breaker.server_conflicts, state.breaker.local_answers, state.breaker.probes), (1, 20, 1));
     // What was seen stays said.
     assert_eq!(watch.otk_health().kind.as_str(), "otk-limit");
+}
+
+#[test]
+fn a_tight_retry_loop_gets_every_answer_spaced_not_dropped() {
+    // matrix-js-sdk 40.0.0 re-sends the failing upload as soon as its answer comes back.
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.before_upload(&request, T0);
+    watch.after_upload(&request, status, &body, true, T0 + 50.0);
+    let mut now = T0 + 60.0;
+    let mut delays = Vec::new();
+    for _ in 0..200 {
+        match watch.before_upload(&request, now).decision {
+            UploadDecision::Replay { status: 400, body: replayed, delay_ms } => {
+                assert_eq!(replayed, body, "the server's own answer, byte for byte");
+                delays.push(delay_ms);
+                now += delay_ms + 1.0; // the SDK asks again right after the answer
+            }
+            other => panic!("not answered locally: {other:?}"),
+        }
+    }
+    // The first at once, then one every 250 ms: 4 a second instead of as fast as the page can spin.
+    assert_eq!(delays[0], 0.0);
+    assert!(delays[1..].iter().all(|&d| (d - 249.0).abs() < 1e-9), "{delays:?}");
+    assert_eq!(watch.state().breaker.local_answers, 200);
+    // An SDK that retries once per sync (seconds apart) is answered at once.
+    let mut slow = StormWatch::new(StormConfig::default());
+    slow.after_upload(&request, status, &body, true, T0);
+    for i in 1..=5 {
+        let UploadDecision::Replay { delay_ms, .. } = slow.before_upload(&request, T0 + 2_000.0 * i as f64).decision else { panic!() };
+        assert_eq!(delay_ms, 0.0);
+    }
 }

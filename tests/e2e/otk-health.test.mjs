@@ -43,8 +43,8 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
     assert.equal(sdkVersionsOf(TIGHT_LOOP_SDK).jsSdk, '40.0.0');
     const baseline = await tightLoopScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer });
     await baseline.page.close();
-    // 40.1.0 and later retry once per sync (the busy peer makes that about 3 a second at most); 40.0.0 does not wait for a sync.
-    assert.ok(baseline.conflicts >= 40, `baseline: matrix-js-sdk 40.0.0 re-sends the failing upload in a tight loop (got ${baseline.conflicts} conflicting uploads in ${WINDOW_MS} ms)`);
+    // No message wakes a /sync in this window: 40.1.0 and later would retry a few times at most; 40.0.0 does not wait for a sync.
+    assert.ok(baseline.conflicts >= 20, `baseline: matrix-js-sdk 40.0.0 re-sends the failing upload in a tight loop (got ${baseline.conflicts} conflicting uploads in ${WINDOW_MS} ms)`);
 
     const guarded = await tightLoopScenario(stack, { guardian: 'npm', windowMs: WINDOW_MS, peer });
     await withArtifacts('otk-tight-loop', [guarded.page], async () => {
@@ -53,7 +53,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
       const { storm } = await guardianView(guarded.page);
       assert.equal(storm.breaker.state, 'open');
       assert.equal(storm.breaker.cause, 'conflict');
-      assert.ok(storm.breaker.localAnswers >= 40, `the SDK kept hammering and was answered locally: ${JSON.stringify(storm.breaker)}`);
+      assert.ok(storm.breaker.localAnswers >= 20, `the SDK kept hammering and was answered locally: ${JSON.stringify(storm.breaker)}`);
       assert.equal(storm.diagnosis.kind, 'identity-replaced', storm.diagnosis.reason);
       // The page stays responsive: the user reads the peer's messages and sends one the peer receives.
       await openRoom(guarded.page, peer.roomId);
