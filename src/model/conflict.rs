@@ -672,13 +672,10 @@ fn otk_limit_from_text(text: &str, errcode: Option<&str>) -> Option<OtkLimit> {
     // "Uploading <N> more <alg> one-time keys would leave the device holding <T>, over the limit of <L>"
     let number_after = |mark: &str| -> Option<u64> {
         let at = find(text, mark)? + mark.len();
-        let digits: &str = &text[at..];
-        let end = digits.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+        let digits = text[at..].bytes().take_while(u8::is_ascii_digit);
         // 19 digits always fit a u64; longer is nonsense, not a figure.
-        if end == 0 || end > 19 {
-            return None;
-        }
-        digits[..end].parse().ok()
+        let (count, value) = digits.fold((0, 0u64), |(c, v), d| (c + 1, v.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))));
+        (1..=19).contains(&count).then_some(value)
     };
     let algorithm = find(text, "Uploading ").and_then(|at| {
         let mut words = text[at..].split_whitespace().skip(2);
