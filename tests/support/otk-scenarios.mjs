@@ -33,11 +33,11 @@ export async function tightLoopScenario(stack, { guardian, windowMs, peer, prefi
 /**
  * *OTK inflation*: a fresh user logs in on the matrix-js-sdk 42.1.0 + crypto-wasm 18.6.0 page; a peer sends
  * this device a to-device message `perSecond` times a second (each sync that carries one makes the SDK
- * believe the server holds no one-time keys) until the window ends or, with `untilRefusals`, until the
- * server has refused that many uploads over its cap. Returns what reached the server (accepted and refused
+ * believe the server holds no one-time keys) until the window ends or, with `untilAttempts`, until the SDK
+ * has tried that many uploads over the server's cap (refused by the server, or answered with its refusal). Returns what reached the server (accepted and refused
  * uploads), what it holds at the end, and what the guardian says.
  */
-export async function inflationScenario(stack, { guardian, windowMs, perSecond = 3, untilRefusals = Infinity, prefix = 'inflate' }) {
+export async function inflationScenario(stack, { guardian, windowMs, perSecond = 3, untilAttempts = Infinity, prefix = 'inflate' }) {
   const { hs, web, browser } = stack;
   const { path } = await ensureSdkPage(INFLATION_SDK);
   const user = await freshUser(hs, `${prefix}${guardian}`);
@@ -54,8 +54,10 @@ export async function inflationScenario(stack, { guardian, windowMs, perSecond =
     }).then(() => sent++, () => {});
   }, 1000 / perSecond);
   const refused = () => hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
+  // Attempts over the cap: those that reached the server plus those the guardian answered with its refusal.
+  const attempts = async () => refused() + ((await guardianView(page))?.storm.breaker.localAnswers ?? 0);
   const until = Date.now() + windowMs;
-  while (Date.now() < until && refused() < untilRefusals) await page.waitForTimeout(250);
+  while (Date.now() < until && (await attempts()) < untilAttempts) await page.waitForTimeout(250);
   clearInterval(timer);
   // Counted before our own look at the server below (itself a keys/upload without keys).
   const accepted = hs.countRequests({ ...UPLOAD, status: 200, user: user.userId, since });
@@ -74,4 +76,36 @@ export async function inflationScenario(stack, { guardian, windowMs, perSecond =
     otk: await otkView(page),
     guardian: await guardianView(page),
   };
+}
+
+/**
+ * *store mismatch*: the user's device 2 has its keys on the server (another browser); in this browser
+ * device 1 is logged in, so its store holds device 1's account. The session is then switched to device 2
+ * (a multi-account client's slip) and the page reloaded with `?onStoreMismatch=reset`: initRustCrypto()
+ * refuses the store, the client deletes it and starts again under device 2's id — a store loss it makes
+ * itself: device 2's keys on the server no longer match. The peer keeps the account busy for `windowMs`.
+ */
+export async function storeMismatchScenario(stack, { guardian, windowMs, peer, prefix = 'mismatch' }) {
+  const { hs, web, browser } = stack;
+  const user = await freshUser(hs, `${prefix}${guardian}`);
+  const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian };
+  const other = await newUserPage(browser, { ...opts, guardian: 'off', name: `${prefix}-other` });
+  const second = await login(other, user.localpart, user.password, { timeout: LOGIN_TIMEOUT_MS });
+  await hs.waitForRequests({ ...UPLOAD, status: 200, user: user.userId }, 1);
+  const secondSession = await other.evaluate(() => ({ token: localStorage.getItem('cinny_access_token'), device: localStorage.getItem('cinny_device_id') }));
+  await other.close();
+  const page = await newUserPage(browser, { ...opts, name: `${prefix}-${guardian}`, query: { onStoreMismatch: 'reset', storeLoss: 'continue' } });
+  const first = await login(page, user.localpart, user.password, { timeout: LOGIN_TIMEOUT_MS });
+  await page.evaluate((roomId) => window.demo.client.joinRoom(roomId), peer.roomId);
+  await page.evaluate((s) => {
+    localStorage.setItem('cinny_access_token', s.token);
+    localStorage.setItem('cinny_device_id', s.device);
+  }, secondSession);
+  const since = hs.mark();
+  await page.reload();
+  peer.start();
+  await page.waitForTimeout(windowMs);
+  peer.stop();
+  const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
+  return { user, page, since, conflicts, devices: [first.deviceId, second.deviceId], guardian: await guardianView(page) };
 }
