@@ -42,9 +42,9 @@ fi
 # package.json + package-lock.json; install scripts are not run, the crypto wasm ships prebuilt).
 for dir in tests/sdk-versions/*/; do
   [ -f "$dir/package-lock.json" ] || continue
-  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.mcg-lockfile"; then
     step "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && cp package-lock.json node_modules/.mcg-lockfile)
   fi
 done
 

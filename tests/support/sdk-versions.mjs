@@ -28,9 +28,12 @@ export function sdkPagePath(name) {
 export function installSdkVersion(name) {
   const dir = join(SDK_VERSIONS_DIR, name);
   if (!existsSync(join(dir, 'package-lock.json'))) throw new Error(`no pinned SDK set ${name} in ${SDK_VERSIONS_DIR}`);
-  const marker = join(dir, 'node_modules', '.package-lock.json');
-  if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(join(dir, 'package-lock.json')).mtimeMs) {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdio: 'ignore' });
+  // The lockfile installed last is kept next to node_modules (as scripts/toolchain.sh does).
+  const lock = readFileSync(join(dir, 'package-lock.json'), 'utf8');
+  const stamp = join(dir, 'node_modules', '.mcg-lockfile');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: dir, stdio: 'ignore' });
+    writeFileSync(stamp, lock);
   }
   return dir;
 }

@@ -409,6 +409,19 @@ async function startSession(session) {
  * delete the crypto stores and try again with the same device id — a store loss they make themselves.
  */
 async function initCrypto(client) {
+  const reset = params.get('onStoreMismatch') === 'reset';
+  // Such clients close their store connections when a deletion asks (as well-behaved IndexedDB code does):
+  // the failed engine's connection would otherwise block the deletion, and the retry behind it, forever.
+  const open = indexedDB.open;
+  if (reset) {
+    indexedDB.open = function (...args) {
+      const req = open.apply(this, args);
+      req.addEventListener('success', () => {
+        req.result.addEventListener('versionchange', () => req.result.close());
+      });
+      return req;
+    };
+  }
   try {
     await client.initRustCrypto();
   } catch (e) {
