@@ -39,7 +39,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
     await stack?.close();
   });
 
-  test('matrix-js-sdk 40.0.0 tight loop: the baseline hammers the server; with the guardian at most one conflicting upload, and the page keeps working', async () => {
+  test('matrix-js-sdk 40.0.0 tight loop: the baseline hammers the server; with the guardian at most one conflicting upload, and the page keeps working', async (t) => {
     assert.equal(sdkVersionsOf(TIGHT_LOOP_SDK).jsSdk, '40.0.0');
     const baseline = await tightLoopScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer });
     await baseline.page.close();
@@ -53,6 +53,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
       const { storm } = await guardianView(guarded.page);
       assert.equal(storm.breaker.state, 'open');
       assert.equal(storm.breaker.cause, 'conflict');
+      t.diagnostic(`conflicting uploads at the server: ${guarded.conflicts} (baseline ${baseline.conflicts}); retries answered locally: ${storm.breaker.localAnswers}`);
       assert.ok(storm.breaker.localAnswers >= 20, `the SDK kept hammering and was answered locally: ${JSON.stringify(storm.breaker)}`);
       assert.equal(storm.diagnosis.kind, 'identity-replaced', storm.diagnosis.reason);
       // The page stays responsive: the user reads the peer's messages and sends one the peer receives.
@@ -65,7 +66,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
     await guarded.page.close();
   });
 
-  test('OTK inflation (js-sdk 42.1.0 + crypto-wasm 18.6.0): named with its figures; at the server cap the refused upload stops reaching the server', async () => {
+  test('OTK inflation (js-sdk 42.1.0 + crypto-wasm 18.6.0): named with its figures; at the server cap the refused upload stops reaching the server', async (t) => {
     assert.deepEqual(sdkVersionsOf(INFLATION_SDK), { jsSdk: '42.1.0', cryptoWasm: '18.6.0' });
     const baseline = await inflationScenario(stack, { guardian: 'off', windowMs: 40_000, untilAttempts: 4 });
     await baseline.page.close();
@@ -83,6 +84,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
       assert.ok(otk.figures.keysUploaded >= 250 && otk.figures.acceptedUploads >= 5, JSON.stringify(otk.figures));
       assert.ok(otk.figures.peakServerCount > otk.figures.deviceCapacity, JSON.stringify(otk.figures));
       assert.match(otk.reason, /5501/);
+      t.diagnostic(`accepted uploads ${guarded.accepted} (baseline ${baseline.accepted}), refused at the server ${guarded.refusals} (baseline ${baseline.refusals}), server holds ${guarded.serverCount} (baseline ${baseline.serverCount}), local answers ${guardian.storm.breaker.localAnswers}`);
       // The cap reached: one refusal reached the server, every repeat got the server's own answer locally.
       await waitForGuardianEvent(guarded.page, 'otk-limit', 5_000);
       assert.ok(guarded.refusals <= 1, `at most one refused upload reaches the server (got ${guarded.refusals}; baseline ${baseline.refusals})`);
@@ -103,7 +105,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
     await guarded.page.close();
   });
 
-  test('store mismatch: initRustCrypto() refusing another account\'s store is journaled, shown, and explains the store loss the client then makes', async () => {
+  test('store mismatch: initRustCrypto() refusing another account\'s store is journaled, shown, and explains the store loss the client then makes', async (t) => {
     const baseline = await storeMismatchScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer });
     await baseline.page.close();
     assert.notEqual(baseline.devices[0], baseline.devices[1]);
@@ -111,6 +113,7 @@ describe('one-time-key health on the SDK versions that broke it', { timeout: 600
 
     const { page, conflicts } = await storeMismatchScenario(stack, { guardian: 'npm', windowMs: WINDOW_MS, peer });
     await withArtifacts('otk-store-mismatch', [page], async () => {
+      t.diagnostic(`conflicting uploads at the server: ${conflicts} (baseline ${baseline.conflicts})`);
       assert.ok(conflicts <= 1, `with the guardian at most 1 conflicting upload reaches the server (got ${conflicts}; baseline ${baseline.conflicts})`);
       await waitForGuardianEvent(page, 'store-mismatch');
       const mismatch = await page.evaluate(() => window.demo.guardian.storeMismatch());
