@@ -116,7 +116,7 @@ export function capabilityStatus(g) {
     const held = f.serverCount == null ? "unknown" : f.serverCount;
     if (o.kind === "otk-limit") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `at the server's cap (${f.heldAtLimit ?? "?"} held, limit ${f.limit ?? "?"}): ${f.limitRejections} refusal(s) from the server, repeats answered with its own refusal. ${o.reason}` });
     else if (o.kind === "otk-inflation") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `inflation: ${f.keysUploaded} keys in ${f.acceptedUploads} uploads, the server holds ${held} (device keeps ~${f.deviceCapacity}). ${o.reason}` });
-    else rows.push({ id: "otk", name: "One-time keys", level: "green", why: o.reason });
+    else rows.push({ id: "otk", name: "One-time keys", level: "green", why: f.serverCount == null ? "no one-time-key upload seen yet" : `${o.reason}: within what the device holds` });
   }
   const mismatch = typeof g.storeMismatch === "function" ? call(() => g.storeMismatch()) : undefined;
   if (mismatch) rows.push({ id: "store-mismatch", name: "Crypto store", level: "red", why: `initRustCrypto() refused the store: it holds another account (${mismatch.message})` });

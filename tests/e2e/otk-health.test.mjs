@@ -20,7 +20,7 @@ async function panelRow(page, id) {
     panel.guardian = window.demo.guardian;
     document.body.append(panel);
     panel.refresh?.();
-    const li = panel.shadowRoot.querySelector(`li[data-capability="${id}"]`) || panel.shadowRoot.querySelector(`[data-id="${id}"]`);
+    const li = panel.shadowRoot.querySelector(`li[data-capability="${id}"]`);
     const out = li ? { level: li.dataset.level, why: li.textContent } : null;
     panel.remove();
     return out;
