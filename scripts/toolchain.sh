@@ -42,7 +42,7 @@ fi
 # package.json + package-lock.json; install scripts are not run, the crypto wasm ships prebuilt).
 for dir in tests/sdk-versions/*/; do
   [ -f "$dir/package-lock.json" ] || continue
-  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.mcg-lockfile"; then
+  if [ ! -f "$dir/node_modules/matrix-js-sdk/package.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.mcg-lockfile"; then
     step "npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && cp package-lock.json node_modules/.mcg-lockfile)
   fi

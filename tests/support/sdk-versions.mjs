@@ -31,7 +31,8 @@ export function installSdkVersion(name) {
   // The lockfile installed last is kept next to node_modules (as scripts/toolchain.sh does).
   const lock = readFileSync(join(dir, 'package-lock.json'), 'utf8');
   const stamp = join(dir, 'node_modules', '.mcg-lockfile');
-  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
+  const installed = existsSync(join(dir, 'node_modules', 'matrix-js-sdk', 'package.json'));
+  if (!installed || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: dir, stdio: 'ignore' });
     writeFileSync(stamp, lock);
   }
