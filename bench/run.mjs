@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import os from "node:os";
 
 import { stormFigures } from "./storm.mjs";
+import { otkFigures } from "./otk.mjs";
 import { loadingFigures } from "./loading.mjs";
 import { diagnosticsFigures } from "./diagnostics.mjs";
 import { writerFigures } from "./writer.mjs";
@@ -58,6 +59,9 @@ for (const f of await loadingFigures()) record(f);
 // --- Storm watch (issue 3): real Synapse, real matrix-js-sdk, Chromium ---
 const windowMs = Number(process.env.MCG_BENCH_WINDOW_MS || 60_000);
 for (const f of await stormFigures({ windowMs })) record(f);
+
+// --- One-time-key health (issue 19): the SDK versions that broke it, against their baselines ---
+for (const f of await otkFigures({ windowMs })) record(f);
 
 // --- Diagnostics (issue 7): console tap, journal, own database, memory after a storm ---
 for (const f of await diagnosticsFigures()) record(f);

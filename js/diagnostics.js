@@ -346,6 +346,8 @@ export class Diagnostics {
       }),
       otkCounts: this.#otkCounts,
       storm: safe(() => g.storm()),
+      otkHealth: safe(() => (typeof g.otkHealth === "function" ? g.otkHealth() : null)),
+      storeMismatch: safe(() => (typeof g.storeMismatch === "function" ? g.storeMismatch() : null)),
       journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.journalSessions() : null)),
       // The store-loss check and the pending recovery: the report names the verdict and the remedy at top
       // level (no token in either: the recovery view never holds one).

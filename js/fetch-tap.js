@@ -79,6 +79,9 @@ async function requestBodyText(input, init) {
   return "";
 }
 
+/** A promise that never settles: `withTimeout(NEVER, ms)` is a plain wait that keeps no Node process alive. */
+const NEVER = new Promise(() => {});
+
 function withTimeout(promise, ms) {
   let timer;
   const late = new Promise((resolve) => {
@@ -167,6 +170,9 @@ export function installFetchTap(scope = globalThis) {
       return Reflect.apply(original, self, args);
     }
     if (decision && decision.action === "replay") {
+      // Spaced by the core (StormConfig::replay_spacing_ms): the same answer, later, so an SDK that re-sends at
+      // once (matrix-js-sdk 40.0.0) cannot spin the page. An abort meanwhile rejects as a bare fetch would.
+      if (decision.delayMs > 0) await abort.race(withTimeout(NEVER, decision.delayMs));
       try {
         return new Response(decision.body, {
           status: decision.status,

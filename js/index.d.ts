@@ -94,6 +94,45 @@ export interface RecoveryView {
   facts: RecoveryFacts | null;
   offers: RemedyOffer[];
   snoozedUntil: number | null;
+  /** initRustCrypto() refused a store holding another account earlier in this page (else null). */
+  storeMismatch: StoreMismatch | null;
+}
+
+/** initRustCrypto() failed with "the account in the store doesn't match the account in the constructor". */
+export interface StoreMismatch {
+  at: number;
+  /** The SDK's message (it names the expected and the found user and device). */
+  message: string;
+}
+
+export type OtkHealthKind = "healthy" | "otk-inflation" | "otk-limit";
+
+/** The figures behind `guardian.otkHealth()` (docs/diagnostics.md). */
+export interface OtkFigures {
+  /** Accepted keys/upload requests that carried one-time keys, and the keys in them. */
+  acceptedUploads: number;
+  keysUploaded: number;
+  firstUploadAt: number | null;
+  lastUploadAt: number | null;
+  uploadsPerHour: number | null;
+  /** signed_curve25519 keys the server holds for this device (its last answer). */
+  serverCount: number | null;
+  peakServerCount: number | null;
+  /** Keys a healthy SDK keeps on the server (50) and private halves the device keeps (about 100). */
+  sdkTarget: number;
+  deviceCapacity: number;
+  /** The server's cap and what it held when it refused (Synapse: 500). */
+  limit: number | null;
+  heldAtLimit: number | null;
+  limitRejections: number;
+}
+
+/** `guardian.otkHealth()` and the detail of the "otk-inflation" / "otk-limit" events (those add `breaker`). */
+export interface OtkHealth {
+  kind: OtkHealthKind;
+  reason: string;
+  since: number | null;
+  figures: OtkFigures;
 }
 
 export type LogoutOutcome =
@@ -206,12 +245,14 @@ export interface BreakerSnapshot {
   state: BreakerStateName;
   /** One-time/fallback key ids of the upload the server rejects (e.g. "signed_curve25519:AAAAAAAAAA0"). */
   failingKeyIds: string[];
+  /** What keeps that upload failing: the key-id conflict or the server's one-time-key cap (null while closed). */
+  cause: "conflict" | "otk-limit" | null;
   /** When the breaker opened (ms since the epoch), or null. */
   since: number | null;
   /** When the next real request will be let through as a probe, or null. */
   nextProbeAt: number | null;
   backoffMs: number | null;
-  /** Conflicting uploads the server answered. */
+  /** Refusals the server sent that keep an upload failing (conflicts and the one-time-key cap). */
   serverConflicts: number;
   /** Uploads answered locally with the server's own last 400 while open. */
   localAnswers: number;
@@ -317,6 +358,12 @@ export interface GuardianEventMap {
   "breaker-open": CustomEvent<BreakerSnapshot>;
   "breaker-probe": CustomEvent<BreakerSnapshot>;
   "breaker-closed": CustomEvent<BreakerSnapshot>;
+  /** The SDK piles one-time keys up on the server (matrix-js-sdk issue 5501): said once per page. */
+  "otk-inflation": CustomEvent<OtkHealth & { breaker: BreakerSnapshot }>;
+  /** The server refused one-time keys over its cap; the breaker stops the re-sent upload. */
+  "otk-limit": CustomEvent<OtkHealth & { breaker: BreakerSnapshot }>;
+  /** initRustCrypto() refused a store that holds another account. */
+  "store-mismatch": CustomEvent<StoreMismatch>;
   /** A store loss or a diagnosis needs the user's choice (the prompt opens unless `prompt: false`). */
   recovery: CustomEvent<RecoveryView>;
   /** The facts shown before any choice were gathered (again); offers may have changed. */
@@ -337,6 +384,10 @@ export declare class Guardian extends EventTarget {
   attach(client: { getUserId(): string | null; getDeviceId(): string | null; getHomeserverUrl(): string }): this;
   /** The current storm state. */
   storm(): StormState;
+  /** One-time-key health beyond the conflict: inflation, the server's cap. */
+  otkHealth(): OtkHealth;
+  /** initRustCrypto()'s store-account mismatch seen in this page, or null. */
+  storeMismatch(): StoreMismatch | null;
   /** What the recovery prompt shows (cause, facts, offers), or null when nothing is pending. */
   recovery(): RecoveryView | null;
   /** Gathers the facts again (key backup, secret storage, cross-signing, verification, exportable keys). */

@@ -7,7 +7,7 @@
 //
 // This file is the thin JS adapter around the wasm core (src/api.rs): it owns the event target, the
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
-import initCore, { GuardianCore, coreVersion, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
+import initCore, { GuardianCore, coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
@@ -32,6 +32,9 @@ export class GuardianOptionError extends TypeError {
     this.option = option;
   }
 }
+
+/** Marks a client's initRustCrypto wrapped by the guardian (once per client). */
+const CRYPTO_INIT_WATCH = Symbol.for("matrix-crypto-guardian/crypto-init-watch");
 
 const OPTION_CHECKS = {
   // First half-open probe after the breaker opens; doubles after each failed probe.
@@ -109,6 +112,7 @@ export class Guardian extends EventTarget {
   #diagnostics = null;
   #recovery = null;
   #bots; // Node.js: checkBotStore / replaceDevice / wrapFetch (js/headless.js)
+  #storeMismatch = null; // { at, message } once initRustCrypto() refused another account's store
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -186,6 +190,7 @@ export class Guardian extends EventTarget {
       client: () => this.#client,
       forensics: () => this.#forensicsModule(),
       emit: (events) => this.#emit(events),
+      storeMismatch: () => this.storeMismatch(),
     });
   }
 
@@ -212,7 +217,47 @@ export class Guardian extends EventTarget {
     this.#session.baseUrl = client.getHomeserverUrl();
     this.#diagnostics?.attachSession(client).catch(() => {});
     this.#recovery?.attached();
+    this.#watchCryptoInit(client);
     return this;
+  }
+
+  /**
+   * Sees how `client.initRustCrypto()` ends, without changing it: the host gets the very promise the SDK
+   * returned. A rejection "the account in the store doesn't match the account in the constructor" (the
+   * store holds another user or device) is journaled as `store-mismatch`: some clients then delete every
+   * store and retry with the same device id, a store loss they make themselves.
+   */
+  #watchCryptoInit(client) {
+    try {
+      const original = client.initRustCrypto;
+      if (typeof original !== "function" || original[CRYPTO_INIT_WATCH]) return;
+      const onFailure = (err) => this.#cryptoInitFailed(err);
+      const watched = function (...args) {
+        const result = original.apply(this, args);
+        if (result && typeof result.then === "function") result.then(undefined, onFailure);
+        return result;
+      };
+      watched[CRYPTO_INIT_WATCH] = original;
+      client.initRustCrypto = watched;
+    } catch {
+      // A frozen client: nothing is watched, nothing breaks.
+    }
+  }
+
+  #cryptoInitFailed(err) {
+    try {
+      const message = String((err && err.message) || err).slice(0, 1000);
+      if (consoleSignature(message) !== "store-account-mismatch") return;
+      this.#storeMismatch = { at: Date.now(), message };
+      this.#emit([{ type: "store-mismatch", detail: { ...this.#storeMismatch } }]);
+    } catch {
+      // observation only
+    }
+  }
+
+  /** `{ at, message }` once initRustCrypto() refused a store holding another account in this page; else null. */
+  storeMismatch() {
+    return this.#storeMismatch ? { ...this.#storeMismatch } : null;
   }
 
   /** The result of the store-loss check made at start (`verdict`: no-session | healthy | store-lost | unknown). */
@@ -333,6 +378,14 @@ export class Guardian extends EventTarget {
 
   storm() {
     return this.#core.storm();
+  }
+
+  /**
+   * One-time-key health beyond the conflict: `{ kind: "healthy" | "otk-inflation" | "otk-limit", reason, since,
+   * figures }` — see docs/diagnostics.md.
+   */
+  otkHealth() {
+    return this.#core.otkHealth();
   }
 
   /** What the recovery prompt shows: `{ cause, reason, session, facts, offers, snoozedUntil }`, or null. */

@@ -14,7 +14,8 @@ const TAG = "matrix-crypto-guardian-panel";
 const REFRESH_MS = 2000;
 const EVENTS = [
   "storm", "diagnosis", "diagnosis-failed", "breaker-open", "breaker-probe", "breaker-closed", "store-lost",
-  "store-loss-accepted", "writer-acquired", "writer-lost", "persistence", "remedy",
+  "store-loss-accepted", "writer-acquired", "writer-lost", "persistence", "remedy", "otk-inflation", "otk-limit",
+  "store-mismatch",
 ];
 /** Dispatched (bubbling, composed) by "Open recovery prompt" when the guardian has no prompt to open. */
 export const OPEN_RECOVERY_EVENT = "matrix-crypto-guardian:open-recovery";
@@ -114,6 +115,18 @@ export function capabilityStatus(g, strings = englishStrings) {
     else if (d.kind === "pending") row("diagnosis", "amber", t("panel.cap.diagnosis.pending"));
     else row("diagnosis", "red", `${d.kind}: ${d.reason || ""}`);
   }
+
+  const o = typeof g.otkHealth === "function" ? call(() => g.otkHealth()) : undefined;
+  if (!o) grey("otk", "One-time keys");
+  else {
+    const f = o.figures || {};
+    const held = f.serverCount == null ? "unknown" : f.serverCount;
+    if (o.kind === "otk-limit") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `at the server's cap (${f.heldAtLimit ?? "?"} held, limit ${f.limit ?? "?"}): ${f.limitRejections} refusal(s) from the server, repeats answered with its own refusal. ${o.reason}` });
+    else if (o.kind === "otk-inflation") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `inflation: ${f.keysUploaded} keys in ${f.acceptedUploads} uploads, the server holds ${held} (device keeps ~${f.deviceCapacity}). ${o.reason}` });
+    else rows.push({ id: "otk", name: "One-time keys", level: "green", why: f.serverCount == null ? "no one-time-key upload seen yet" : `${o.reason}: within what the device holds` });
+  }
+  const mismatch = typeof g.storeMismatch === "function" ? call(() => g.storeMismatch()) : undefined;
+  if (mismatch) rows.push({ id: "store-mismatch", name: "Crypto store", level: "red", why: `initRustCrypto() refused the store: it holds another account (${mismatch.message})` });
 
   if (typeof g.recovery === "function") {
     const v = call(() => g.recovery());

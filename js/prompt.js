@@ -182,6 +182,9 @@ class GuardianPrompt extends (globalThis.HTMLElement || class {}) {
       el("p", { id: "mcg-what", text: this.#t(`what.${cause}`) }),
     );
     if (v.reason) dialog.append(el("p", { class: "cause", id: "mcg-cause", text: this.#t("cause.label", { reason: v.reason }) }));
+    if (v.storeMismatch && (cause === "store-lost" || cause === "identity-replaced")) {
+      dialog.append(el("p", { class: "cause", id: "mcg-store-mismatch", text: this.#t("storeMismatch.explained", { message: v.storeMismatch.message || "" }) }));
+    }
     dialog.append(this.#factsView(v.facts));
     if (this.#exporting) dialog.append(this.#exportForm());
     else dialog.append(this.#choicesView(v.offers || []));

@@ -41,6 +41,8 @@ export class RecoveryFlow {
       facts: this.#state.facts ? { ...this.#state.facts } : null,
       offers: this.#state.offers.map((o) => ({ ...o, loses: [...o.loses] })),
       snoozedUntil: this.#snoozedUntil,
+      // initRustCrypto() refused another account's store earlier in this page: what likely made the loss.
+      storeMismatch: this.#ctx.storeMismatch?.() ?? null,
     };
   }
 

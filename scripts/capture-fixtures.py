@@ -21,6 +21,7 @@ ed25519 signatures (signedjson / PyNaCl):
                               JSON string, new key a Python str repr)
   error_device_id_mismatch    device_keys.device_id != the token's device -> 400 M_BAD_JSON
   error_too_many_keys         501 new OTKs                                 -> 400 M_TOO_LARGE
+  error_otk_limit_pile_up     batches of 50 new OTKs until the cap         -> 200 … 200, then 400 M_TOO_LARGE
 
 Each fixture file holds the exact request body sent, the status, the exact response body text,
 and the device's ed25519/curve25519 public keys (old and, where replaced, new) so that signatures
@@ -456,12 +457,46 @@ def main():
             "device_keys_used": both_ids,
             "request": {"method": "POST", "path": UPLOAD_PATH, "body": None, "one_time_key_count": 501},
             "response": {"status": status, "content_type": headers.get("Content-Type"), "body": text},
-            "expect": {"classification": "other-error", "errcode": "M_TOO_LARGE"},
+            "expect": {"classification": "otk-limit", "errcode": "M_TOO_LARGE", "uploading": 501, "would_hold": 506, "limit": 500},
         }
         with open(os.path.join(out, "error_too_many_keys.json"), "w") as f:
             json.dump(fx, f, indent=2)
             f.write("\n")
         written.append(("error_too_many_keys", status))
+
+        # the cap reached the way OTK inflation reaches it (matrix-js-sdk issue 5501): 50 new keys per
+        # upload, each accepted, until the server refuses the batch that would pass 500
+        counts_seen = []
+        for batch in range(20):
+            first = 2000 + 50 * batch
+            body = {"one_time_keys": new.otks(range(first, first + 50))}
+            status, headers, text, _ = http.call("POST", UPLOAD_PATH, body)
+            if status != 200:
+                break
+            counts_seen.append(json.loads(text)["one_time_key_counts"].get("signed_curve25519"))
+        assert status == 400, text
+        refused = json.loads(text)
+        fx = {
+            "name": "error_otk_limit_pile_up",
+            "description": "OTK inflation reaching the server's cap: batches of 50 new one-time keys, each "
+            "accepted (the counts the server answered are in accepted_counts), until the batch that "
+            "would leave the device over 500: 400 M_TOO_LARGE. The refused request's 50 keys are "
+            f"signed_curve25519:{key_id(first)} .. signed_curve25519:{key_id(first + 49)} (not stored).",
+            "synapse_version": synapse.__version__,
+            "captured_at": captured_at,
+            "user_id": USER_ID,
+            "device_id": DEVICE_ID,
+            "device_keys_used": both_ids,
+            "accepted_counts": counts_seen,
+            "request": {"method": "POST", "path": UPLOAD_PATH, "body": None, "one_time_key_count": 50},
+            "response": {"status": status, "content_type": headers.get("Content-Type"), "body": text},
+            "expect": {"classification": "otk-limit", "errcode": refused.get("errcode"), "uploading": 50,
+                       "would_hold": counts_seen[-1] + 50, "limit": 500},
+        }
+        with open(os.path.join(out, "error_otk_limit_pile_up.json"), "w") as f:
+            json.dump(fx, f, indent=2)
+            f.write("\n")
+        written.append(("error_otk_limit_pile_up", status))
     finally:
         # stop Synapse by its PID (never by name)
         if proc.poll() is None:

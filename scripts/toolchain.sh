@@ -38,6 +38,16 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# 4b. The SDK versions that broke one-time keys, pinned for the e2e tests (tests/sdk-versions/<name>/:
+# package.json + package-lock.json; install scripts are not run, the crypto wasm ships prebuilt).
+for dir in tests/sdk-versions/*/; do
+  [ -f "$dir/package-lock.json" ] || continue
+  if [ ! -f "$dir/node_modules/matrix-js-sdk/package.json" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.mcg-lockfile"; then
+    step "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && cp package-lock.json node_modules/.mcg-lockfile)
+  fi
+done
+
 # 5. Synapse from PyPI in a cached venv (tests and the demo start it on 127.0.0.1).
 SYNAPSE_VERSION=1.163.2
 venv="${MCG_SYNAPSE_VENV:-$HOME/.cache/mcg-synapse-venv}"

@@ -58,6 +58,7 @@ fn kind(a: &UploadAnswer) -> &'static str {
     match a {
         UploadAnswer::Accepted { .. } => "accepted",
         UploadAnswer::Conflict(_) => "conflict",
+        UploadAnswer::OtkLimit(_) => "otk-limit",
         UploadAnswer::OtherError { .. } => "other-error",
         UploadAnswer::Unreadable { .. } => "unreadable",
     }
@@ -86,6 +87,16 @@ fn check_expect(name: &str, a: &UploadAnswer, expect: &Value) {
             }
             if let Some(d) = expect["signer_device_id"].as_str() {
                 assert_eq!(c.signer_device_id.as_deref(), Some(d), "{name}");
+            }
+        }
+        UploadAnswer::OtkLimit(l) => {
+            if let Some(e) = expect["errcode"].as_str() {
+                assert_eq!(l.errcode.as_deref(), Some(e), "{name}");
+            }
+            for (field, got) in [("uploading", l.uploading), ("would_hold", l.would_hold), ("limit", l.limit)] {
+                if let Some(n) = expect[field].as_u64() {
+                    assert_eq!(got, Some(n), "{name}: {field}");
+                }
             }
         }
         UploadAnswer::OtherError { errcode, .. } => {

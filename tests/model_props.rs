@@ -318,6 +318,11 @@ fn check_classification(status: u16, answer: &UploadAnswer) {
                 assert!(id.starts_with(&format!("{alg}:")), "{id} / {alg}");
             }
         }
+        UploadAnswer::OtkLimit(l) => {
+            assert!(!success, "a {status} is never the one-time-key cap");
+            assert!(l.message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+            assert!(l.errcode.as_ref().is_none_or(|e| e.len() <= 64 + '…'.len_utf8()));
+        }
         UploadAnswer::OtherError { status: s, message, .. } => {
             assert_eq!(*s, status);
             assert!(!success);
@@ -848,7 +853,8 @@ impl Harness {
                 let (after, _) = self.snapshot();
                 let local_after = self.watch.state().breaker.local_answers;
                 match &out.decision {
-                    UploadDecision::Replay { status, body } => {
+                    UploadDecision::Replay { status, body, delay_ms } => {
+                        prop_assert!(delay_ms.is_finite() && *delay_ms >= 0.0 && *delay_ms <= 250.0, "delay {delay_ms}");
                         prop_assert!(before != "closed", "replayed while closed");
                         prop_assert_eq!(ids.as_ref(), Some(&failing), "replayed for a request whose key ids differ from the failing set");
                         let sent = self.sent.get(&failing).map(Vec::as_slice).unwrap_or_default();
@@ -943,7 +949,7 @@ proptest! {
 
     #[test]
     fn storm_watch_random_exchanges(config in breaker_config(), ops in prop::collection::vec(op(8), 1..60)) {
-        let mut h = Harness::new(StormConfig { breaker: config });
+        let mut h = Harness::new(StormConfig { breaker: config, ..StormConfig::default() });
         for op in &ops {
             h.step(op)?;
         }
@@ -978,7 +984,7 @@ proptest! {
             let now = h.tick(*c);
             let decision = h.watch.before_upload(&body, now).decision;
             h.check_state()?;
-            if let UploadDecision::Replay { body: replayed, status } = &decision {
+            if let UploadDecision::Replay { body: replayed, status, .. } = &decision {
                 prop_assert_eq!(*status, 400);
                 prop_assert_eq!(replayed, &conflict.render().1);
             } else if h.snapshot().0 != "closed" || closing {

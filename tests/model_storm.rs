@@ -46,7 +46,7 @@ fn first_conflict_opens_the_breaker_and_identical_retries_get_the_servers_own_an
 
     for i in 1..=5 {
         match watch.before_upload(&request, T0 + 1000.0 * i as f64).decision {
-            UploadDecision::Replay { status: 400, body: replayed } => assert_eq!(replayed, body, "byte for byte"),
+            UploadDecision::Replay { status: 400, body: replayed, .. } => assert_eq!(replayed, body, "byte for byte"),
             other => panic!("retry {i} was not answered locally: {other:?}"),
         }
     }
@@ -73,7 +73,7 @@ fn a_different_upload_passes_while_open() {
 #[test]
 fn probe_after_backoff_and_a_2xx_closes() {
     let (request, status, body) = exchange("conflict_same_identity");
-    let config = StormConfig { breaker: BreakerConfig { initial_backoff_ms: 60_000.0, ..BreakerConfig::default() } };
+    let config = StormConfig { breaker: BreakerConfig { initial_backoff_ms: 60_000.0, ..BreakerConfig::default() }, ..StormConfig::default() };
     let mut watch = StormWatch::new(config);
     watch.after_upload(&request, status, &body, true, T0);
 
@@ -239,5 +239,104 @@ fn without_the_key_in_the_request_the_new_key_stays_unknown() {
         let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
         let reason = out.events[0].detail["diagnosis"]["reason"].as_str().unwrap();
         assert!(reason.contains("the new key is not known"), "{sent}: {reason}");
+    }
+}
+
+/// `n` one-time keys with fresh ids: a request as matrix-js-sdk builds it.
+fn otk_upload(first: u32, n: u32) -> String {
+    let keys: serde_json::Map<String, Value> = (first..first + n)
+        .map(|i| (format!("signed_curve25519:K{i:08}"), serde_json::json!({"key": format!("pub{i}"), "signatures": {}})))
+        .collect();
+    serde_json::json!({ "one_time_keys": keys }).to_string()
+}
+
+#[test]
+fn otk_inflation_up_to_the_servers_cap_then_its_refusal_is_replayed_and_probed() {
+    // Synapse 1.163.2 as captured: batches of 50 accepted with these counts, then 400 M_TOO_LARGE.
+    let fx = fixture("error_otk_limit_pile_up");
+    let counts: Vec<u64> = fx["accepted_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect();
+    let refusal = fx["response"]["body"].as_str().unwrap().as_bytes().to_vec();
+    let mut watch = StormWatch::new(StormConfig::default());
+    let mut seen = Vec::new();
+    for (i, count) in counts.iter().enumerate() {
+        let request = otk_upload(50 * i as u32, 50);
+        let t = T0 + 2000.0 * i as f64;
+        // Accepted uploads are never answered locally: each one goes to the server.
+        assert_eq!(watch.before_upload(&request, t).decision, UploadDecision::Pass);
+        let body = format!(r#"{{"one_time_key_counts":{{"signed_curve25519":{count}}}}}"#);
+        seen.extend(kinds(&watch.after_upload(&request, 200, body.as_bytes(), true, t + 10.0).events));
+    }
+    // Said once, as soon as the server held more than the device can (150 > 100).
+    assert_eq!(seen, ["otk-inflation"]);
+    let health = watch.otk_health();
+    assert_eq!(health.kind.as_str(), "otk-inflation");
+    assert_eq!(health.figures.accepted_uploads, counts.len() as u64);
+    assert_eq!(health.figures.server_count, counts.last().copied());
+
+    // The batch that passes the cap: refused, and the breaker opens on the server's own answer.
+    let refused = otk_upload(50 * counts.len() as u32, 50);
+    let t = T0 + 100_000.0;
+    assert_eq!(watch.before_upload(&refused, t).decision, UploadDecision::Pass);
+    let after = watch.after_upload(&refused, 400, &refusal, true, t + 10.0);
+    assert_eq!(kinds(&after.events), ["breaker-open", "otk-limit"]);
+    assert!(!after.needs_diagnosis, "the cap is not a conflict: no signature check to run");
+    assert_eq!(after.events[0].detail["cause"].as_str(), Some("otk-limit"));
+    let limit = &after.events[1].detail;
+    assert_eq!(limit["figures"]["limit"].as_u64(), Some(500));
+    assert_eq!(limit["figures"]["heldAtLimit"].as_u64(), Some(counts.last().copied().unwrap()));
+    assert_eq!(limit["breaker"]["state"].as_str(), Some("open"));
+    // The storm (the conflict) is not claimed.
+    assert!(!watch.state().active);
+
+    // matrix-js-sdk re-sends the same refused request after every sync: the server's own refusal, byte
+    // for byte, until the probe.
+    for i in 1..=20 {
+        match watch.before_upload(&refused, t + 1000.0 * i as f64).decision {
+            UploadDecision::Replay { status: 400, body, .. } => assert_eq!(body, refusal),
+            other => panic!("repeat {i}: {other:?}"),
+        }
+    }
+    // Another request (new keys) is never answered locally.
+    assert_eq!(watch.before_upload(&otk_upload(90_000, 50), t + 30_000.0).decision, UploadDecision::Pass);
+    // After the backoff one real request asks again; peers claimed keys meanwhile, so it is accepted and
+    // the breaker closes.
+    assert_eq!(watch.before_upload(&refused, t + 61_000.0).decision, UploadDecision::Probe);
+    let closed = watch.after_upload(&refused, 200, br#"{"one_time_key_counts":{"signed_curve25519":480}}"#, true, t + 61_100.0);
+    assert_eq!(kinds(&closed.events), ["breaker-closed"]);
+    let state = watch.state();
+    assert_eq!((state.breaker.server_conflicts, state.breaker.local_answers, state.breaker.probes), (1, 20, 1));
+    // What was seen stays said.
+    assert_eq!(watch.otk_health().kind.as_str(), "otk-limit");
+}
+
+#[test]
+fn a_tight_retry_loop_gets_every_answer_spaced_not_dropped() {
+    // matrix-js-sdk 40.0.0 re-sends the failing upload as soon as its answer comes back.
+    let (request, status, body) = exchange("conflict_identity_replaced");
+    let mut watch = StormWatch::new(StormConfig::default());
+    watch.before_upload(&request, T0);
+    watch.after_upload(&request, status, &body, true, T0 + 50.0);
+    let mut now = T0 + 60.0;
+    let mut delays = Vec::new();
+    for _ in 0..200 {
+        match watch.before_upload(&request, now).decision {
+            UploadDecision::Replay { status: 400, body: replayed, delay_ms } => {
+                assert_eq!(replayed, body, "the server's own answer, byte for byte");
+                delays.push(delay_ms);
+                now += delay_ms + 1.0; // the SDK asks again right after the answer
+            }
+            other => panic!("not answered locally: {other:?}"),
+        }
+    }
+    // The first at once, then one every 250 ms: 4 a second instead of as fast as the page can spin.
+    assert_eq!(delays[0], 0.0);
+    assert!(delays[1..].iter().all(|&d| (d - 249.0).abs() < 1e-9), "{delays:?}");
+    assert_eq!(watch.state().breaker.local_answers, 200);
+    // An SDK that retries once per sync (seconds apart) is answered at once.
+    let mut slow = StormWatch::new(StormConfig::default());
+    slow.after_upload(&request, status, &body, true, T0);
+    for i in 1..=5 {
+        let UploadDecision::Replay { delay_ms, .. } = slow.before_upload(&request, T0 + 2_000.0 * i as f64).decision else { panic!() };
+        assert_eq!(delay_ms, 0.0);
     }
 }

@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         match code % 4 {
             0 | 1 => {
                 let (state, failing) = { let b = watch.state().breaker; (b.state, b.failing_key_ids) };
-                if let UploadDecision::Replay { status, body } = watch.before_upload(req, clock).decision {
+                if let UploadDecision::Replay { status, body, .. } = watch.before_upload(req, clock).decision {
                     let set = ids(req).expect("replayed an unreadable request");
                     assert_ne!(state, "closed");
                     assert_eq!(set, failing.into_iter().collect::<BTreeSet<_>>());

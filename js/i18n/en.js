@@ -26,6 +26,8 @@ export default {
     "The server refused this device's encryption keys and the cause could not be determined. Repeated uploads were stopped.",
   "what.pending": "The server refused this device's encryption keys. The cause is being checked.",
   "cause.label": "Diagnosis: {reason}",
+  "storeMismatch.explained":
+    "Earlier in this page the encryption engine refused to open its store because the store belonged to another account or device ({message}). Clients that then delete the store and start again under the same device name lose this device's keys: that is most likely what happened here.",
 
   // facts shown before any choice
   "facts.heading": "Before you choose",

@@ -25,6 +25,13 @@ pub fn console_line_wakes_journal(text: &str) -> bool {
     journal::classify_console(text).is_some()
 }
 
+/// The journal's signature name for a console line or an error message (e.g. `"store-account-mismatch"`),
+/// or `undefined`: the one list of signatures (model/journal.rs), for JS that must recognise a line.
+#[wasm_bindgen(js_name = consoleSignature)]
+pub fn console_signature(text: &str) -> Option<String> {
+    journal::classify_console(text).map(|sig| sig.name.to_owned())
+}
+
 /// What an accepted keys/upload tells the diagnostics: `{ ed25519, userId, deviceId, otkCounts }`
 /// (each null when the request or answer does not say).
 #[wasm_bindgen(js_name = readAcceptedUpload)]

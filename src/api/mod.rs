@@ -105,4 +105,10 @@ impl GuardianCore {
     pub fn storm(&self) -> JsValue {
         to_js(&self.storm.state())
     }
+
+    /// One-time-key health beyond the conflict (`guardian.otkHealth()`): `{ kind, reason, since, figures }`.
+    #[wasm_bindgen(js_name = otkHealth)]
+    pub fn otk_health(&self) -> JsValue {
+        to_js(&self.storm.otk_health())
+    }
 }

@@ -32,7 +32,7 @@ use crate::prelude::*;
 
 use super::sorted::SortedSet;
 
-use super::conflict::UploadAnswer;
+use super::conflict::{LoopCause, UploadAnswer};
 use super::json::{self, ToJson, Value};
 use super::upload::{key_ids_fingerprint, ParsedUpload, UploadRequest};
 
@@ -162,6 +162,8 @@ pub enum BreakerEvent {
         fingerprint: String,
         /// The id the server named, if it named one.
         conflict_key_id: Option<String>,
+        /// What keeps the request failing: the key-id conflict or the server's one-time-key cap.
+        cause: LoopCause,
         backoff_ms: f64,
         next_probe_at: f64,
     },
@@ -195,19 +197,20 @@ fn strings(items: &[String]) -> Value {
 }
 
 /// Tagged by `"type"`, fields camelCase: `{"type":"opened","at","failingKeyIds","fingerprint",
-/// "conflictKeyId","backoffMs","nextProbeAt"}`, `{"type":"probe","at","fingerprint","attempt",
+/// "conflictKeyId","cause","backoffMs","nextProbeAt"}`, `{"type":"probe","at","fingerprint","attempt",
 /// "openSince"}`, `{"type":"closed","at","fingerprint","openForMs","localAnswers","reason"}`,
 /// `{"type":"reopened","at","failingKeyIds","fingerprint","reason","backoffMs","nextProbeAt"}`.
 impl ToJson for BreakerEvent {
     fn to_json(&self) -> Value {
         match self {
-            BreakerEvent::Opened { at, failing_key_ids, fingerprint, conflict_key_id, backoff_ms, next_probe_at } => {
+            BreakerEvent::Opened { at, failing_key_ids, fingerprint, conflict_key_id, cause, backoff_ms, next_probe_at } => {
                 json::object([
                     ("type", "opened".into()),
                     ("at", (*at).into()),
                     ("failingKeyIds", strings(failing_key_ids)),
                     ("fingerprint", fingerprint.into()),
                     ("conflictKeyId", conflict_key_id.as_deref().into()),
+                    ("cause", cause.to_json()),
                     ("backoffMs", (*backoff_ms).into()),
                     ("nextProbeAt", (*next_probe_at).into()),
                 ])
@@ -265,6 +268,7 @@ pub struct ObservedAnswer<'a> {
 #[derive(Debug, Clone)]
 struct Episode {
     failing: SortedSet<String>,
+    cause: LoopCause,
     fingerprint: String,
     replay_status: u16,
     replay_body: Vec<u8>,
@@ -290,11 +294,14 @@ pub struct BreakerSnapshot {
     pub state: &'static str,
     pub failing_key_ids: Vec<String>,
     pub fingerprint: Option<String>,
+    /// What keeps the guarded request failing (`null` while closed).
+    pub cause: Option<LoopCause>,
     pub since: Option<f64>,
     /// Null while closed or while a probe is in flight.
     pub next_probe_at: Option<f64>,
     pub backoff_ms: Option<f64>,
-    /// Conflict answers that came from the server.
+    /// Answers that came from the server and keep a request failing (conflicts and the one-time-key
+    /// cap): what the breaker stops.
     pub server_conflicts: u64,
     /// Requests answered locally instead of reaching the server.
     pub local_answers: u64,
@@ -302,7 +309,7 @@ pub struct BreakerSnapshot {
     pub probes: u64,
 }
 
-/// `{"state","failingKeyIds","fingerprint","since","nextProbeAt","backoffMs","serverConflicts",
+/// `{"state","failingKeyIds","fingerprint","cause","since","nextProbeAt","backoffMs","serverConflicts",
 /// "localAnswers","probes"}`, every field present (`null` when not open).
 impl ToJson for BreakerSnapshot {
     fn to_json(&self) -> Value {
@@ -310,6 +317,7 @@ impl ToJson for BreakerSnapshot {
             ("state", self.state.into()),
             ("failingKeyIds", strings(&self.failing_key_ids)),
             ("fingerprint", self.fingerprint.as_deref().into()),
+            ("cause", self.cause.to_json()),
             ("since", self.since.into()),
             ("nextProbeAt", self.next_probe_at.into()),
             ("backoffMs", self.backoff_ms.into()),
@@ -459,7 +467,7 @@ impl Breaker {
             return self.close(now, reason);
         }
 
-        let Some(conflict) = seen.answer.conflict() else {
+        let Some(cause) = seen.answer.loop_cause() else {
             // Another error: only a probe's answer changes anything.
             if matches!(self.state, State::Probing { .. }) && is_failing(&self.state, &ids) {
                 return self.reopen(now, ReopenReason::ProbeFailed, false, None);
@@ -488,13 +496,15 @@ impl Breaker {
                     at: now,
                     failing_key_ids: ids.iter().cloned().collect(),
                     fingerprint: fingerprint.clone(),
-                    conflict_key_id: conflict.key_id.clone(),
+                    conflict_key_id: seen.answer.conflict().and_then(|c| c.key_id.clone()),
+                    cause,
                     backoff_ms: backoff,
                     next_probe_at: now + backoff,
                 };
                 self.state = State::Open {
                     ep: Episode {
                         failing: ids,
+                        cause,
                         fingerprint,
                         replay_status: status,
                         replay_body: body,
@@ -520,6 +530,7 @@ impl Breaker {
                 let (status, body) = replay?;
                 ep.fingerprint = key_ids_fingerprint(ids.iter());
                 ep.failing = ids;
+                ep.cause = cause;
                 ep.replay_status = status;
                 ep.replay_body = body;
                 *next_probe_at = now + ep.backoff_ms;
@@ -597,6 +608,7 @@ impl Breaker {
                 .map(|e| e.failing.iter().cloned().collect())
                 .unwrap_or_default(),
             fingerprint: ep.map(|e| e.fingerprint.clone()),
+            cause: ep.map(|e| e.cause),
             since: ep.map(|e| e.since),
             next_probe_at,
             backoff_ms: ep.map(|e| e.backoff_ms),
@@ -809,6 +821,7 @@ mod tests {
             failing_key_ids: vec!["a:1".into(), "a:2".into()],
             fingerprint: "2-x".into(),
             conflict_key_id: None,
+            cause: LoopCause::OtkLimit,
             backoff_ms: 60_000.0,
             next_probe_at: 60_001.25,
         });
@@ -832,7 +845,7 @@ mod tests {
         assert_eq!(
             json::to_serde(&snapshots[2]),
             serde_json::json!({"state": "probing", "failingKeyIds": ["signed_curve25519:AAAAAAAAAA0"],
-                "fingerprint": snapshots[2].fingerprint, "since": 0, "nextProbeAt": null, "backoffMs": 60000,
+                "fingerprint": snapshots[2].fingerprint, "cause": "conflict", "since": 0, "nextProbeAt": null, "backoffMs": 60000,
                 "serverConflicts": 1, "localAnswers": 0, "probes": 1})
         );
     }

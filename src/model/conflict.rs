@@ -313,6 +313,79 @@ impl Conflict {
     }
 }
 
+/// The server's cap on the one-time keys a device may hold. Synapse 1.163
+/// (`synapse/handlers/e2e_keys.py`, `_upload_one_time_keys_for_user`) answers an upload that would
+/// leave the device holding more than 500 keys of an algorithm with
+/// `400 {"errcode":"M_TOO_LARGE","error":"Uploading 50 more signed_curve25519 one-time keys would leave
+/// the device holding 550, over the limit of 500"}`. matrix-js-sdk re-sends the same request after
+/// every sync, so this is a loop of its own (after OTK inflation, matrix-js-sdk issue 5501). The
+/// figures are read from Synapse's wording; another server's wording leaves them `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "camelCase"))]
+pub struct OtkLimit {
+    /// e.g. `signed_curve25519`
+    pub algorithm: Option<String>,
+    /// Keys the rejected request carried ("Uploading N more").
+    pub uploading: Option<u64>,
+    /// What the device would have held ("would leave the device holding T").
+    pub would_hold: Option<u64>,
+    /// The server's limit ("over the limit of L").
+    pub limit: Option<u64>,
+    pub errcode: Option<String>,
+    /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
+    pub message: String,
+}
+
+impl OtkLimit {
+    /// What the server holds now: `would_hold - uploading`, when both are known.
+    pub fn server_holds(&self) -> Option<u64> {
+        self.would_hold?.checked_sub(self.uploading?)
+    }
+}
+
+/// `{"algorithm", "uploading", "wouldHold", "limit", "errcode", "message"}` (`null` when unknown)
+impl ToJson for OtkLimit {
+    fn to_json(&self) -> Value {
+        json::object([
+            ("algorithm", self.algorithm.as_deref().into()),
+            ("uploading", self.uploading.into()),
+            ("wouldHold", self.would_hold.into()),
+            ("limit", self.limit.into()),
+            ("errcode", self.errcode.as_deref().into()),
+            ("message", self.message.as_str().into()),
+        ])
+    }
+}
+
+/// Why an identical keys/upload will keep failing until something changes on the server: the answers
+/// the breaker stops the loop on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+pub enum LoopCause {
+    /// "One time key … already exists".
+    Conflict,
+    /// The server's cap on one-time keys per device ([`OtkLimit`]).
+    OtkLimit,
+}
+
+impl LoopCause {
+    /// The JSON name: `"conflict"` | `"otk-limit"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoopCause::Conflict => "conflict",
+            LoopCause::OtkLimit => "otk-limit",
+        }
+    }
+}
+
+impl ToJson for LoopCause {
+    fn to_json(&self) -> Value {
+        self.as_str().into()
+    }
+}
+
 /// The classification of one keys/upload answer.
 // Short-lived (one per answer) and matched on everywhere: not boxing the big variant keeps
 // `UploadAnswer::Conflict(c)` patterns simple for the API layer.
@@ -330,7 +403,9 @@ pub enum UploadAnswer {
     },
     /// The key-id conflict that drives the storm.
     Conflict(Conflict),
-    /// A readable Matrix error that is not a conflict (rate limit, M_TOO_LARGE, bad token, …).
+    /// The server's cap on one-time keys per device (Synapse: 400 `M_TOO_LARGE`).
+    OtkLimit(OtkLimit),
+    /// A readable Matrix error that is not a conflict (rate limit, a body too large, bad token, …).
     OtherError {
         status: u16,
         errcode: Option<String>,
@@ -341,7 +416,8 @@ pub enum UploadAnswer {
 }
 
 /// Tagged by `"type"`: `{"type":"accepted","oneTimeKeyCounts":{alg: n}}`,
-/// `{"type":"conflict", ...the Conflict's fields}`, `{"type":"other-error","status","errcode","message"}`,
+/// `{"type":"conflict", ...the Conflict's fields}`, `{"type":"otk-limit", ...the OtkLimit's fields}`,
+/// `{"type":"other-error","status","errcode","message"}`,
 /// `{"type":"unreadable","status","reason"}`.
 impl ToJson for UploadAnswer {
     fn to_json(&self) -> Value {
@@ -354,6 +430,13 @@ impl ToJson for UploadAnswer {
                 let mut v = c.to_json();
                 if let Value::Object(map) = &mut v {
                     map.insert("type".into(), "conflict".into());
+                }
+                v
+            }
+            UploadAnswer::OtkLimit(l) => {
+                let mut v = l.to_json();
+                if let Value::Object(map) = &mut v {
+                    map.insert("type".into(), "otk-limit".into());
                 }
                 v
             }
@@ -380,8 +463,25 @@ impl UploadAnswer {
         }
     }
 
+    pub fn otk_limit(&self) -> Option<&OtkLimit> {
+        match self {
+            UploadAnswer::OtkLimit(l) => Some(l),
+            _ => None,
+        }
+    }
+
     pub fn is_accepted(&self) -> bool {
         matches!(self, UploadAnswer::Accepted { .. })
+    }
+
+    /// Whether the identical request will keep failing until something changes on the server: the
+    /// answers the breaker stops the loop on (and replays).
+    pub fn loop_cause(&self) -> Option<LoopCause> {
+        match self {
+            UploadAnswer::Conflict(_) => Some(LoopCause::Conflict),
+            UploadAnswer::OtkLimit(_) => Some(LoopCause::OtkLimit),
+            _ => None,
+        }
     }
 }
 
@@ -428,6 +528,9 @@ fn classify_object(status: u16, map: &Map) -> UploadAnswer {
     if let Some(error) = map.get("error").and_then(Value::as_str) {
         if let Some(c) = conflict_from_text(error, errcode.clone()) {
             return UploadAnswer::Conflict(c);
+        }
+        if let Some(l) = otk_limit_from_text(error, errcode.as_deref()) {
+            return UploadAnswer::OtkLimit(l);
         }
         return UploadAnswer::OtherError {
             status,
@@ -552,6 +655,40 @@ fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
         KeyKind::OneTimeKey
     };
     Some(Conflict::fail_soft(kind, find_key_id(text), errcode, text))
+}
+
+/// The one-time-key cap in a server's error text. Synapse's wording (module docs of [`OtkLimit`]) gives
+/// the figures; a `M_TOO_LARGE` that speaks of one-time keys in other words is still the cap (failing
+/// soft as for the conflict: one unneeded breaker trip at worst), without figures. A `M_TOO_LARGE`
+/// about anything else (a request body too large) is not.
+fn otk_limit_from_text(text: &str, errcode: Option<&str>) -> Option<OtkLimit> {
+    let text = cut(text, SCAN_BYTES);
+    let lower = text.to_ascii_lowercase();
+    let about_otks = ["one-time key", "one time key", "one_time_key"].iter().any(|p| contains(&lower, p));
+    let synapse = contains(text, " would leave the device holding ") && contains(text, "over the limit of ");
+    if !(about_otks && (synapse || errcode == Some("M_TOO_LARGE"))) {
+        return None;
+    }
+    // "Uploading <N> more <alg> one-time keys would leave the device holding <T>, over the limit of <L>"
+    let number_after = |mark: &str| -> Option<u64> {
+        let at = find(text, mark)? + mark.len();
+        let digits = text[at..].bytes().take_while(u8::is_ascii_digit);
+        // 19 digits always fit a u64; longer is nonsense, not a figure.
+        let (count, value) = digits.fold((0, 0u64), |(c, v), d| (c + 1, v.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))));
+        (1..=19).contains(&count).then_some(value)
+    };
+    let algorithm = find(text, "Uploading ").and_then(|at| {
+        let mut words = text[at..].split_whitespace().skip(2);
+        (words.next() == Some("more")).then(|| words.next()).flatten()
+    });
+    Some(OtkLimit {
+        algorithm: algorithm.filter(|a| a.len() <= 64 && !contains(a, "one-time")).map(str::to_owned),
+        uploading: number_after("Uploading "),
+        would_hold: number_after("would leave the device holding "),
+        limit: number_after("over the limit of "),
+        errcode: errcode.map(str::to_owned),
+        message: truncate(text, MAX_MESSAGE_BYTES),
+    })
 }
 
 const SYNAPSE_PREFIX: &str = "One time key ";
@@ -1094,8 +1231,8 @@ mod tests {
     fn not_conflicts() {
         for (status, body) in [
             (
-                400,
-                r#"{"errcode":"M_TOO_LARGE","error":"Uploading 501 more signed_curve25519 one-time keys would leave the device holding 506, over the limit of 500"}"#,
+                413,
+                r#"{"errcode":"M_TOO_LARGE","error":"Request body too large"}"#,
             ),
             (
                 429,
@@ -1405,6 +1542,59 @@ mod tests {
             let c = conflict(400, &body);
             proptest::prop_assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAA"));
             proptest::prop_assert!(c.new_key.is_none() && !c.details_known);
+        }
+    }
+
+    #[test]
+    fn the_servers_otk_cap_is_its_own_kind() {
+        // Synapse 1.163.2's wording (tests/fixtures/synapse/error_otk_limit_pile_up.json is the real one).
+        let body = r#"{"errcode":"M_TOO_LARGE","error":"Uploading 50 more signed_curve25519 one-time keys would leave the device holding 550, over the limit of 500"}"#;
+        let answer = classify_upload_answer(400, body.as_bytes(), true);
+        let UploadAnswer::OtkLimit(l) = &answer else { panic!("{answer:?}") };
+        assert_eq!(l.algorithm.as_deref(), Some("signed_curve25519"));
+        assert_eq!((l.uploading, l.would_hold, l.limit), (Some(50), Some(550), Some(500)));
+        assert_eq!(l.server_holds(), Some(500));
+        assert_eq!(l.errcode.as_deref(), Some("M_TOO_LARGE"));
+        assert_eq!(answer.loop_cause(), Some(LoopCause::OtkLimit));
+        assert!(answer.conflict().is_none());
+        assert_eq!(json::to_serde(&answer)["type"], "otk-limit");
+        assert_eq!(json::to_serde(&answer)["wouldHold"], 550);
+        // Other wording about one-time keys under M_TOO_LARGE: the cap, without figures.
+        let other = classify_upload_answer(400, br#"{"errcode":"M_TOO_LARGE","error":"too many one-time keys"}"#, true);
+        let UploadAnswer::OtkLimit(l) = &other else { panic!("{other:?}") };
+        assert_eq!((l.uploading, l.would_hold, l.limit, l.server_holds()), (None, None, None, None));
+        // Absurd figures are not figures.
+        let absurd = r#"{"errcode":"M_TOO_LARGE","error":"Uploading 99999999999999999999999 more signed_curve25519 one-time keys would leave the device holding x, over the limit of 500"}"#;
+        let UploadAnswer::OtkLimit(l) = classify_upload_answer(400, absurd.as_bytes(), true) else { panic!() };
+        assert_eq!((l.uploading, l.would_hold, l.limit), (None, None, Some(500)));
+        // A conflict stays a conflict; a body too large is not the cap.
+        assert_eq!(classify_upload_answer(400, CONFLICT_FOR_CAUSE, true).loop_cause(), Some(LoopCause::Conflict));
+        assert_eq!(classify_upload_answer(413, br#"{"errcode":"M_TOO_LARGE","error":"Request body too large"}"#, true).loop_cause(), None);
+        assert_eq!(classify_upload_answer(200, br#"{"one_time_key_counts":{}}"#, true).loop_cause(), None);
+    }
+
+    const CONFLICT_FOR_CAUSE: &[u8] = br#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"a\"}; new key: {'key': 'b'}"}"#;
+
+    #[test]
+    fn otk_limit_json_shape_is_the_serde_one() {
+        use super::test_support::assert_same_json;
+        let body = r#"{"errcode":"M_TOO_LARGE","error":"Uploading 50 more signed_curve25519 one-time keys would leave the device holding 550, over the limit of 500"}"#;
+        let UploadAnswer::OtkLimit(l) = classify_upload_answer(400, body.as_bytes(), true) else { panic!() };
+        assert_same_json(&l);
+        assert_same_json(&OtkLimit { algorithm: None, uploading: None, would_hold: None, limit: None, errcode: None, message: String::new() });
+        assert_same_json(&LoopCause::OtkLimit);
+    }
+
+    proptest::proptest! {
+        /// Any figures in Synapse's wording are read back exactly; any text never panics.
+        #[test]
+        fn otk_limit_figures_round_trip(n in 0u64..1_000_000, held in 0u64..10_000_000, limit in 0u64..100_000, noise in ".{0,200}") {
+            let text = format!("Uploading {n} more signed_curve25519 one-time keys would leave the device holding {held}, over the limit of {limit}");
+            let body = serde_json::json!({"errcode": "M_TOO_LARGE", "error": text}).to_string();
+            let UploadAnswer::OtkLimit(l) = classify_upload_answer(400, body.as_bytes(), true) else { panic!() };
+            proptest::prop_assert_eq!((l.uploading, l.would_hold, l.limit), (Some(n), Some(held), Some(limit)));
+            let body = serde_json::json!({"errcode": "M_TOO_LARGE", "error": noise}).to_string();
+            let _ = classify_upload_answer(400, body.as_bytes(), true);
         }
     }
 }

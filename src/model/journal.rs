@@ -125,6 +125,14 @@ pub fn classify_console(text: &str) -> Option<Signature> {
     if has("delayed event") && (has("timed out") || has("timeout") || has("failed") || has("error")) {
         return Some(Signature { ke: Some(Ke::Ke4), name: "delayed-event-timeout" });
     }
+    // initRustCrypto() on a store that holds another account (matrix-sdk-crypto's MismatchedAccount):
+    // some multi-account clients then delete every store and retry with the same device id, a store
+    // loss they make themselves.
+    if has("account in the store doesn't match the account in the constructor")
+        || has("account in the store does not match the account in the constructor")
+    {
+        return Some(Signature { ke: None, name: "store-account-mismatch" });
+    }
     if has("failed to process outgoing request") {
         return Some(Signature { ke: None, name: "outgoing-request-failed" });
     }
@@ -140,6 +148,11 @@ pub fn classify_event(kind: &str) -> Option<(Source, Signature)> {
         "breaker-probe" => (Source::Network, None, "breaker-probe"),
         "breaker-closed" => (Source::Network, None, "breaker-closed"),
         "diagnosis" => (Source::Guardian, None, "diagnosis"),
+        // One-time-key health beyond the conflict (model/otk_health.rs), seen on the network.
+        "otk-inflation" => (Source::Network, None, "otk-inflation"),
+        "otk-limit" => (Source::Network, None, "otk-limit"),
+        // initRustCrypto() refused the store: it holds another account (the guardian saw the rejection).
+        "store-mismatch" => (Source::Guardian, None, "store-account-mismatch"),
         "diagnosis-failed" => (Source::Guardian, None, "diagnosis-failed"),
         "writer-acquired" => (Source::Guardian, None, "writer-acquired"),
         "writer-lost" => (Source::Guardian, None, "writer-lost"),
@@ -730,6 +743,8 @@ mod tests {
         ("[MembershipManager] Network local timeout error while sending event, immediate retry AbortError: Restart delayed event timed out before the HS responded", Some(Ke::Ke4), "delayed-event-timeout"),
         ("POST /_matrix/client/unstable/org.matrix.msc4157.update_delayed_event/abc 502", Some(Ke::Ke4), "update-delayed-event"),
         ("Failed to process outgoing request 2: Error: fetch failed", None, "outgoing-request-failed"),
+        // initRustCrypto()'s rejection (matrix-sdk-crypto's CryptoStoreError::MismatchedAccount), as clients log it.
+        ("Error: the account in the store doesn't match the account in the constructor: expected @alice:example.com:DEVICE_A, got @alice:example.com:DEVICE_B", None, "store-account-mismatch"),
     ];
 
     /// Lines that must not be classified (or not as KE-1).
@@ -752,7 +767,7 @@ mod tests {
 
     #[test]
     fn trouble_wakes_the_journal_routine_does_not() {
-        for kind in ["storm", "breaker-open", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "store-check", "remedy", "error"] {
+        for kind in ["storm", "breaker-open", "otk-inflation", "otk-limit", "store-mismatch", "diagnosis", "diagnosis-failed", "writer-lost", "store-lost", "store-check", "remedy", "error"] {
             assert!(wakes_journal(kind), "{kind}");
         }
         // Every page has these; they are journaled only once something else woke the journal.

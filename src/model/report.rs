@@ -38,6 +38,12 @@ pub struct ReportInput {
     /// `guardian.storm()` as is.
     #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
     pub storm: Option<Value>,
+    /// `guardian.otkHealth()` as is: one-time-key inflation and the server's cap, with their figures.
+    #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
+    pub otk_health: Option<Value>,
+    /// The store-account mismatch initRustCrypto() met in this page (`guardian.storeMismatch()`), if any.
+    #[cfg_attr(test, serde(deserialize_with = "serde_support::de_value"))]
+    pub store_mismatch: Option<Value>,
     /// Sessions with a stored journal in this browser (keys `user|device`), this one included.
     pub journal_sessions: Option<Vec<String>>,
     /// `guardian.storeCheck()` as is: the store-loss check made at start.
@@ -148,6 +154,12 @@ pub struct Report {
     /// pending recovery), or null when nothing is pending.
     #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
     pub recommended_remedy: Option<Value>,
+    /// `{ kind, reason, since, figures }` (model/otk_health.rs), as the guardian gave it.
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
+    pub otk_health: Option<Value>,
+    /// `{ at, message, expected, got }` when initRustCrypto() found another account's store.
+    #[cfg_attr(test, serde(serialize_with = "serde_support::ser_value"))]
+    pub store_mismatch: Option<Value>,
     pub ke_counts: SortedMap<&'static str, u64>,
     pub journal: JournalSection,
 }
@@ -267,6 +279,8 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         storm: input.storm.as_ref().filter(|s| s.is_object()).map(storm_section),
         store_check: checked.cloned(),
         recommended_remedy,
+        otk_health: input.otk_health.filter(Value::is_object),
+        store_mismatch: input.store_mismatch.filter(Value::is_object),
         ke_counts: journal.ke_counts(),
         journal: JournalSection {
             capacity: journal.capacity(),
@@ -411,7 +425,7 @@ impl ToJson for JournalSection {
 }
 
 /// `{ schema, schemaVersion, generatedAt, guardian, sdk, session, browser, storage, ownDatabase, notes,
-/// writer, otkCounts, storm, keCounts, journal }` (absent sections: null).
+/// writer, otkCounts, storm, otkHealth, storeMismatch, keCounts, journal }` (absent sections: null).
 impl ToJson for Report {
     fn to_json(&self) -> Value {
         json::object([
@@ -430,6 +444,8 @@ impl ToJson for Report {
             ("storm", self.storm.to_json()),
             ("storeCheck", self.store_check.clone().unwrap_or(Value::Null)),
             ("recommendedRemedy", self.recommended_remedy.clone().unwrap_or(Value::Null)),
+            ("otkHealth", self.otk_health.to_json()),
+            ("storeMismatch", self.store_mismatch.to_json()),
             ("keCounts", Value::Object(self.ke_counts.iter().map(|(ke, n)| ((*ke).to_owned(), (*n).into())).collect())),
             ("journal", self.journal.to_json()),
         ])
@@ -543,6 +559,8 @@ impl ReportInput {
             writer: optional(v, "writer", WriterSection::from_json)?,
             otk_counts: optional(v, "otkCounts", OtkCountsSection::from_json)?,
             storm: optional(v, "storm", any)?,
+            otk_health: optional(v, "otkHealth", any)?,
+            store_mismatch: optional(v, "storeMismatch", any)?,
             journal_sessions: optional(v, "journalSessions", |a| {
                 a.as_array()?.iter().map(string).collect::<Option<Vec<_>>>()
             })?,
@@ -743,6 +761,8 @@ mod tests {
             }),
             store_check: Some(ours(&json!({"verdict": "store-lost", "missing": ["m"]}))),
             recommended_remedy: Some(ours(&json!({"cause": "store-lost", "remedy": "sign-out", "loses": ["this-device"]}))),
+            otk_health: Some(ours(&json!({"kind": "otk-limit", "figures": {"limit": 500}}))),
+            store_mismatch: Some(ours(&json!({"at": 1, "message": "m"}))),
             ke_counts: [("KE-1", 2), ("KE-2", 0)].into(),
             journal: JournalSection {
                 capacity: 200,
@@ -778,11 +798,17 @@ mod tests {
             writer: None,
             otk_counts: None,
             storm: None,
+            otk_health: None,
+            store_mismatch: None,
             ..empty.clone()
         };
         for r in [&full, &empty, &none] {
             assert_same_json(r);
         }
+        // The one-time-key health and the store mismatch reach the report as the guardian gave them.
+        let built = build_report(input(json!({"otkHealth": {"kind": "otk-limit", "figures": {"limit": 500, "heldAtLimit": 455}}, "storeMismatch": {"at": 3, "message": "m"}})), &Journal::default());
+        assert_eq!(to_serde(&built)["otkHealth"]["figures"]["heldAtLimit"], 455);
+        assert_eq!(to_serde(&built)["storeMismatch"]["at"], 3);
         // And a whole built report, text included, reads back as serde's.
         let built = build_report(input(json!({})), &Journal::default());
         assert_eq!(to_serde(&built), serde_json::from_str::<serde_json::Value>(&built.to_json_string()).unwrap());
@@ -792,6 +818,8 @@ mod tests {
             json!({"unknown": [1, 2], "generatedAt": 12, "guardianVersion": null, "storm": null, "journalSessions": null}),
             json!({"generatedAt": 1.5, "storm": [1, "x"], "journalSessions": ["a", "b"], "homeserver": "h", "userId": "u", "deviceId": "d"}),
             json!({"sdk": {}, "browser": {}, "storage": {}, "ownDatabase": {}, "writer": {}, "otkCounts": {}}),
+            json!({"otkHealth": {"kind": "otk-inflation", "figures": {"serverCount": 150}}, "storeMismatch": {"at": 2, "message": "m"}}),
+            json!({"otkHealth": null, "storeMismatch": null}),
             json!({"sdk": null, "browser": null, "storage": null, "ownDatabase": null, "writer": null, "otkCounts": null}),
             json!({
                 "sdk": {"name": "n", "version": null, "cryptoVersion": "c", "other": 1},
@@ -825,7 +853,7 @@ mod tests {
             let theirs = serde_json::from_value::<ReportInput>(v.clone()).ok();
             assert_eq!(ReportInput::from_json(&ours(v)), theirs, "{v}");
         }
-        assert_eq!(inputs.iter().filter(|v| ReportInput::from_json(&ours(v)).is_some()).count(), 6);
+        assert_eq!(inputs.iter().filter(|v| ReportInput::from_json(&ours(v)).is_some()).count(), 8);
         // The one difference: serde also took a struct as an array of its fields; JSON.stringify of the
         // gathered object never writes that, and it is now an empty input like any other refusal.
         assert!(serde_json::from_value::<ReportInput>(json!([])).is_ok());

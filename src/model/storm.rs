@@ -11,11 +11,23 @@ use super::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Deci
 use super::conflict::{classify_upload_answer, Conflict, UploadAnswer};
 use super::diagnosis::{diagnose, Diagnosis, DiagnosisInput};
 use super::json::{self, ToJson, Value};
+use super::otk_health::{OtkFinding, OtkHealth, OtkHealthState};
 use super::upload::{parse_upload_request, ParsedUpload, UploadRequest};
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StormConfig {
     pub breaker: BreakerConfig,
+    /// Local answers to the guarded request come at most this often (default 250 ms): each is the server's
+    /// own answer, only later. matrix-js-sdk 40.0.0 re-sends a failing upload as soon as its answer comes;
+    /// answered at once, its loop would spin as fast as the page can run it (the server itself paced it at
+    /// its round trip). An SDK that retries once per sync is barely touched.
+    pub replay_spacing_ms: f64,
+}
+
+impl Default for StormConfig {
+    fn default() -> Self {
+        StormConfig { breaker: BreakerConfig::default(), replay_spacing_ms: 250.0 }
+    }
 }
 
 /// One event for the host: `type` is the DOM event name, `detail` its payload.
@@ -50,10 +62,13 @@ pub enum UploadDecision {
         status: u16,
         #[cfg_attr(test, serde(serialize_with = "tests::as_bytes"))]
         body: Vec<u8>,
+        /// Wait this long before answering (see [`StormConfig::replay_spacing_ms`]); 0 for the first.
+        #[cfg_attr(test, serde(rename = "delayMs"))]
+        delay_ms: f64,
     },
 }
 
-/// `{"action":"pass"}`, `{"action":"probe"}`, `{"action":"replay","status","body":[byte, …]}`
+/// `{"action":"pass"}`, `{"action":"probe"}`, `{"action":"replay","status","body":[byte, …],"delayMs"}`
 /// (the body as an array of numbers, as serde_json writes bytes; the API layer may hand JS a
 /// `Uint8Array` instead).
 impl ToJson for UploadDecision {
@@ -61,10 +76,11 @@ impl ToJson for UploadDecision {
         match self {
             UploadDecision::Pass => json::object([("action", "pass".into())]),
             UploadDecision::Probe => json::object([("action", "probe".into())]),
-            UploadDecision::Replay { status, body } => json::object([
+            UploadDecision::Replay { status, body, delay_ms } => json::object([
                 ("action", "replay".into()),
                 ("status", (*status).into()),
                 ("body", Value::Array(body.iter().map(|&b| Value::from(b)).collect())),
+                ("delayMs", (*delay_ms).into()),
             ]),
         }
     }
@@ -234,6 +250,11 @@ pub struct StormWatch {
     server_otk_count: Option<u64>,
     /// The breaker closed after the last conflict: the storm is over (until a new conflict).
     ended: bool,
+    /// One-time-key health beyond the conflict: inflation and the server's cap.
+    otk: OtkHealth,
+    replay_spacing_ms: f64,
+    /// No local answer is given before this time (see [`StormConfig::replay_spacing_ms`]).
+    next_replay_at: f64,
 }
 
 impl StormWatch {
@@ -247,6 +268,9 @@ impl StormWatch {
             diagnosis_pending: false,
             server_otk_count: None,
             ended: false,
+            otk: OtkHealth::default(),
+            replay_spacing_ms: if config.replay_spacing_ms.is_finite() { config.replay_spacing_ms.clamp(0.0, 10_000.0) } else { 250.0 },
+            next_replay_at: f64::NEG_INFINITY,
         }
     }
 
@@ -256,7 +280,14 @@ impl StormWatch {
         let decision = match step.decision {
             Decision::PassThrough => UploadDecision::Pass,
             Decision::Probe => UploadDecision::Probe,
-            Decision::Replay { status, body } => UploadDecision::Replay { status, body },
+            Decision::Replay { status, body } => {
+                // Spaced, never dropped: every repeat gets its answer, the next one no sooner than the spacing.
+                let now = if now_ms.is_finite() { now_ms } else { self.next_replay_at.max(0.0) };
+                // A clock that jumped back must not postpone an answer beyond one spacing.
+                let at = self.next_replay_at.max(now).min(now + self.replay_spacing_ms);
+                self.next_replay_at = at + self.replay_spacing_ms;
+                UploadDecision::Replay { status, body, delay_ms: at - now }
+            }
         };
         if matches!(step.event, Some(BreakerEvent::Closed { .. })) {
             self.ended = true;
@@ -283,6 +314,15 @@ impl StormWatch {
             UploadAnswer::Accepted { one_time_key_counts } => {
                 if let Some(n) = one_time_key_counts.get("signed_curve25519") {
                     self.server_otk_count = Some(*n);
+                }
+                let uploaded = request.request().map_or(0, |r| r.one_time_key_ids.len() as u64);
+                if let Some(finding) = self.otk.on_accepted(now_ms, uploaded, one_time_key_counts) {
+                    events.push(self.otk_event(finding));
+                }
+            }
+            UploadAnswer::OtkLimit(limit) => {
+                if let Some(finding) = self.otk.on_limit(now_ms, limit) {
+                    events.push(self.otk_event(finding));
                 }
             }
             UploadAnswer::Conflict(conflict) => {
@@ -382,6 +422,21 @@ impl StormWatch {
             first_seen: self.first_seen,
             conflict: self.last_conflict.as_ref().map(ConflictSummary::of),
         }
+    }
+
+    /// `guardian.otkHealth()`: inflation and the server's cap, with their figures.
+    pub fn otk_health(&self) -> OtkHealthState {
+        self.otk.state()
+    }
+
+    /// `otk-inflation` / `otk-limit`: the finding with its figures, plus the breaker (which stops the loop
+    /// at the cap).
+    fn otk_event(&self, finding: OtkFinding) -> GuardianEvent {
+        let mut detail = self.otk.state().to_json();
+        if let Value::Object(map) = &mut detail {
+            map.insert("breaker".into(), self.breaker.snapshot().to_json());
+        }
+        GuardianEvent { kind: finding.as_str(), detail }
     }
 
     /// A breaker event as a DOM event: its own fields plus the breaker snapshot after it.

@@ -46,6 +46,9 @@ const GUARDIAN_EVENTS = [
   'breaker-open',
   'breaker-probe', 'diagnosis-failed',
   'breaker-closed',
+  'otk-inflation',
+  'otk-limit',
+  'store-mismatch',
   'store-lost',
   'writer-acquired',
   'writer-lost',
@@ -429,10 +432,45 @@ async function startSession(session) {
   if (guardianMode === 'npm' && params.get('writer') !== 'off' && demo.guardian && typeof demo.guardian.acquireWriter === 'function') {
     await becomeWriter(demo.guardian, client);
   }
-  await client.initRustCrypto(ownStores ? { cryptoDatabasePrefix: `matrix-js-sdk${session.userId}` } : {});
+  await initCrypto(client, ownStores ? { cryptoDatabasePrefix: `matrix-js-sdk${session.userId}` } : {});
   wireClient(client);
   await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: true });
   setAppState('started');
+}
+
+/**
+ * `client.initRustCrypto()`. `?onStoreMismatch=reset` plays what some multi-account clients do when the
+ * store holds another account ("the account in the store doesn't match the account in the constructor"):
+ * delete the crypto stores and try again with the same device id — a store loss they make themselves.
+ */
+async function initCrypto(client, opts) {
+  const reset = params.get('onStoreMismatch') === 'reset';
+  // Such clients close their store connections when a deletion asks (as well-behaved IndexedDB code does):
+  // the failed engine's connection would otherwise block the deletion, and the retry behind it, forever.
+  const open = indexedDB.open;
+  if (reset) {
+    indexedDB.open = function (...args) {
+      const req = open.apply(this, args);
+      req.addEventListener('success', () => {
+        req.result.addEventListener('versionchange', () => req.result.close());
+      });
+      return req;
+    };
+  }
+  try {
+    await client.initRustCrypto(opts);
+  } catch (e) {
+    if (params.get('onStoreMismatch') !== 'reset' || !/doesn't match the account in the constructor/.test(String(e && e.message))) throw e;
+    console.warn('crypto store belongs to another account: deleting it and starting again', e);
+    const prefix = opts.cryptoDatabasePrefix ?? 'matrix-js-sdk';
+    for (const name of [`${prefix}::matrix-sdk-crypto`, `${prefix}::matrix-sdk-crypto-meta`]) {
+      await new Promise((resolve) => {
+        const req = indexedDB.deleteDatabase(name);
+        req.onsuccess = req.onerror = req.onblocked = () => resolve();
+      });
+    }
+    await client.initRustCrypto(opts);
+  }
 }
 
 /**
