@@ -371,5 +371,69 @@ function cinnySuite() {
       });
       await Promise.all([base.page.context().close(), run.page.context().close()]);
     });
+
+    test('a client that wipes its own stores and retries with the same device id: caught after and before the guardian starts', async () => {
+      // The trigger: the session in localStorage is moved to the user's second device (whose keys are on the
+      // server), while the crypto store still holds the first device's account. initRustCrypto() then fails
+      // with "the account in the store doesn't match the account in the constructor", and this Cinny
+      // deletes its stores and starts again with the same session: a blank store under the second device id.
+      const mismatch = async (web, prefix) => {
+        const user = await cinnyUser(prefix);
+        const first = await loginAndUpload(web, user, `${prefix}-1`);
+        const context = first.page.context();
+        await first.page.close();
+        const other = await loginAndUpload(webs.baseline, user, `${prefix}-other`);
+        const session = await other.page.evaluate(() => ({ token: localStorage.getItem('cinny_access_token'), deviceId: localStorage.getItem('cinny_device_id') }));
+        await other.page.context().close();
+        const blank = await context.newPage();
+        await blank.goto(new URL('/config.json', web.url).href);
+        await blank.evaluate((s) => {
+          localStorage.setItem('cinny_access_token', s.token);
+          localStorage.setItem('cinny_device_id', s.deviceId);
+        }, session);
+        await blank.close();
+        const since = hs.mark();
+        peer.start();
+        const page = await openCinny(browser, web, { name: `${prefix}-2`, context });
+        await page.waitForTimeout(WINDOW_MS);
+        peer.stop();
+        return {
+          user,
+          page,
+          since,
+          deviceId: session.deviceId,
+          identityBefore: other.identity,
+          identityAfter: await serverIdentity(user.userId, session.deviceId),
+          conflicts: hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since }),
+        };
+      };
+      const [base, run] = await Promise.all([mismatch(webs.wipeBaseline, 'wipebase'), mismatch(webs.wipe, 'wipedrop')]);
+      await withArtifacts('cinny-wipe', [base.page, run.page], async () => {
+        const wiped = await run.page.evaluate(() => window.matrixCryptoGuardian?.storeCheck?.());
+        report(`wipe and retry (after the guardian's start): drop-in ${run.conflicts} conflicts, identity ${run.identityAfter === run.identityBefore ? 'unchanged' : 'replaced'}; baseline ${base.conflicts}, ${base.identityAfter === base.identityBefore ? 'unchanged' : 'replaced'}`);
+        assert.notEqual(base.identityAfter, base.identityBefore, 'without the guardian the wipe publishes a new identity under the old device id');
+        assert.ok(base.conflicts > 0, `the baseline storms (${base.conflicts})`);
+        assert.equal(run.identityAfter, run.identityBefore, 'no new identity under the device id');
+        assert.equal(run.conflicts, 0);
+        assert.equal(wiped?.verdict, 'store-lost', JSON.stringify(wiped));
+        await waitForPrompt(run.page);
+
+        // Before the guardian's start: the user reloads instead of choosing; the wipe happened before this
+        // page's guardian started, and it must still see it.
+        const since = hs.mark();
+        peer.start();
+        await run.page.reload();
+        await run.page.waitForTimeout(WINDOW_MS);
+        peer.stop();
+        const again = await run.page.evaluate(() => window.matrixCryptoGuardian?.storeCheck?.());
+        const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: run.user.userId, since });
+        report(`wipe and retry (before the guardian's start, after a reload): drop-in ${conflicts} conflicts, identity ${(await serverIdentity(run.user.userId, run.deviceId)) === run.identityBefore ? 'unchanged' : 'replaced'}`);
+        assert.equal(again?.verdict, 'store-lost', JSON.stringify(again));
+        assert.equal(conflicts, 0);
+        assert.equal(await serverIdentity(run.user.userId, run.deviceId), run.identityBefore, 'still no new identity');
+        await waitForPrompt(run.page);
+      });
+      await Promise.all([base.page.context().close(), run.page.context().close()]);
+    });
   });
 }
