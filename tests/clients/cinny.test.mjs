@@ -372,12 +372,14 @@ function cinnySuite() {
       await Promise.all([base.page.context().close(), run.page.context().close()]);
     });
 
-    test('a client that wipes its own stores and retries with the same device id: caught after and before the guardian starts', async () => {
+    test('a client that wipes its own stores and retries with the same device id: caught before and after the guardian starts', async () => {
       // The trigger: the session in localStorage is moved to the user's second device (whose keys are on the
-      // server), while the crypto store still holds the first device's account. initRustCrypto() then fails
-      // with "the account in the store doesn't match the account in the constructor", and this Cinny
-      // deletes its stores and starts again with the same session: a blank store under the second device id.
-      const mismatch = async (web, prefix) => {
+      // server) while the crypto store holds the first device's account. initRustCrypto() fails with "the
+      // account in the store doesn't match the account in the constructor"; this Cinny (the wipe patch)
+      // reloads, deletes all its stores with mx.clearStores() and starts again with the same session: a
+      // blank store under the second device id. `delay`: which side starts late, so that the wipe comes
+      // after the guardian's start (Cinny's entry script late) or before it (the guardian's core late).
+      const mismatch = async (web, prefix, delay) => {
         const user = await cinnyUser(prefix);
         const first = await loginAndUpload(web, user, `${prefix}-1`);
         const context = first.page.context();
@@ -392,10 +394,11 @@ function cinnySuite() {
           localStorage.setItem('cinny_device_id', s.deviceId);
         }, session);
         await blank.close();
+        if (delay) await context.route(delay, async (route) => setTimeout(() => route.continue().catch(() => {}), 3000));
         const since = hs.mark();
         peer.start();
         const page = await openCinny(browser, web, { name: `${prefix}-2`, context });
-        await page.waitForTimeout(WINDOW_MS);
+        await page.waitForTimeout(2 * WINDOW_MS); // two starts: the failed one, its reload and the wipe
         peer.stop();
         return {
           user,
@@ -407,33 +410,33 @@ function cinnySuite() {
           conflicts: hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since }),
         };
       };
-      const [base, run] = await Promise.all([mismatch(webs.wipeBaseline, 'wipebase'), mismatch(webs.wipe, 'wipedrop')]);
-      await withArtifacts('cinny-wipe', [base.page, run.page], async () => {
-        const wiped = await run.page.evaluate(() => window.matrixCryptoGuardian?.storeCheck?.());
-        report(`wipe and retry (after the guardian's start): drop-in ${run.conflicts} conflicts, identity ${run.identityAfter === run.identityBefore ? 'unchanged' : 'replaced'}; baseline ${base.conflicts}, ${base.identityAfter === base.identityBefore ? 'unchanged' : 'replaced'}`);
+      const [base, after, before] = await Promise.all([
+        mismatch(webs.wipeBaseline, 'wipebase'),
+        mismatch(webs.wipe, 'wipeafter', '**/assets/index-*.js'),
+        mismatch(webs.wipe, 'wipebefore', '**/matrix-crypto-guardian/core/guardian_core_bg.wasm'),
+      ]);
+      const identity = (r) => (r.identityAfter === r.identityBefore ? 'unchanged' : 'replaced');
+      report(`wipe and retry: baseline ${base.conflicts} conflicts, identity ${identity(base)}; drop-in, wipe after its start ${after.conflicts}, ${identity(after)}; wipe before its start ${before.conflicts}, ${identity(before)}`);
+      await withArtifacts('cinny-wipe', [base.page, after.page, before.page], async () => {
         assert.notEqual(base.identityAfter, base.identityBefore, 'without the guardian the wipe publishes a new identity under the old device id');
         assert.ok(base.conflicts > 0, `the baseline storms (${base.conflicts})`);
-        assert.equal(run.identityAfter, run.identityBefore, 'no new identity under the device id');
-        assert.equal(run.conflicts, 0);
-        assert.equal(wiped?.verdict, 'store-lost', JSON.stringify(wiped));
-        await waitForPrompt(run.page);
-
-        // Before the guardian's start: the user reloads instead of choosing; the wipe happened before this
-        // page's guardian started, and it must still see it.
-        const since = hs.mark();
-        peer.start();
-        await run.page.reload();
-        await run.page.waitForTimeout(WINDOW_MS);
-        peer.stop();
-        const again = await run.page.evaluate(() => window.matrixCryptoGuardian?.storeCheck?.());
-        const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: run.user.userId, since });
-        report(`wipe and retry (before the guardian's start, after a reload): drop-in ${conflicts} conflicts, identity ${(await serverIdentity(run.user.userId, run.deviceId)) === run.identityBefore ? 'unchanged' : 'replaced'}`);
-        assert.equal(again?.verdict, 'store-lost', JSON.stringify(again));
-        assert.equal(conflicts, 0);
-        assert.equal(await serverIdentity(run.user.userId, run.deviceId), run.identityBefore, 'still no new identity');
-        await waitForPrompt(run.page);
+        for (const [when, run] of [['after', after], ['before', before]]) {
+          // What happened first in the page that wiped: its deletion of the crypto store, or the guardian's start.
+          const order = await run.page.evaluate(() => {
+            const gate = window[Symbol.for('matrix-crypto-guardian/idb-gate')];
+            const ready = performance.getEntriesByName('matrix-crypto-guardian:ready')[0];
+            const deleted = gate?.deletions()[0]?.at ?? null;
+            return { deleted, ready: ready ? performance.timeOrigin + ready.startTime : null, check: window.matrixCryptoGuardian?.storeCheck?.() };
+          });
+          assert.ok(order.deleted && order.ready, `the page deleted its crypto store and the guardian started: ${JSON.stringify(order)}`);
+          assert.equal(order.deleted > order.ready ? 'after' : 'before', when, `the wipe came ${when} the guardian's start`);
+          assert.equal(order.check?.verdict, 'store-lost', JSON.stringify(order.check));
+          assert.equal(run.identityAfter, run.identityBefore, `wipe ${when} the start: no new identity under the device id`);
+          assert.equal(run.conflicts, 0, `wipe ${when} the start: no conflicting upload`);
+          await waitForPrompt(run.page);
+        }
       });
-      await Promise.all([base.page.context().close(), run.page.context().close()]);
+      await Promise.all([base.page.context().close(), after.page.context().close(), before.page.context().close()]);
     });
   });
 }
