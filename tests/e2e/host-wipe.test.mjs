@@ -35,7 +35,7 @@ async function plantHealthySession(homeserver) {
 }
 
 /** In the page: the host's wipe (delete, wait) and its open again; resolves to what it saw within `ms`. */
-async function wipeAndOpen(name, ms) {
+async function wipeAndOpen({ name, ms }) {
   await new Promise((resolve, reject) => {
     const req = indexedDB.deleteDatabase(name);
     req.onsuccess = resolve;
@@ -78,10 +78,10 @@ describe('a host that wipes its crypto store and opens it again', { timeout: 120
     const off = await hostPage(false);
     const on = await hostPage(true);
     await withArtifacts('host-wipe', [on], async () => {
-      assert.deepEqual(await off.evaluate(wipeAndOpen, NAME, 500), ['upgradeneeded', 'success'], 'without the guardian: a blank store at once');
+      assert.deepEqual(await off.evaluate(wipeAndOpen, { name: NAME, ms: 500 }), ['upgradeneeded', 'success'], 'without the guardian: a blank store at once');
 
       assert.equal((await on.evaluate(() => window.matrixCryptoGuardian.storeCheck())).verdict, 'healthy', 'healthy at start');
-      assert.deepEqual(await on.evaluate(wipeAndOpen, NAME, 1500), [], 'the reopen waits');
+      assert.deepEqual(await on.evaluate(wipeAndOpen, { name: NAME, ms: 1500 }), [], 'the reopen waits');
       const state = await on.evaluate(() => {
         const gate = window[Symbol.for('matrix-crypto-guardian/idb-gate')];
         return { check: window.matrixCryptoGuardian.storeCheck(), deletions: gate.deletions().map((d) => d.name), pending: gate.pending() };
