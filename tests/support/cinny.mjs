@@ -152,10 +152,9 @@ export async function waitForCinnyClient(page, { timeout = CINNY_TIMEOUT_MS } = 
   await page.getByText('Create Room', { exact: true }).first().waitFor({ timeout });
 }
 
-/** Opens a room from Cinny's room list (Home) by its name. */
+/** Opens a room from Cinny's room list (its Home, where it starts) by the room's name. */
 export async function openCinnyRoom(page, roomName, { timeout = 60_000 } = {}) {
-  await page.locator('[aria-label=Home]').first().click();
-  const item = page.getByRole('link', { name: roomName }).or(page.getByText(roomName, { exact: true })).first();
+  const item = page.getByText(roomName, { exact: true }).first(); // the navigation comes before the room view
   await item.waitFor({ timeout });
   await item.click();
   await composer(page).waitFor({ timeout });
