@@ -34,11 +34,14 @@ import { readDropInConfig } from "./dropin-config.js";
   let gate = null;
   let writerHold = null;
   let storeHold = null;
+  let deletionHold = null;
   try {
     gate = installIdbGate(window, { prefix: config.options.cryptoStorePrefix });
     writerHold = gate && gate.hold("writer");
     // Store loss: a blank crypto store must not even be created until the user has chosen.
     storeHold = gate && gate.hold("store-check");
+    // A crypto store deleted by the host while it runs: its next open waits for the check to look again.
+    if (gate) gate.onDelete(() => (deletionHold ??= gate.hold("store-check")));
   } catch {
     gate = null;
   }
@@ -56,6 +59,11 @@ import { readDropInConfig } from "./dropin-config.js";
         markReady(guardian);
         mark("ready");
         if (storeHold) releaseAfterStoreCheck(guardian, storeHold);
+        if (gate) recheckAfterDeletion(guardian, gate, () => {
+          const release = deletionHold;
+          deletionHold = null;
+          return release;
+        });
         if (gate) {
           import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
             .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold, lang: config.options.lang }))
@@ -83,6 +91,35 @@ function releaseAfterStoreCheck(guardian, release) {
   const check = typeof guardian.storeCheck === "function" ? guardian.storeCheck() : null;
   if (!check || check.verdict !== "store-lost") return release();
   guardian.addEventListener("store-loss-accepted", () => release(), { once: true });
+}
+
+/**
+ * A host that deletes its own crypto store and opens it again (some clients do on "the account in the store
+ * doesn't match the account in the constructor", keeping the device id) makes a store loss in this page.
+ * When such an open waits on the deletion's hold, the store-loss check runs again (the verdict is the
+ * core's); the open proceeds unless the store is lost, and then once the user chose to continue.
+ */
+function recheckAfterDeletion(guardian, gate, takeHold) {
+  let checking = false;
+  const recheck = () => {
+    if (checking || gate.pending() === 0) return;
+    const release = takeHold();
+    if (!release) return;
+    checking = true;
+    guardian.checkStoreAgain().then(
+      (check) => {
+        checking = false;
+        if (check.verdict !== "store-lost") return release();
+        guardian.addEventListener("store-loss-accepted", () => release(), { once: true });
+      },
+      () => {
+        checking = false;
+        release(); // fail open
+      },
+    );
+  };
+  gate.onPending(recheck);
+  recheck();
 }
 
 function mark(name) {

@@ -16,6 +16,9 @@
 // inside the real event's dispatch — so the upgrade transaction is still active — with `event.target` the
 // real request (so `event.target.result` is the real IDBDatabase). Fail open: if anything about the proxy cannot be built, the open proceeds at once.
 //
+// Deletions of the crypto store are watched, never held: `onDelete` tells the drop-in, which holds the next
+// open until the store-loss check has looked again (a client that wipes its own store and retries).
+//
 // Plain JS, no wasm: it is installed synchronously by the drop-in before the host's first line runs.
 
 export const GATE = Symbol.for("matrix-crypto-guardian/idb-gate");
@@ -37,6 +40,9 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
   const Factory = global.IDBFactory;
   if (!Factory || !Factory.prototype || typeof Factory.prototype.open !== "function") return null;
   const originalOpen = Factory.prototype.open;
+  const originalDelete = typeof Factory.prototype.deleteDatabase === "function" ? Factory.prototype.deleteDatabase : null;
+  const deleteListeners = new Set();
+  const deletions = []; // { name, at }: crypto-store deletions this page asked for
   const holds = new Map(); // id -> reason
   let holdSerial = 0;
   const waiting = []; // [{ run }]
@@ -89,7 +95,24 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
     return proxy;
   }
 
+  // A deletion is never held or changed; it is only seen, before it starts, so that a listener can hold the
+  // next open (a client that deletes its own crypto store and opens it again makes a store loss).
+  function watchedDelete(name, ...rest) {
+    if (isCryptoStore(String(name), currentPrefix)) {
+      deletions.push({ name: String(name), at: Date.now() });
+      for (const fn of deleteListeners) {
+        try {
+          fn(String(name));
+        } catch {
+          /* a listener's bug is not the host's problem */
+        }
+      }
+    }
+    return originalDelete.call(this, name, ...rest);
+  }
+
   Factory.prototype.open = gatedOpen;
+  if (originalDelete) Factory.prototype.deleteDatabase = watchedDelete;
 
   const gate = {
     /** Adds a hold; opens of the crypto store wait until every hold is released. Returns release(). */
@@ -109,6 +132,13 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    /** `fn(name)` when this page asks to delete a crypto store (before the deletion starts); returns unsubscribe. */
+    onDelete(fn) {
+      deleteListeners.add(fn);
+      return () => deleteListeners.delete(fn);
+    },
+    /** Every crypto-store deletion this page asked for: [{ name, at }]. */
+    deletions: () => deletions.slice(),
     /** Every crypto-store open this page attempted: [{ name, at, held }]. */
     opens: () => log.slice(),
     /** Open connections to the crypto store made in this page. */
@@ -152,6 +182,7 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
     uninstall() {
       gate.releaseAll();
       if (Factory.prototype.open === gatedOpen) Factory.prototype.open = originalOpen;
+      if (originalDelete && Factory.prototype.deleteDatabase === watchedDelete) Factory.prototype.deleteDatabase = originalDelete;
       delete global[GATE];
     },
   };

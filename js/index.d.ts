@@ -405,6 +405,8 @@ export declare class Guardian extends EventTarget {
   openPrompt(): boolean;
   /** The result of the store-loss check made at start. */
   storeCheck(): StoreCheck;
+  /** Runs the store-loss check again on the session and databases as they are now (a store deleted while the page runs). */
+  checkStoreAgain(): Promise<StoreCheck>;
   /** Persistent storage as last seen. */
   persistence(): PersistenceState;
   /** Ask for persistent storage now (call it from a user gesture, e.g. at login). */

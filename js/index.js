@@ -265,6 +265,20 @@ export class Guardian extends EventTarget {
     return structuredClone(this.#storeCheck);
   }
 
+  /**
+   * Runs the store-loss check again, on the session and databases as they are now; resolves to storeCheck().
+   * For a crypto store deleted while the page runs (a client that wipes its own stores and retries with the
+   * same device id): the drop-in calls it before the store is opened again. While a store loss waits for
+   * the user's choice, it answers that and checks nothing.
+   */
+  async checkStoreAgain() {
+    if (this.#storeCheck.verdict !== "store-lost" || !this.#releaseUploads) {
+      const preset = this.#options.preset || "generic";
+      await this.#checkStore({ preset, values: snapshotSession(PRESET_SESSION_KEYS[preset] || []) });
+    }
+    return this.storeCheck();
+  }
+
   /** Persistent storage: `{ supported, persisted, outcome, usage, quota }`. */
   persistence() {
     return { ...this.#persistence };

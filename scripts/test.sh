@@ -63,9 +63,30 @@ run_engine_node() {
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 run_engine_node
+# Real clients built from their own source (tests/clients/<name>.test.mjs): each ends with its own line
+# "client <name>: N passed, M failed" just before the total, and counts in it. Without the client's source
+# the suite says so in one line (in CI, which has the source, its absence is a failure).
+client_lines=()
+run_client() {
+  local name=$1 log="$logs/client-$1.log" p f s
+  echo "== real client: $name"
+  node --test --test-concurrency=1 --test-reporter=spec "tests/clients/$name.test.mjs" 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" = 0 ] || broken+=("client $name")
+  p=$(grep -Eo '^ℹ pass [0-9]+' "$log" | awk '{print $3}' | tail -1)
+  f=$(grep -Eo '^ℹ fail [0-9]+' "$log" | awk '{print $3}' | tail -1)
+  s=$(grep -Eo '^ℹ skipped [0-9]+' "$log" | awk '{print $3}' | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "${p:-0}" = 0 ] && [ "${f:-0}" = 0 ] && [ "${s:-0}" != 0 ]; then
+    client_lines+=("client $name: not run: $(grep -E '^﹣ .* # ' "$log" | head -1 | sed 's/.* # //')")
+  else
+    client_lines+=("client $name: ${p:-0} passed, ${f:-0} failed")
+  fi
+}
+run_client cinny
 
 # A suite that crashed before reporting counts as one failure, so a broken run can never look green.
 if [ ${#broken[@]} -gt 0 ] && [ "$failed" = 0 ]; then failed=${#broken[@]}; fi
 [ ${#broken[@]} -gt 0 ] && echo "failed suites: ${broken[*]}"
+for line in "${client_lines[@]}"; do echo "$line"; done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ ${#broken[@]} = 0 ]
