@@ -11,6 +11,10 @@ function originalFetch() {
 
 /** One homeserver call: `{ status, bytes, error }`; status 0 when there was no answer. Never throws. */
 export async function hsCall(session, method, path, body) {
+  // No token (the drop-in before the client sent an authenticated request): nothing is sent. "Bearer null"
+  // would be answered 401 M_UNKNOWN_TOKEN, which reads as "already signed out" — and a sign-out would then
+  // delete the local stores while the device stays on the server.
+  if (!session.accessToken) return { status: 0, bytes: new Uint8Array(), error: "no access token of this session seen yet" };
   try {
     const url = new URL(path.replace(/^\//, ""), session.baseUrl.endsWith("/") ? session.baseUrl : session.baseUrl + "/");
     const headers = { authorization: `Bearer ${session.accessToken}` };

@@ -24,13 +24,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Builder, Capabilities } from 'selenium-webdriver';
 import getLogInspector from 'selenium-webdriver/bidi/logInspector.js';
 
+const DEBUG = !!process.env.MCG_WEBDRIVER_DEBUG; // every command on stderr
+
 export const FIREFOX_PATH = process.env.MCG_FIREFOX || '/usr/bin/firefox-esr';
 export const MINIBROWSER_PATH = process.env.MCG_MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
 const ENGINES = {
   firefox: {
     server: () => process.env.GECKODRIVER || 'geckodriver',
-    serverArgs: (port) => ['--host', '127.0.0.1', '--port', String(port), '--log', 'error'],
+    // Its own BiDi port too: the default (9222) would be shared by every Firefox of the run.
+    serverArgs: async (port) => ['--host', '127.0.0.1', '--port', String(port), '--websocket-port', String(await freePort()), '--log', 'error'],
     capabilities: () => ({
       browserName: 'firefox',
       webSocketUrl: true, // WebDriver BiDi: console messages and page errors
@@ -66,6 +69,30 @@ export function isWebDriverEngine(engine) {
   return Object.hasOwn(ENGINES, engine);
 }
 
+// Every process started here, ended when node exits however it exits (a crashed test leaves no browser).
+const children = new Set();
+function killChildren() {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL'); // its process group: the driver and the browser it started
+    } catch {
+      /* gone */
+    }
+  }
+}
+process.once('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -82,7 +109,7 @@ async function freePort() {
 async function startXvfb() {
   for (let n = 90 + (process.pid % 300); ; n++) {
     if (existsSync(`/tmp/.X${n}-lock`) || existsSync(`/tmp/.X11-unix/X${n}`)) continue;
-    const proc = spawn('Xvfb', [`:${n}`, '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+    const proc = track(spawn('Xvfb', [`:${n}`, '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], { stdio: 'ignore', detached: true }));
     const exited = new Promise((r) => proc.once('exit', r));
     const until = Date.now() + 10_000;
     while (Date.now() < until && proc.exitCode === null && !existsSync(`/tmp/.X11-unix/X${n}`)) await sleep(50);
@@ -108,7 +135,7 @@ async function startServer(engine, env) {
   const logDir = mkdtempSync(join(tmpdir(), `mcg-${engine}-driver-`));
   const logFile = join(logDir, 'driver.log');
   const out = openSync(logFile, 'w');
-  const proc = spawn(spec.server(), spec.serverArgs(port), { stdio: ['ignore', out, out], env });
+  const proc = track(spawn(spec.server(), await spec.serverArgs(port), { stdio: ['ignore', out, out], env, detached: true }));
   closeSync(out);
   const stderr = () => {
     try {
@@ -133,11 +160,16 @@ async function startServer(engine, env) {
   return {
     url,
     async stop() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(3000)]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await Promise.race([exited, sleep(3000)]);
+      }
+      try {
+        process.kill(-proc.pid, 'SIGKILL'); // whatever of its process group is left (a browser that hung)
+      } catch {
+        /* all gone */
+      }
       rmSync(logDir, { recursive: true, force: true });
     },
   };
@@ -163,6 +195,25 @@ function visible(el) {
   return el.getClientRects().length > 0 && style.visibility !== 'hidden';
 }
 const VISIBLE = `const visible = ${visible.toString()};`;
+
+/**
+ * In the page: a result as plain data. WebDriver refuses cyclic values (playwright copes), and a client
+ * object returned by accident (`client.joinRoom()` resolves with a Room) must not drag its whole graph
+ * across: plain objects and arrays are copied (a cycle becomes undefined), other objects become {}.
+ */
+function plain(value, seen = new Set()) {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+  if (value instanceof Date) return value.toISOString();
+  if (seen.has(value)) return undefined;
+  const proto = Object.getPrototypeOf(value);
+  // A plain object's prototype is some realm's Object.prototype (the script may run in another realm).
+  if (!Array.isArray(value) && proto !== null && Object.getPrototypeOf(proto) !== null) return {};
+  seen.add(value);
+  const out = Array.isArray(value) ? value.map((v) => plain(v, seen)) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, seen)]));
+  seen.delete(value);
+  return out;
+}
+const PLAIN = `const plain = ${plain.toString()};`;
 
 /** A value handle, as page.waitForFunction() returns one in playwright. */
 class ValueHandle {
@@ -197,8 +248,9 @@ class WebDriverPage {
     for (const fn of this.#listeners.get(event) || []) fn(value);
   }
 
-  #run(fn) {
+  #run(fn, label = '') {
     if (this.closed) return Promise.reject(new Error('page is closed'));
+    if (DEBUG) console.error(`[webdriver ${this.handle.slice(0, 8)}] ${label || fn.toString().slice(0, 80)}`);
     return this._context._exclusive(this.handle, fn);
   }
 
@@ -214,9 +266,13 @@ class WebDriverPage {
 
   /** Runs `fn(arg)` in the page and returns its (awaited, JSON-like) result. */
   async evaluate(fn, arg) {
-    const body = typeof fn === 'function' ? `return (${fn.toString()}).apply(null, arguments);` : `return (${fn});`;
-    const value = await this.#run((d) => d.executeScript(body, arg));
-    return value === null ? undefined : value;
+    const call = typeof fn === 'function' ? `(${fn.toString()}).apply(null, arguments)` : `(${fn})`;
+    // WebDriver answers null for undefined: say which it was.
+    const { value, undef } = await this.#run(
+      (d) => d.executeScript(`${PLAIN} return Promise.resolve(${call}).then((v) => ({ value: plain(v), undef: v === undefined }));`, arg),
+      `evaluate ${call.slice(0, 100)}`,
+    );
+    return undef ? undefined : value;
   }
 
   async waitForTimeout(ms) {
@@ -300,8 +356,10 @@ class WebDriverPage {
     await this.waitForFunction((m) => window.__mcgDocumentMark !== m && document.readyState === 'complete', mark, { timeout });
   }
 
-  async screenshot({ path } = {}) {
-    const png = await this.#run((d) => d.takeScreenshot());
+  /** A screenshot of the window. WebKitWebDriver can take minutes (or never answer) under Xvfb: `timeout`. */
+  async screenshot({ path, timeout = 10_000 } = {}) {
+    const shot = this.#run((d) => d.takeScreenshot(), 'screenshot');
+    const png = await Promise.race([shot, sleep(timeout).then(() => Promise.reject(new Error(`screenshot: no answer in ${timeout} ms`)))]);
     if (path) writeFileSync(path, Buffer.from(png, 'base64'));
     return Buffer.from(png, 'base64');
   }
@@ -331,11 +389,13 @@ class WebDriverContext {
   #queue = Promise.resolve();
   #current = null;
   #pages = [];
+  #anchor;
   constructor(browser, driver, server, anchor) {
     this._browser = browser;
     this.driver = driver;
     this.server = server;
     this.#current = anchor;
+    this.#anchor = anchor; // never closed: a new tab opens from a window that is still there
     this.closed = false;
   }
 
@@ -358,7 +418,7 @@ class WebDriverContext {
   }
 
   async newPage() {
-    const handle = await this._exclusive(null, async (d) => {
+    const handle = await this._exclusive(this.#anchor, async (d) => {
       await d.switchTo().newWindow('tab');
       this.#current = await d.getWindowHandle();
       return this.#current;
@@ -379,13 +439,12 @@ class WebDriverContext {
     });
   }
 
+  /** Ends the session and its server, without waiting behind a command that hangs. */
   async close() {
     if (this.closed) return;
-    await this._exclusive(null, async (d) => {
-      for (const p of this.#pages) p.closed = true;
-      await d.quit().catch(() => {});
-    }).catch(() => {});
     this.closed = true;
+    for (const p of this.#pages) p.closed = true;
+    await Promise.race([this.driver.quit().catch(() => {}), sleep(10_000)]);
     await this.server.stop();
     this._browser._contexts.delete(this);
   }
