@@ -27,6 +27,8 @@ import { busyPeer, evictScenario, freshUser, guardianView, LOGIN_TIMEOUT_MS, sna
 import { accessTokenOf, guardianOutput, scanForSecrets } from '../support/secrets.mjs';
 
 const UPLOADS = { method: 'POST', pathIncludes: '/keys/upload' };
+// A limit, not a measurement: a hung WebDriver command fails its test instead of the whole run.
+const TEST_TIMEOUT_MS = 240_000;
 const PROMPT = 'matrix-crypto-guardian-prompt';
 const CSP_TEXT = /Content[ -]Security[ -]Policy|Refused to/i;
 // Console messages reach the test in Chromium (CDP) and Firefox (WebDriver BiDi); WebKitWebDriver has no
@@ -63,7 +65,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     if (pkgCopy) rmSync(dirname(pkgCopy), { recursive: true, force: true });
   });
 
-  test(`${ENGINE}: evict — the storm stopped at ≤ 1 conflict and diagnosed as identity replaced; no secret in anything the guardian wrote`, async () => {
+  test(`${ENGINE}: evict — the storm stopped at ≤ 1 conflict and diagnosed as identity replaced; no secret in anything the guardian wrote`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const run = await evictScenario(stack, { guardian: 'npm', windowMs: 10_000, peer, prefix: `eng${ENGINE[0]}evict` });
     const { page, user } = run;
     await withArtifacts(`engine-${ENGINE}-evict`, [page], async () => {
@@ -95,7 +97,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await page.context().close();
   });
 
-  test(`${ENGINE}: the drop-in alone — store loss caught before any upload, the prompt; "sign out" without a token deletes nothing`, async () => {
+  test(`${ENGINE}: the drop-in alone — store loss caught before any upload, the prompt; "sign out" without a token deletes nothing`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const run = await evictScenario(stack, { guardian: 'dropin', windowMs: 4_000, peer, prefix: `eng${ENGINE[0]}lost`, storeLoss: 'ask' });
     const { page, user, deviceId } = run;
     await withArtifacts(`engine-${ENGINE}-store-loss`, [page], async () => {
@@ -145,7 +147,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await page.context().close();
   });
 
-  test(`${ENGINE}: two tabs on one session — one writer, 0 conflicts under pressure; failover when it closes; "Use here"`, async () => {
+  test(`${ENGINE}: two tabs on one session — one writer, 0 conflicts under pressure; failover when it closes; "Use here"`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const user = await freshUser(stack.hs, `eng${ENGINE[0]}tabs`);
     const opts = { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm' };
     const first = await newUserPage(stack.browser, { ...opts, name: `${ENGINE}-tab1` });
@@ -208,7 +210,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await first.context().close();
   });
 
-  test(`${ENGINE}: strict CSP (the drop-in page) — core and forensics wasm, the diagnosis, the styled prompt; an inline style is refused`, async () => {
+  test(`${ENGINE}: strict CSP (the drop-in page) — core and forensics wasm, the diagnosis, the styled prompt; an inline style is refused`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const run = await evictScenario(stack, { guardian: 'dropin', path: '/csp-dropin.html', windowMs: 3_000, peer, prefix: `eng${ENGINE[0]}csp` });
     const { page } = run;
     await withArtifacts(`engine-${ENGINE}-csp`, [page], async () => {
@@ -244,7 +246,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await page.context().close();
   });
 
-  test(`${ENGINE}: the journal survives a reload (lines written as the page goes included)`, async () => {
+  test(`${ENGINE}: the journal survives a reload (lines written as the page goes included)`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const user = await freshUser(stack.hs, `eng${ENGINE[0]}journal`);
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: `${ENGINE}-journal` });
     await withArtifacts(`engine-${ENGINE}-journal`, [page], async () => {
@@ -270,7 +272,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await page.context().close();
   });
 
-  test(`${ENGINE}: persistent storage — not asked at load where it may prompt, asked on the first gesture, reported as the browser answers`, async () => {
+  test(`${ENGINE}: persistent storage — not asked at load where it may prompt, asked on the first gesture, reported as the browser answers`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `${ENGINE}-persist` });
     await withArtifacts(`engine-${ENGINE}-persist`, [page], async () => {
       await waitForAppState(page, 'login', { timeout: LOGIN_TIMEOUT_MS });
