@@ -5,8 +5,9 @@
 //
 //  - evict: the storm stopped (≤ 1 conflict at the server) and diagnosed; the secrets scan of all the
 //    guardian wrote in that page;
-//  - the drop-in alone: store-loss check before any upload, its prompt, "sign out" (the server forgets the
-//    device, the session is gone, the login form is back);
+//  - the drop-in alone: store-loss check before any upload, its prompt; its "sign out" before the client
+//    sent any request of the session has no token: nothing sent, nothing deleted, the prompt says so;
+//  - npm: store loss, the prompt, "sign out" (the server forgets the device, the stores go, the login form);
 //  - two tabs on one session: one writer (0 conflicts under pressure), failover on close, "Use here";
 //  - strict CSP (the drop-in page): core and forensics wasm, diagnosis, styled prompt, a planted inline
 //    style refused;
@@ -143,6 +144,25 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
       assert.deepEqual((await databases()).filter((d) => before.includes(d)), before, 'no database deleted');
       assert.equal(await devicesInclude(stack.hs, user, deviceId), true, 'the device is still on the server, and so are its stores here');
       console.log(`# ${ENGINE}: drop-in sign-out before any request of the session: "${text}"`);
+    });
+    await page.context().close();
+  });
+
+  test(`${ENGINE}: npm — store loss, the prompt, "sign out": the server logs the device out, the stores go, the login form is back`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    const run = await evictScenario(stack, { guardian: 'npm', windowMs: 3_000, peer, prefix: `eng${ENGINE[0]}signout`, storeLoss: 'ask' });
+    const { page, user, deviceId } = run;
+    await withArtifacts(`engine-${ENGINE}-sign-out`, [page], async () => {
+      assert.equal(stack.hs.countRequests({ ...UPLOADS, user: user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');
+      assert.equal(await page.evaluate(() => window.demo.guardian.storeCheck().verdict), 'store-lost');
+      await page.waitForSelector(`${PROMPT}[open] #remedy-sign-out`, { state: 'attached', timeout: 30_000 });
+      const since = stack.hs.mark();
+      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+      await waitForAppState(page, 'login');
+      assert.deepEqual(stack.hs.requests({ method: 'POST', pathIncludes: '/logout', since }).map((r) => r.status), [200], 'one server logout, accepted');
+      assert.equal(await accessTokenOf(page), null, 'the session is gone from localStorage');
+      assert.equal(await devicesInclude(stack.hs, user, deviceId), false, 'the server no longer has the device');
+      const left = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('matrix-js-sdk')));
+      assert.deepEqual(left, [], 'the client stores are gone');
     });
     await page.context().close();
   });
