@@ -13,7 +13,8 @@
 // What WebDriver classic has no counterpart for (request interception, init scripts, bindings, downloads,
 // media emulation) is not offered: a scenario that needs it stays Chromium-only. Console messages and page
 // errors come through WebDriver BiDi where the server offers it (geckodriver); WebKitWebDriver offers none,
-// so logsOf() of a WebKit page only holds what the page itself recorded (see `consoleOf`).
+// so logsOf() of a WebKit page stays empty (the guardian's journal, its console tap, is what tests read).
+// MCG_WEBDRIVER_DEBUG=1 prints every command on stderr.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
