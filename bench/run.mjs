@@ -10,6 +10,7 @@ import { otkFigures } from "./otk.mjs";
 import { loadingFigures } from "./loading.mjs";
 import { diagnosticsFigures } from "./diagnostics.mjs";
 import { writerFigures } from "./writer.mjs";
+import { engineFigures } from "./engines.mjs";
 import { startLongStorm } from "./memory.mjs";
 
 const root = new URL("../", import.meta.url);
@@ -68,6 +69,9 @@ for (const f of await diagnosticsFigures()) record(f);
 
 // --- Single writer (issue 4): failover latency, Web Locks vs the lease fallback ---
 for (const f of await writerFigures()) record(f);
+
+// --- Every engine (issue 16): writer failover and detection latency in Chromium, Firefox ESR, WebKitGTK ---
+for (const f of await engineFigures()) record(f);
 
 for (const f of await longStorm.finish()) record(f);
 

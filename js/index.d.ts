@@ -232,7 +232,12 @@ export interface PersistenceState {
   /** The Storage API (persist/persisted) is there. */
   supported: boolean | null;
   persisted: boolean | null;
-  /** e.g. "already-persisted", "granted", "denied", "denied-on-gesture", "unsupported", "not-requested". */
+  /**
+   * "not-requested" (persist: false), "pending", "already-persisted", "awaiting-gesture" (asking may prompt:
+   * asked on the first click or key), "asking" (the browser has not answered), "granted"/"denied" (at load,
+   * when the permission was already decided), "granted-on-gesture"/"denied-on-gesture",
+   * "granted-on-request"/"denied-on-request" (requestPersistence()), "unsupported" (no navigator.storage).
+   */
   outcome: string;
   usage: number | null;
   quota: number | null;

@@ -57,7 +57,7 @@ const OPTION_CHECKS = {
   session: (v) => (v && typeof v.userId === "string" && typeof v.deviceId === "string") || "must be { userId, deviceId }",
   // IndexedDB names of the crypto store (default: the preset's rust and legacy names).
   cryptoStores: (v) => (Array.isArray(v) && v.every((n) => typeof n === "string")) || "must be an array of database names",
-  // Ask for persistent storage at start (default true).
+  // Ask for persistent storage (default true): at start where no prompt can show, else on the first user gesture.
   persist: (v) => typeof v === "boolean" || "must be true or false",
   // Show the guardian's own recovery prompt (default true); false: the host handles the events itself.
   prompt: (v) => typeof v === "boolean" || "must be true or false",
@@ -286,8 +286,8 @@ export class Guardian extends EventTarget {
 
   /** Asks for persistent storage now (call it from a user gesture, e.g. at login). */
   async requestPersistence() {
-    if (!this.#requestPersistence) this.#requestPersistence = startPersistence((s) => this.#persistenceChanged(s));
-    else await this.#requestPersistence();
+    this.#requestPersistence ??= startPersistence((s) => this.#persistenceChanged(s));
+    await this.#requestPersistence();
     return this.persistence();
   }
 

@@ -30,6 +30,20 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
 fi
 
+# 3b. The other engines (issue 16): Firefox ESR, WebKitGTK's WebDriver server with MiniBrowser, and Xvfb
+# (MiniBrowser has no headless mode). geckodriver is not in Debian: crates.io, cached like wasm-bindgen-cli.
+if ! command -v firefox-esr >/dev/null || ! command -v WebKitWebDriver >/dev/null || ! command -v Xvfb >/dev/null; then
+  step "apt-get install firefox-esr webkit2gtk-driver xvfb"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb
+fi
+GECKODRIVER_VERSION=0.37.1
+have=$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}' || true)
+if [ "$have" != "$GECKODRIVER_VERSION" ]; then
+  step "cargo install geckodriver $GECKODRIVER_VERSION (about 4 minutes, once)"
+  cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked --force
+fi
+
 # 4. npm dependencies from the committed lockfile.
 stamp=node_modules/.mcg-lockfile
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then

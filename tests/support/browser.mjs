@@ -30,12 +30,17 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** The engine the scenarios run in: MCG_ENGINE=chromium (default) | firefox | webkit. */
+export const ENGINE = process.env.MCG_ENGINE || 'chromium';
+
 /**
- * Launch Chromium. Never downloads a browser.
- * @param {{executablePath?: string, args?: string[], slowMo?: number}} [opts]
+ * Launch the engine's browser (Chromium by default). Never downloads a browser. Firefox and WebKit are
+ * driven over WebDriver (tests/support/webdriver.mjs) behind the part of playwright's API these helpers use.
+ * @param {{engine?: 'chromium'|'firefox'|'webkit', executablePath?: string, args?: string[], slowMo?: number}} [opts]
  * @returns {Promise<import('playwright-core').Browser>}
  */
-export async function launchBrowser({ executablePath = CHROMIUM_PATH, args = [], slowMo } = {}) {
+export async function launchBrowser({ engine = ENGINE, executablePath = CHROMIUM_PATH, args = [], slowMo } = {}) {
+  if (engine !== 'chromium') return (await import('./webdriver.mjs')).launchWebDriverBrowser(engine);
   return chromium.launch({
     executablePath,
     // --headless=new is passed explicitly; tell playwright not to add its own headless flags

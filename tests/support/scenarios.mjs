@@ -17,11 +17,11 @@ const UPLOAD = { method: 'POST', pathIncludes: '/keys/upload' };
 export const LOGIN_TIMEOUT_MS = 120_000;
 
 /**
- * Synapse + the demo client's server + Chromium. `close()` stops all three. `pkg`: serve the guardian
+ * Synapse + the demo client's server + the browser (`engine`, default MCG_ENGINE or Chromium). `close()` stops all three. `pkg`: serve the guardian
  * package from this directory instead of pkg/ (e.g. a snapshot, immune to a rebuild during the run).
  */
-export async function startStack({ pkg } = {}) {
-  const [hs, browser] = await Promise.all([startHomeserver(), launchBrowser(), ensureWwwBuilt()]);
+export async function startStack({ pkg, engine } = {}) {
+  const [hs, browser] = await Promise.all([startHomeserver(), launchBrowser({ engine }), ensureWwwBuilt()]);
   const web = await serve({ homeserver: hs.baseUrl, pkg });
   return {
     hs,
