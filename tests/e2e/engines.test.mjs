@@ -123,14 +123,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
       // No client is attached: the drop-in signs out with the host's own token (the preset's session store),
       // confirmed as this device's by /account/whoami. (Before issue 15 it sent "Bearer null", read the 401
       // M_UNKNOWN_TOKEN as "signed out" and deleted the stores of a device the server still had.)
-      const since = stack.hs.mark();
-      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
-      await waitForAppState(page, 'login');
-      assert.deepEqual(stack.hs.requests({ method: 'POST', pathIncludes: '/logout', since }).map((r) => r.status), [200], 'one server logout, accepted');
-      assert.equal(await accessTokenOf(page), null, 'the session is gone from localStorage');
-      assert.equal(await devicesInclude(stack.hs, user, deviceId), false, 'the server no longer has the device');
-      const left = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('matrix-js-sdk')));
-      assert.deepEqual(left, [], 'the client stores are gone');
+      await signOutFromPrompt(stack.hs, page, user, deviceId);
     });
     await page.context().close();
   });
@@ -142,14 +135,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
       assert.equal(stack.hs.countRequests({ ...UPLOADS, user: user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');
       assert.equal(await page.evaluate(() => window.demo.guardian.storeCheck().verdict), 'store-lost');
       await page.waitForSelector(`${PROMPT}[open] #remedy-sign-out`, { state: 'attached', timeout: 30_000 });
-      const since = stack.hs.mark();
-      await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
-      await waitForAppState(page, 'login');
-      assert.deepEqual(stack.hs.requests({ method: 'POST', pathIncludes: '/logout', since }).map((r) => r.status), [200], 'one server logout, accepted');
-      assert.equal(await accessTokenOf(page), null, 'the session is gone from localStorage');
-      assert.equal(await devicesInclude(stack.hs, user, deviceId), false, 'the server no longer has the device');
-      const left = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('matrix-js-sdk')));
-      assert.deepEqual(left, [], 'the client stores are gone');
+      await signOutFromPrompt(stack.hs, page, user, deviceId);
     });
     await page.context().close();
   });
@@ -322,6 +308,21 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     await page.context().close();
   });
 });
+
+/**
+ * Clicks the prompt's "sign out" and asserts what the user and the server then have: one server logout
+ * (200), the device gone from the server's list, the session and the client's stores gone, the login form.
+ */
+async function signOutFromPrompt(hs, page, user, deviceId) {
+  const since = hs.mark();
+  await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click(`${PROMPT} #remedy-sign-out`)]);
+  await waitForAppState(page, 'login');
+  assert.deepEqual(hs.requests({ method: 'POST', pathIncludes: '/logout', since }).map((r) => r.status), [200], 'one server logout, accepted');
+  assert.equal(await accessTokenOf(page), null, 'the session is gone from localStorage');
+  assert.equal(await devicesInclude(hs, user, deviceId), false, 'the server no longer has the device');
+  const left = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('matrix-js-sdk')));
+  assert.deepEqual(left, [], 'the client stores are gone');
+}
 
 async function devicesInclude(hs, user, deviceId) {
   return (await serverDevices(hs, user)).includes(deviceId);
