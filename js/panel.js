@@ -117,16 +117,16 @@ export function capabilityStatus(g, strings = englishStrings) {
   }
 
   const o = typeof g.otkHealth === "function" ? call(() => g.otkHealth()) : undefined;
-  if (!o) grey("otk", "One-time keys");
+  if (!o) grey("otk");
   else {
     const f = o.figures || {};
-    const held = f.serverCount == null ? "unknown" : f.serverCount;
-    if (o.kind === "otk-limit") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `at the server's cap (${f.heldAtLimit ?? "?"} held, limit ${f.limit ?? "?"}): ${f.limitRejections} refusal(s) from the server, repeats answered with its own refusal. ${o.reason}` });
-    else if (o.kind === "otk-inflation") rows.push({ id: "otk", name: "One-time keys", level: "red", why: `inflation: ${f.keysUploaded} keys in ${f.acceptedUploads} uploads, the server holds ${held} (device keeps ~${f.deviceCapacity}). ${o.reason}` });
-    else rows.push({ id: "otk", name: "One-time keys", level: "green", why: f.serverCount == null ? "no one-time-key upload seen yet" : `${o.reason}: within what the device holds` });
+    const held = f.serverCount == null ? t("panel.unknown") : f.serverCount;
+    if (o.kind === "otk-limit") row("otk", "red", t("panel.cap.otk.limit", { held: f.heldAtLimit ?? "?", limit: f.limit ?? "?", refusals: f.limitRejections, reason: o.reason }));
+    else if (o.kind === "otk-inflation") row("otk", "red", t("panel.cap.otk.inflation", { uploaded: f.keysUploaded, uploads: f.acceptedUploads, held, capacity: f.deviceCapacity, reason: o.reason }));
+    else row("otk", "green", f.serverCount == null ? t("panel.cap.otk.none-yet") : t("panel.cap.otk.healthy", { reason: o.reason }));
   }
   const mismatch = typeof g.storeMismatch === "function" ? call(() => g.storeMismatch()) : undefined;
-  if (mismatch) rows.push({ id: "store-mismatch", name: "Crypto store", level: "red", why: `initRustCrypto() refused the store: it holds another account (${mismatch.message})` });
+  if (mismatch) row("store-mismatch", "red", t("panel.cap.store-mismatch.refused", { message: mismatch.message }));
 
   if (typeof g.recovery === "function") {
     const v = call(() => g.recovery());

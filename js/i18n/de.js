@@ -22,6 +22,8 @@ export default {
     "Der Server hat die Verschlüsselungsschlüssel dieses Geräts abgelehnt, und die Ursache ließ sich nicht feststellen. Wiederholte Uploads wurden gestoppt.",
   "what.pending": "Der Server hat die Verschlüsselungsschlüssel dieses Geräts abgelehnt. Die Ursache wird geprüft.",
   "cause.label": "Diagnose: {reason}",
+  "storeMismatch.explained":
+    "Zuvor auf dieser Seite hat die Verschlüsselung das Öffnen ihres Speichers verweigert, weil er zu einem anderen Konto oder Gerät gehörte ({message}). Clients, die den Speicher dann löschen und unter demselben Gerätenamen neu beginnen, verlieren die Schlüssel dieses Geräts: Das ist hier sehr wahrscheinlich passiert.",
 
   // Fakten vor jeder Entscheidung
   "facts.heading": "Bevor du dich entscheidest",
@@ -139,6 +141,13 @@ export default {
   "panel.cap.diagnosis": "Diagnose",
   "panel.cap.diagnosis.none": "kein Konflikt zu erklären",
   "panel.cap.diagnosis.pending": "die Ursache wird geprüft",
+  "panel.cap.otk": "Einmalschlüssel",
+  "panel.cap.otk.limit": "an der Obergrenze des Servers ({held} gespeichert, Grenze {limit}): {refusals} Ablehnung(en) durch den Server, Wiederholungen mit seiner eigenen Ablehnung beantwortet. {reason}",
+  "panel.cap.otk.inflation": "Inflation: {uploaded} Schlüssel in {uploads} Uploads, der Server hält {held} (das Gerät behält etwa {capacity}). {reason}",
+  "panel.cap.otk.none-yet": "noch kein Upload von Einmalschlüsseln gesehen",
+  "panel.cap.otk.healthy": "{reason}: im Rahmen dessen, was das Gerät hält",
+  "panel.cap.store-mismatch": "Kryptospeicher",
+  "panel.cap.store-mismatch.refused": "initRustCrypto() hat den Speicher abgelehnt: er gehört zu einem anderen Konto ({message})",
   "panel.cap.remedy": "Abhilfe",
   "panel.cap.remedy.offered": "eine Abhilfe wird angeboten ({cause}): Öffne den Wiederherstellungsdialog",
   "panel.cap.remedy.none": "nichts zu beheben",

@@ -22,6 +22,8 @@ export default {
     "El servidor rechazó las claves de cifrado de este dispositivo y no se pudo determinar la causa. Se detuvieron las subidas repetidas.",
   "what.pending": "El servidor rechazó las claves de cifrado de este dispositivo. Se está comprobando la causa.",
   "cause.label": "Diagnóstico: {reason}",
+  "storeMismatch.explained":
+    "Antes, en esta página, el motor de cifrado se negó a abrir su almacén porque pertenecía a otra cuenta u otro dispositivo ({message}). Los clientes que entonces borran el almacén y vuelven a empezar con el mismo nombre de dispositivo pierden las claves de este dispositivo: eso es muy probablemente lo que pasó aquí.",
 
   // datos antes de cualquier decisión
   "facts.heading": "Antes de elegir",
@@ -139,6 +141,13 @@ export default {
   "panel.cap.diagnosis": "Diagnóstico",
   "panel.cap.diagnosis.none": "ningún conflicto que explicar",
   "panel.cap.diagnosis.pending": "se está comprobando la causa",
+  "panel.cap.otk": "Claves de un solo uso",
+  "panel.cap.otk.limit": "en el límite del servidor ({held} guardadas, límite {limit}): {refusals} rechazo(s) del servidor; las repeticiones reciben su propio rechazo. {reason}",
+  "panel.cap.otk.inflation": "inflación: {uploaded} claves en {uploads} subidas, el servidor guarda {held} (el dispositivo conserva unas {capacity}). {reason}",
+  "panel.cap.otk.none-yet": "aún no se ha visto ninguna subida de claves de un solo uso",
+  "panel.cap.otk.healthy": "{reason}: dentro de lo que guarda el dispositivo",
+  "panel.cap.store-mismatch": "Almacén de cifrado",
+  "panel.cap.store-mismatch.refused": "initRustCrypto() rechazó el almacén: pertenece a otra cuenta ({message})",
   "panel.cap.remedy": "Remedio",
   "panel.cap.remedy.offered": "se ofrece un remedio ({cause}): abre la ventana de recuperación",
   "panel.cap.remedy.none": "nada que reparar",

@@ -22,6 +22,8 @@ export default {
     "Le serveur a refusé les clés de chiffrement de cet appareil et la cause n'a pas pu être déterminée. Les envois répétés ont été arrêtés.",
   "what.pending": "Le serveur a refusé les clés de chiffrement de cet appareil. La cause est en cours de vérification.",
   "cause.label": "Diagnostic : {reason}",
+  "storeMismatch.explained":
+    "Plus tôt sur cette page, le moteur de chiffrement a refusé d'ouvrir son stockage parce qu'il appartenait à un autre compte ou appareil ({message}). Les clients qui suppriment alors le stockage et recommencent sous le même nom d'appareil perdent les clés de cet appareil : c'est très probablement ce qui s'est passé ici.",
 
   // les faits, avant tout choix
   "facts.heading": "Avant de choisir",
@@ -139,6 +141,13 @@ export default {
   "panel.cap.diagnosis": "Diagnostic",
   "panel.cap.diagnosis.none": "aucun conflit à expliquer",
   "panel.cap.diagnosis.pending": "la cause est en cours de vérification",
+  "panel.cap.otk": "Clés à usage unique",
+  "panel.cap.otk.limit": "au plafond du serveur ({held} détenues, limite {limit}) : {refusals} refus du serveur, les répétitions reçoivent son propre refus. {reason}",
+  "panel.cap.otk.inflation": "inflation : {uploaded} clés en {uploads} envois, le serveur en détient {held} (l'appareil en garde environ {capacity}). {reason}",
+  "panel.cap.otk.none-yet": "aucun envoi de clés à usage unique vu pour l'instant",
+  "panel.cap.otk.healthy": "{reason} : dans ce que l'appareil détient",
+  "panel.cap.store-mismatch": "Stockage de chiffrement",
+  "panel.cap.store-mismatch.refused": "initRustCrypto() a refusé le stockage : il appartient à un autre compte ({message})",
   "panel.cap.remedy": "Remède",
   "panel.cap.remedy.offered": "un remède est proposé ({cause}) : ouvrez la fenêtre de récupération",
   "panel.cap.remedy.none": "rien à réparer",
