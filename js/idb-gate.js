@@ -5,8 +5,9 @@
 //   release();                             // …and proceed once no hold remains
 //
 // A generic hold mechanism: the single-writer lock holds it until this tab is the writer; the store-loss
-// check may add its own hold. Only names starting with the prefix are touched (it also matches the `-meta`
-// store); every other database opens exactly as without the gate.
+// check may add its own hold. Only crypto stores are touched (names starting with the prefix, which also
+// matches the `-meta` store, and every `*::matrix-sdk-crypto[-meta]`); every other database opens exactly as
+// without the gate.
 //
 // A held open returns at once (as `open()` must) an object that *is* an IDBOpenDBRequest as far as its
 // users can tell (`instanceof IDBOpenDBRequest`, which matrix-sdk-crypto-wasm's bindings check): its
@@ -26,9 +27,16 @@ const EVENTS = ["upgradeneeded", "blocked", "success", "error"];
 
 export const DEFAULT_CRYPTO_STORE_PREFIX = "matrix-js-sdk::matrix-sdk-crypto";
 
-/** Same rule as the model's `is_crypto_store`: the gate must decide synchronously, before the wasm loads. */
+/** Every rust crypto store, whatever its prefix: multi-account clients name one per session. */
+const RUST_STORE_NAME = /::matrix-sdk-crypto(-meta)?$/;
+
+/**
+ * Same rule as the model's `is_crypto_store` (src/model/writer.rs): the prefix's names and every rust crypto
+ * store. The gate must decide synchronously, before the wasm loads.
+ */
 export function isCryptoStore(name, prefix) {
-  return typeof name === "string" && typeof prefix === "string" && prefix !== "" && name.startsWith(prefix);
+  if (typeof name !== "string") return false;
+  return RUST_STORE_NAME.test(name) || (typeof prefix === "string" && prefix !== "" && name.startsWith(prefix));
 }
 
 /**

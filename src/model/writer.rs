@@ -51,10 +51,17 @@ pub fn lock_name(override_name: Option<&str>, store_prefix: Option<&str>, user_i
     }
 }
 
-/// True for the IndexedDB names the writer gate holds: those that start with the crypto store prefix.
+/// True for the IndexedDB names the writer gate holds: those that start with the crypto store prefix, and
+/// every rust crypto store whatever its prefix (`<prefix>::matrix-sdk-crypto` and its `-meta`): multi-account
+/// clients name one per session (`initRustCrypto({ cryptoDatabasePrefix })`), and a store the gate let
+/// through while the store-loss check reads could be created blank under the old device id.
 pub fn is_crypto_store(db_name: &str, store_prefix: &str) -> bool {
-    !store_prefix.is_empty() && db_name.starts_with(store_prefix)
+    let rust_store = [RUST_STORE_SUFFIX, RUST_META_SUFFIX].iter().any(|suffix| db_name.ends_with(suffix));
+    rust_store || (!store_prefix.is_empty() && db_name.starts_with(store_prefix))
 }
+
+const RUST_STORE_SUFFIX: &str = crate::model::store_loss::RUST_STORE_SUFFIX;
+const RUST_META_SUFFIX: &str = "::matrix-sdk-crypto-meta";
 
 // ------------------------------------------------------------------------------------------------
 // the lease
@@ -711,9 +718,13 @@ mod tests {
     }
 
     #[test]
-    fn crypto_store_names_match_the_prefix_only() {
+    fn crypto_store_names_match_the_prefix_and_every_rust_store() {
         assert!(is_crypto_store("matrix-js-sdk::matrix-sdk-crypto", DEFAULT_CRYPTO_STORE_PREFIX));
         assert!(is_crypto_store("matrix-js-sdk::matrix-sdk-crypto-meta", DEFAULT_CRYPTO_STORE_PREFIX));
+        // Per-session names of multi-account clients, whatever the configured prefix.
+        assert!(is_crypto_store("mx@alice:hs::matrix-sdk-crypto", DEFAULT_CRYPTO_STORE_PREFIX));
+        assert!(is_crypto_store("mx@alice:hs::matrix-sdk-crypto-meta", "app"));
+        assert!(!is_crypto_store("mx@alice:hs::matrix-sdk-crypto-backup", DEFAULT_CRYPTO_STORE_PREFIX));
         assert!(!is_crypto_store("matrix-js-sdk:web-sync-store", DEFAULT_CRYPTO_STORE_PREFIX));
         assert!(!is_crypto_store("matrix-js-sdk:crypto", DEFAULT_CRYPTO_STORE_PREFIX));
         assert!(!is_crypto_store("anything", ""));
