@@ -393,7 +393,7 @@ function cinnySuite() {
       await Promise.all([base.page.context().close(), run.page.context().close()]);
     });
 
-    test('a client that wipes its own stores and retries with the same device id: caught before and after the guardian starts', async () => {
+    test('a client that wipes its own stores and retries with the same device id: caught before the guardian starts, and kept from wiping when it starts first', async () => {
       // The trigger: the session in localStorage is moved to the user's second device (whose keys are on the
       // server) while the crypto store holds the first device's account. initRustCrypto() fails with "the
       // account in the store doesn't match the account in the constructor"; this Cinny (the wipe patch)
@@ -449,8 +449,17 @@ function cinnySuite() {
             const deleted = gate?.deletions()[0]?.at ?? null;
             return { deleted, ready: ready ? performance.timeOrigin + ready.startTime : null, check: window.matrixCryptoGuardian?.storeCheck?.() };
           });
-          assert.ok(order.deleted && order.ready, `the page deleted its crypto store and the guardian started: ${JSON.stringify(order)}`);
-          assert.equal(order.deleted > order.ready ? 'after' : 'before', when, `the wipe came ${when} the guardian's start`);
+          assert.ok(order.ready, `the guardian started: ${JSON.stringify(order)}`);
+          if (when === 'before') {
+            assert.ok(order.deleted && order.deleted < order.ready, `the wipe came before the guardian's start: ${JSON.stringify(order)}`);
+          } else if (order.deleted === null) {
+            // Started first, the guardian reads the store's account: another device's, so the session's own
+            // store is lost, and Cinny's open is held before it can fail and wipe. (A deletion after the
+            // start is watched too: tests/e2e/host-wipe.test.mjs.)
+            assert.ok(order.check?.others?.includes('matrix-js-sdk::matrix-sdk-crypto'), `the store is seen as another device's: ${JSON.stringify(order.check)}`);
+          } else {
+            assert.ok(order.deleted > order.ready, `the wipe came after the guardian's start: ${JSON.stringify(order)}`);
+          }
           assert.equal(order.check?.verdict, 'store-lost', JSON.stringify(order.check));
           assert.equal(run.identityAfter, run.identityBefore, `wipe ${when} the start: no new identity under the device id`);
           assert.equal(run.conflicts, 0, `wipe ${when} the start: no conflicting upload`);
