@@ -21,11 +21,19 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CINNY_ARCHIVE = 'cinny-4.2.3-rust-crypto.tar.gz';
 export const PATCHES_DIR = join(ROOT, 'tests', 'clients', 'patches');
 
-/** Path of the Cinny source archive, or null when it is not there. */
+/**
+ * Path of the Cinny source archive, or null when it is not there: $MCG_CINNY_SRC (the archive or its folder),
+ * else shared/clients/ beside the repository, or one level up (a clone inside a folder of clones).
+ */
 export function cinnyArchive() {
-  let p = process.env.MCG_CINNY_SRC || join(ROOT, '..', 'shared', 'clients', CINNY_ARCHIVE);
-  if (existsSync(p) && statSync(p).isDirectory()) p = join(p, CINNY_ARCHIVE);
-  return existsSync(p) ? p : null;
+  const candidates = process.env.MCG_CINNY_SRC
+    ? [process.env.MCG_CINNY_SRC]
+    : [join(ROOT, '..', 'shared', 'clients'), join(ROOT, '..', '..', 'shared', 'clients')];
+  for (let p of candidates) {
+    if (existsSync(p) && statSync(p).isDirectory()) p = join(p, CINNY_ARCHIVE);
+    if (existsSync(p)) return p;
+  }
+  return null;
 }
 
 export const HOW_TO_GET_CINNY = `Cinny source not found: put ${CINNY_ARCHIVE} in ../shared/clients/ beside the repository or set MCG_CINNY_SRC to it`;
@@ -38,7 +46,8 @@ export const HOW_TO_GET_CINNY = `Cinny source not found: put ${CINNY_ARCHIVE} in
 export function buildCinny({ patches = [], pkg } = {}) {
   const args = [join(ROOT, 'scripts', 'cinny.sh'), ...(pkg ? ['--pkg', pkg] : []), ...patches];
   return new Promise((res, rej) => {
-    execFile('bash', args, { maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 }, (err, stdout, stderr) => {
+    const env = { ...process.env, MCG_CINNY_SRC: cinnyArchive() ?? '' }; // the one place that finds it
+    execFile('bash', args, { env, maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 }, (err, stdout, stderr) => {
       if (err) return rej(new Error(`scripts/cinny.sh failed (${err.code ?? err.signal}):\n${String(stderr).slice(-4000)}`));
       const lines = String(stdout).trim().split('\n');
       res(lines[lines.length - 1]);
