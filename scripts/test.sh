@@ -96,7 +96,7 @@ suite_node() {
 }
 
 # Real clients built from their own source (tests/clients/<name>.test.mjs). Without the client's source the
-# suite says so in one line and how to get it (in CI, which has the source, its absence is a failure).
+# suite says so in one line and how to get it (CI has the source beside its clone, so it runs there).
 suite_client() { # name
   local name=$1 log="$logs/client-$1.log" s
   echo "== real client: $name"
