@@ -68,7 +68,9 @@ window.guardian = guardian;
 /**
  * Every page of the context reports to node, from under the gate (an init script runs before the drop-in,
  * so its wrapper is the inner one): the real crypto-store opens that succeeded and when the document went
- * away or lost the role. Times are performance.timeOrigin + now (one machine clock for every tab).
+ * away or lost the role. Times are Date.now(): the system clock every renderer process reads alike. (Not
+ * performance.timeOrigin + now(): each process maps its monotonic clock to wall time on its own, and two tabs'
+ * readings differed by ~5 ms, which made a clean handover look like an overlap.)
  */
 async function instrument(context, { removeLocks = false } = {}) {
   const log = [];
@@ -76,7 +78,7 @@ async function instrument(context, { removeLocks = false } = {}) {
   await context.addInitScript(({ removeLocks, prefix }) => {
     if (removeLocks) delete Navigator.prototype.locks;
     const doc = Math.random().toString(36).slice(2);
-    const now = () => performance.timeOrigin + performance.now();
+    const now = () => Date.now();
     const report = (kind, extra) => window.__mcgWriterLog && window.__mcgWriterLog({ kind, doc, at: now(), ...extra });
     const open = IDBFactory.prototype.open;
     IDBFactory.prototype.open = function (name, ...rest) {
