@@ -17,7 +17,7 @@ const MAX_TEXT = 4000;
 /** Own output prefix: never journaled. */
 export const OWN_PREFIX = "[matrix-crypto-guardian]";
 
-// A cheap pre-filter with the journal's vocabulary (src/model/journal.rs classify_console is the
+// A cheap pre-filter with the journal's vocabulary (src/diagnostics/journal.rs classify_console is the
 // authority: a line passing here may still be rejected there; a line failing here is never journaled).
 const CANDIDATE = /already exists|missingkey|missing key at index|io\.element\.call\.encryption_keys|missing field|delayed.event|failed to process outgoing request|match the account in the constructor/i;
 

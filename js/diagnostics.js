@@ -1,7 +1,7 @@
 // Diagnostics glue: feeds the journal (console tap + guardian events), persists it per session in the
 // guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads / copies
 // the redacted report. Classification, bounds, de-duplication and redaction are the model's
-// (src/model/journal.rs, redact.rs), run by the lazily loaded module like the report (report.rs).
+// (src/diagnostics/journal.rs, redact.rs), run by the lazily loaded module like the report (report.rs).
 //
 // The journal sleeps until the first sign of trouble in the page (the core says which events and console
 // lines wake it) or until it is read (journal(), the report, the panel). A healthy page so never fetches

@@ -5,7 +5,7 @@
 // * The writer role is the process's own: a Node process has no tabs to share a store with (see
 //   ProcessWriter for what that leaves to the host).
 // * The store-loss check for bots (checkBotStore) and the headless remedy (replaceDevice): the facts are
-//   gathered here, the decisions are the model's (src/model/bot.rs), run by the lazily loaded module.
+//   gathered here, the decisions are the model's (src/remedy/headless.rs), run by the lazily loaded module.
 // The prompt, the panel, Web Locks and persistent storage simply do not exist here (their own feature
 // tests already say so); nothing in this file keeps the process alive.
 import { databaseNames, storeProber } from "./store-probe.js";
@@ -89,7 +89,7 @@ export const DEFAULT_CRYPTO_STORES = ["matrix-js-sdk::matrix-sdk-crypto"];
  * deviceId, accessToken, indexedDB, cryptoStores? }` where `indexedDB` is the IDBFactory the SDK will use
  * (fake-indexeddb's, a shim's) or `null` for an in-memory store (`initRustCrypto({ useIndexedDB: false })`).
  * Reads the device's public keys on the server and the store's key names only. `m`: the lazily loaded
- * module. Resolves to the model's verdict (src/model/bot.rs).
+ * module. Resolves to the model's verdict (src/remedy/headless.rs).
  */
 export async function checkBotStore(bot, m) {
   const session = { userId: bot.userId, deviceId: bot.deviceId, homeserver: bot.homeserver };
@@ -119,7 +119,7 @@ function httpSession(s) {
  * The headless remedy after a bot's store loss: signs the old device out on the server (which deletes it
  * and its keys), then asks the host for a new device through `login({ userId, oldDeviceId })`, which
  * resolves to `{ userId, deviceId, accessToken }` (matrix-js-sdk's login answer `{ user_id, device_id,
- * access_token }` too). The model says whether the host may go on (src/model/bot.rs accept_replacement).
+ * access_token }` too). The model says whether the host may go on (src/remedy/headless.rs accept_replacement).
  * `emit(phase, extra)` reports each step; the tokens never leave this function but in `session`.
  * Resolves to `{ session, oldDeviceId, newDeviceId }`; rejects with the reason when the host must not go on.
  */

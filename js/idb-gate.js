@@ -31,7 +31,7 @@ export const DEFAULT_CRYPTO_STORE_PREFIX = "matrix-js-sdk::matrix-sdk-crypto";
 const RUST_STORE_NAME = /::matrix-sdk-crypto(-meta)?$/;
 
 /**
- * Same rule as the model's `is_crypto_store` (src/model/writer.rs): the prefix's names and every rust crypto
+ * Same rule as the model's `is_crypto_store` (src/writer/model.rs): the prefix's names and every rust crypto
  * store. The gate must decide synchronously, before the wasm loads.
  */
 export function isCryptoStore(name, prefix) {

@@ -206,7 +206,7 @@ export type StoreCheck =
   /** Node.js, after `replaceDevice()`: the session is the new device's. */
   | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
 
-/** Node.js: `checkBotStore()`'s verdict (src/model/bot.rs). */
+/** Node.js: `checkBotStore()`'s verdict (src/remedy/headless.rs). */
 export type BotStoreCheck = Extract<StoreCheck, { verdict: "new-device" | "healthy" | "store-lost" | "unknown" }>;
 
 /** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses, or null for an in-memory store. */

@@ -5,7 +5,7 @@
 //   guardian.attach(client);                          // after login
 //   guardian.addEventListener("storm", (e) => …);
 //
-// This file is the thin JS adapter around the wasm core (src/api.rs): it owns the event target, the
+// This file is the thin JS adapter around the wasm core (src/storm/adapter.rs and the other src/*/adapter.rs): it owns the event target, the
 // in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
 import initCore, { GuardianCore, coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
@@ -309,7 +309,7 @@ export class Guardian extends EventTarget {
     if (known.join() !== (PRESET_SESSION_KEYS[preset] || []).join()) throw new Error(`preset ${preset}: key lists disagree`);
     const stores = this.#options.cryptoStores || presetCryptoStores(preset);
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
-    // The browser's facts, gathered here; the verdict is the core's (src/model/store_loss.rs).
+    // The browser's facts, gathered here; the verdict is the core's (src/store_loss/model.rs).
     const session = readSession(preset, values || {}, this.#options.session || null);
     const databases = await databaseNames(globalThis);
     const seen = [];

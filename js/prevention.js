@@ -1,5 +1,5 @@
 // Prevention: persistent storage and the store-loss check, the browser side.
-// The store-loss decision itself is the core's (src/model/store_loss.rs); this file only gathers facts.
+// The store-loss decision itself is the core's (src/store_loss/model.rs); this file only gathers facts.
 
 /**
  * Persistent storage, asked for without surprising the user. `persisted()` first; then, by what the

@@ -1,5 +1,5 @@
 // The recovery flow: when to prompt, the facts, and running a remedy. The decisions (offers, what may be
-// deleted, drain steps, snooze) are the model's (src/model/remedy.rs), run by the lazily loaded module
+// deleted, drain steps, snooze) are the model's (src/remedy/model.rs), run by the lazily loaded module
 // (fetched when a recovery is first needed: after trouble only); the prompt (./prompt.js) only draws
 // this state. Headless hosts (Guardian.start({ prompt: false })) get the same through the guardian's
 // `recovery`, `recovery-facts` and `remedy` events and recovery()/recoveryFacts()/remedies()/runRemedy().

@@ -2,7 +2,7 @@
 // store's `core` object store, whose account it holds (the account record's user and device id, nothing
 // else of it: the record also holds the pickled private keys, dropped here unread), and the legacy libolm
 // store's account count. Never a write. The decisions (is there an account, is it this session's?) are the
-// core's: `account_presence` and `check_store` in src/model/store_loss.rs.
+// core's: `account_presence` and `check_store` in src/store_loss/model.rs.
 //
 // Careful with a database that is not ours: the open has no version (no upgrade of the SDK's schema);
 // if the database vanished since it was listed, the open would create it blank, so the upgrade is

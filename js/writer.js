@@ -7,7 +7,7 @@
 //
 // Where navigator.locks is missing (older Safari, insecure contexts, some webviews): a localStorage lease
 // with a heartbeat, `storage` events and a `pagehide` release. Its decisions (claim, stale, steal, lost)
-// are the wasm core's (`WriterLease`, src/model/writer.rs); this file reads and writes the entry and
+// are the wasm core's (`WriterLease`, src/writer/model.rs); this file reads and writes the entry and
 // schedules the ticks.
 //
 // Both report to a tab census over BroadcastChannel (how many tabs of this session are open, which writes).

@@ -7,7 +7,7 @@
 use crate::prelude::*;
 use wasm_bindgen::JsValue;
 
-use crate::model::json::{self, ToJson, Value};
+use crate::json::{self, ToJson, Value};
 
 /// The model's JSON as a JS value: plain objects and arrays, `null` for `None`.
 pub fn to_js(value: &impl ToJson) -> JsValue {

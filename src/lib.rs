@@ -1,25 +1,34 @@
 //! matrix-crypto-guardian — keeps the end-to-end-encryption store of web Matrix clients healthy.
 //!
-//! * [`model`]: pure decision logic (parsers, the storm breaker, diagnosis, store-loss check, writer
-//!   lease, journal, report, remedies); no browser, tested natively.
-//! * `api`: the core module's `#[wasm_bindgen]` surface used by the JS layer in `js/` (wasm only). The
-//!   browser adapters (fetch tap, IndexedDB, Web Locks, localStorage) are that JS layer: thin, no
-//!   decisions — in Rust each web-sys binding added glue and code to the wasm every page fetches.
-//!   The report and remedy models are exported by the lazily loaded forensics module instead.
+//! One folder per capability, each with its pure model (no browser, clock passed in, tested natively
+//! with `cargo test`) and, where the work is Rust's, its wasm adapter beside it:
 //!
-//! The code is `no_std` + `alloc`. The core wasm is built with the `standalone` feature: no std at all,
-//! its own allocator and a panic handler that only traps (see `standalone` below). Every other build
-//! (native tests, the forensics module) links std as usual.
+//! * [`storm`]: the storm watch — reads keys/upload requests and answers, the circuit breaker,
+//!   one-time-key health. Its adapter is the core's `GuardianCore` (called by the JS fetch tap).
+//! * [`diagnosis`]: which divergence is behind a conflict.
+//! * [`store_loss`]: does the session's own crypto store still hold the device's account?
+//! * [`writer`]: one crypto writer per session across tabs.
+//! * [`remedy`]: sign out / replace the device, repairs; the same for headless hosts.
+//! * [`diagnostics`]: the journal, the redacted report.
+//!
+//! What must run synchronously before any wasm exists (the fetch tap, the crypto-store open gate, the
+//! console tap) and the custom elements are JavaScript, in `js/`. The report and remedy models run in
+//! the lazily loaded module (`forensics/`), which links this crate without its exports.
 #![cfg_attr(feature = "standalone", no_std)]
 extern crate alloc;
 
-pub mod model;
+pub mod storm;
+pub mod diagnosis;
+pub mod store_loss;
+pub mod writer;
+pub mod remedy;
+pub mod diagnostics;
+pub mod json;
+pub mod sorted;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js_json;
 
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
-pub mod api;
 
 /// What every module uses from `alloc` (std's prelude has it; `no_std` does not).
 mod prelude {

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use matrix_crypto_guardian::model::json::ToJson;
-use matrix_crypto_guardian::model::{
+use matrix_crypto_guardian::json::ToJson;
+use matrix_crypto_guardian::storm::{
     classify_upload_answer, parse_upload_request, Breaker, BreakerConfig, BreakerEvent,
     CloseReason, Decision, ObservedAnswer, ParsedUpload, ReopenReason,
 };

@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use matrix_crypto_guardian::model::json::ToJson;
-use matrix_crypto_guardian::model::{
-    classify_upload_answer, diagnose, parse_upload_request, DiagnosisInput, Homeserver,
+use matrix_crypto_guardian::json::ToJson;
+use matrix_crypto_guardian::storm::{
+    classify_upload_answer, parse_upload_request, Homeserver,
     ParsedUpload, UploadAnswer,
 };
+use matrix_crypto_guardian::diagnosis::{diagnose, DiagnosisInput};
 use serde_json::Value;
 
 /// A model value as serde_json sees the JSON it writes.

@@ -14,12 +14,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use matrix_crypto_guardian::model::breaker::{BreakerConfig, MAX_REPLAY_BYTES};
-use matrix_crypto_guardian::model::conflict::{MAX_MESSAGE_BYTES, SignedKey};
-use matrix_crypto_guardian::model::json::{self as model_json, ToJson};
-use matrix_crypto_guardian::model::keys_query::device_ed25519;
-use matrix_crypto_guardian::model::storm::{StormConfig, StormWatch, UploadDecision};
-use matrix_crypto_guardian::model::{
+use matrix_crypto_guardian::storm::breaker::{BreakerConfig, MAX_REPLAY_BYTES};
+use matrix_crypto_guardian::storm::conflict::MAX_MESSAGE_BYTES;
+use matrix_crypto_guardian::storm::upload::SignedKey;
+use matrix_crypto_guardian::json::{self as model_json, ToJson};
+use matrix_crypto_guardian::diagnosis::keys_query::device_ed25519;
+use matrix_crypto_guardian::storm::model::{StormConfig, StormWatch, UploadDecision};
+use matrix_crypto_guardian::storm::{
     classify_upload_answer, parse_upload_request, KeyKind, ParsedUpload, UploadAnswer, UploadRequest,
 };
 use proptest::prelude::*;
@@ -288,7 +289,7 @@ fn synapse_conflict() -> impl Strategy<Value = SynapseConflict> {
     )
 }
 
-fn conflict_of(answer: &UploadAnswer) -> &matrix_crypto_guardian::model::Conflict {
+fn conflict_of(answer: &UploadAnswer) -> &matrix_crypto_guardian::storm::Conflict {
     match answer {
         UploadAnswer::Conflict(c) => c,
         other => panic!("expected a conflict, got {other:?}"),
@@ -1006,7 +1007,7 @@ proptest! {
 
 mod lease_props {
     use super::*;
-    use matrix_crypto_guardian::model::writer::{Lease, LeaseConfig, LeasePhase, LeaseRecord, LeaseStep, LeaseWrite, Mode};
+    use matrix_crypto_guardian::writer::model::{Lease, LeaseConfig, LeasePhase, LeaseRecord, LeaseStep, LeaseWrite, Mode};
 
     #[derive(Debug, Clone)]
     pub enum LeaseOp {
@@ -1143,7 +1144,7 @@ fn regression_truncated_ascii_escaped_body_keeps_astral_characters() {
 
 mod store_check {
     use super::*;
-    use matrix_crypto_guardian::model::store_loss::{
+    use matrix_crypto_guardian::store_loss::model::{
         account_presence, check_store, stores_to_read, AccountPresence, SeenStore, SessionFacts, StoreCheck, StoreContents,
     };
 

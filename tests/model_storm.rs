@@ -3,9 +3,9 @@
 //! hand-off.
 #![cfg(not(target_arch = "wasm32"))]
 
-use matrix_crypto_guardian::model::breaker::BreakerConfig;
-use matrix_crypto_guardian::model::storm::{StormConfig, StormWatch, UploadDecision};
-use matrix_crypto_guardian::model::{classify_upload_answer, UploadAnswer};
+use matrix_crypto_guardian::storm::breaker::BreakerConfig;
+use matrix_crypto_guardian::storm::model::{StormConfig, StormWatch, UploadDecision};
+use matrix_crypto_guardian::storm::{classify_upload_answer, UploadAnswer};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -21,7 +21,7 @@ fn exchange(name: &str) -> (String, u16, Vec<u8>) {
     (request, status, fx["response"]["body"].as_str().unwrap().as_bytes().to_vec())
 }
 
-fn kinds(events: &[matrix_crypto_guardian::model::storm::GuardianEvent]) -> Vec<&'static str> {
+fn kinds(events: &[matrix_crypto_guardian::storm::model::GuardianEvent]) -> Vec<&'static str> {
     events.iter().map(|e| e.kind).collect()
 }
 

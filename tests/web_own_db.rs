@@ -4,7 +4,7 @@
 //! Run with `cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web_own_db`.
 #![cfg(target_arch = "wasm32")]
 
-use matrix_crypto_guardian::model::journal::{sentinel_update, Journal, Sentinel, SessionId};
+use matrix_crypto_guardian::diagnostics::journal::{sentinel_update, Journal, Sentinel, SessionId};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

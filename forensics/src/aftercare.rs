@@ -1,16 +1,16 @@
 //! The guardian's models that run only after trouble, exported from this lazily loaded module: the
-//! redacted report (`crate::model::report`) and the remedy decisions (`crate::model::remedy`), so they
+//! redacted report (`crate::diagnostics::report`) and the remedy decisions (`crate::remedy::model`), so they
 //! stay out of the core wasm every page fetches. Like the rest of the model they read and write the
 //! model's own JSON (`model::json`, no serde). Translation only; values cross as JSON text
 //! (`JSON.stringify` in, `JSON.parse` out). Nothing here can panic on caller input.
 use matrix_crypto_guardian::js_json::{from_js, to_js};
-use matrix_crypto_guardian::model::journal::Journal;
-use matrix_crypto_guardian::model::json::{self, ToJson};
-use matrix_crypto_guardian::model::remedy::{
+use matrix_crypto_guardian::diagnostics::journal::Journal;
+use matrix_crypto_guardian::json::{self, ToJson};
+use matrix_crypto_guardian::remedy::model::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
     session_plan, should_prompt, snooze_until, token_check, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
 };
-use matrix_crypto_guardian::model::report::{build_report, ReportInput};
+use matrix_crypto_guardian::diagnostics::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
 
 /// The redacted report as JSON text (compact; the caller parses it), from what the JS layer gathered

@@ -6,9 +6,9 @@
 //! in memory and the core only tells what wakes it (`wakesJournal`, `consoleLineWakesJournal`). A healthy
 //! page so never downloads the journal's code nor writes a journal. Every call is total: bad input gives a
 //! value (false, null), never a panic.
-use matrix_crypto_guardian::model::journal::{Journal, SessionId, DEFAULT_CAPACITY};
-use matrix_crypto_guardian::model::json::Value;
-use matrix_crypto_guardian::model::redact::redact_text;
+use matrix_crypto_guardian::diagnostics::journal::{Journal, SessionId, DEFAULT_CAPACITY};
+use matrix_crypto_guardian::json::Value;
+use matrix_crypto_guardian::diagnostics::redact::redact_text;
 use wasm_bindgen::prelude::*;
 
 use matrix_crypto_guardian::js_json::{from_js, to_js, value_to_js};

@@ -19,7 +19,7 @@ use crate::prelude::*;
 use alloc::collections::BTreeMap;
 use core::fmt;
 
-use super::sorted::SortedMap;
+use crate::sorted::SortedMap;
 
 /// Deepest nesting accepted (serde_json's default limit too).
 pub const MAX_DEPTH: usize = 128;

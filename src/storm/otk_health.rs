@@ -27,9 +27,9 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::conflict::OtkLimit;
-use super::json::{self, ToJson, Value};
-use super::sorted::SortedMap;
+use crate::storm::conflict::OtkLimit;
+use crate::json::{self, ToJson, Value};
+use crate::sorted::SortedMap;
 
 /// The algorithm the SDKs upload one-time keys for.
 pub const OTK_ALGORITHM: &str = "signed_curve25519";
@@ -286,8 +286,8 @@ const ISSUE_5501: &str = " (matrix-js-sdk issue 5501: update matrix-js-sdk)";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::conflict::test_support::assert_same_json;
-    use crate::model::conflict::{classify_upload_answer, UploadAnswer};
+    use crate::storm::conflict::test_support::assert_same_json;
+    use crate::storm::conflict::{classify_upload_answer, UploadAnswer};
     use proptest::prelude::*;
 
     fn counts(n: u64) -> SortedMap<String, u64> {

@@ -5,15 +5,15 @@
 //! optional: `null` means "not measured in this build or this page", never a guess.
 //!
 //! The report is built from what the JS layer gathers ([`ReportInput`]) plus the journal, then
-//! redacted as a whole ([`super::redact::redact_value`]) — so a secret that slipped into any input
+//! redacted as a whole ([`crate::diagnostics::redact::redact_value`]) — so a secret that slipped into any input
 //! (a URL with a query, a header, a free-text reason) is removed by structure or by shape.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::journal::Journal;
-use super::json::{self, optional, string, ToJson, Value};
-use super::redact::{redact_text, redact_value};
-use super::sorted::SortedMap;
+use crate::diagnostics::journal::Journal;
+use crate::json::{self, optional, string, ToJson, Value};
+use crate::diagnostics::redact::{redact_text, redact_value};
+use crate::sorted::SortedMap;
 
 pub const SCHEMA: &str = "matrix-crypto-guardian.report";
 /// Bump on any change that removes or retypes a field; adding an optional field does not bump it.
@@ -204,7 +204,7 @@ pub struct JournalSection {
     pub total: u64,
     pub dropped: u64,
     pub sessions: Option<Vec<String>>,
-    /// Most recent last ([`super::journal::Entry`]'s JSON shape).
+    /// Most recent last ([`crate::diagnostics::journal::Entry`]'s JSON shape).
     #[cfg_attr(test, serde(serialize_with = "serde_support::ser_values"))]
     pub entries: Vec<Value>,
 }
@@ -573,7 +573,7 @@ impl ReportInput {
 /// `serialize_with` / `deserialize_with` for the `json::Value` fields of the test-only serde derives.
 #[cfg(test)]
 mod serde_support {
-    use super::json::{self, Value};
+    use crate::json::{self, Value};
     use serde::{Deserialize, Serialize};
 
     pub(super) fn ser_value<S: serde::Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> {
@@ -593,7 +593,7 @@ mod serde_support {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::json::to_serde;
+    use crate::json::to_serde;
     use serde_json::json;
 
     const TOKEN: &str = "syt_YWxpY2U_qTfMzKvUXcPNbEzpWtLD_0wUfZR";
@@ -716,7 +716,7 @@ mod tests {
     /// it; JS parses it), and the input is read or refused exactly as serde did.
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::conflict::test_support::assert_same_json;
+        use crate::storm::conflict::test_support::assert_same_json;
 
         let full = Report {
             schema: SCHEMA,

@@ -29,10 +29,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::sorted::SortedMap;
+use crate::sorted::SortedMap;
 
-use super::json::{self, Map, ToJson, Value};
-use super::upload::UploadRequest;
+use crate::json::{self, Map, ToJson, Value};
+use crate::storm::upload::{SignedKey, UploadRequest};
 
 /// Bodies larger than this are not parsed as JSON, only scanned (a Synapse conflict is < 1 KB).
 pub const MAX_PARSE_BYTES: usize = 1 << 20;
@@ -118,99 +118,6 @@ impl Homeserver {
 impl ToJson for Homeserver {
     fn to_json(&self) -> Value {
         self.as_str().into()
-    }
-}
-
-/// A (possibly signed) public key as it appears in keys/upload: `{"key": …, "signatures": …}`, or
-/// a bare base64 string for legacy unsigned `curve25519:` keys.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
-pub struct SignedKey {
-    /// The public key, unpadded base64.
-    pub key: String,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub fallback: Option<bool>,
-    /// user id -> ("ed25519:DEVICE" -> signature)
-    pub signatures: SortedMap<String, SortedMap<String, String>>,
-    /// The object as the server (or request) gave it; signature checks need the exact fields.
-    #[cfg_attr(test, serde(serialize_with = "test_support::serde_value"))]
-    pub raw: Value,
-}
-
-/// `{"key", "fallback"?, "signatures": {user: {key id: signature}}, "raw"}`
-impl ToJson for SignedKey {
-    fn to_json(&self) -> Value {
-        let signatures = self
-            .signatures
-            .iter()
-            .map(|(user, sigs)| {
-                let sigs = sigs.iter().map(|(k, s)| (k.clone(), Value::from(s))).collect();
-                (user.clone(), Value::Object(sigs))
-            })
-            .collect();
-        json::object_skip_none([
-            ("key", Some(self.key.as_str().into())),
-            ("fallback", self.fallback.map(Value::from)),
-            ("signatures", Some(Value::Object(signatures))),
-            ("raw", Some(self.raw.clone())),
-        ])
-    }
-}
-
-impl SignedKey {
-    pub fn from_value(v: &Value) -> Option<Self> {
-        match v {
-            Value::String(s) => Some(SignedKey {
-                key: s.clone(),
-                fallback: None,
-                signatures: SortedMap::new(),
-                raw: v.clone(),
-            }),
-            Value::Object(o) => {
-                let key = o.get("key")?.as_str()?.to_owned();
-                let mut signatures = SortedMap::new();
-                if let Some(Value::Object(users)) = o.get("signatures") {
-                    for (user, sigs) in users {
-                        if let Value::Object(sigs) = sigs {
-                            let per_user: SortedMap<String, String> = sigs
-                                .iter()
-                                .filter_map(|(k, s)| Some((k.clone(), s.as_str()?.to_owned())))
-                                .collect();
-                            signatures.insert(user.clone(), per_user);
-                        }
-                    }
-                }
-                Some(SignedKey {
-                    key,
-                    fallback: o.get("fallback").and_then(Value::as_bool),
-                    signatures,
-                    raw: v.clone(),
-                })
-            }
-            _ => None,
-        }
-    }
-
-    /// The signature by `user_id`'s device `device_id` (key id `ed25519:<device_id>`).
-    pub fn signature(&self, user_id: &str, device_id: &str) -> Option<&str> {
-        self.signatures
-            .get(user_id)?
-            .get(&["ed25519:", device_id].concat())
-            .map(String::as_str)
-    }
-
-    /// Every (user id, device id) with an ed25519 signature on this key.
-    pub fn ed25519_signers(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for (user, sigs) in &self.signatures {
-            for key_id in sigs.keys() {
-                if let Some(device) = key_id.strip_prefix("ed25519:") {
-                    out.push((user.clone(), device.to_owned()));
-                }
-            }
-        }
-        out
     }
 }
 
@@ -933,7 +840,7 @@ fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
 /// Test helpers for the hand-written JSON shapes of this module and its neighbours.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::json::{self, ToJson, Value};
+    use crate::json::{self, ToJson, Value};
 
     /// `serialize_with` for the `json::Value` fields of the test-only serde derives.
     pub(crate) fn serde_value<S: serde::Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
@@ -963,7 +870,7 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::upload::{parse_upload_request, ParsedUpload};
+    use crate::storm::upload::{parse_upload_request, ParsedUpload};
     use serde_json::json;
 
     const SYNAPSE_TWO_TABS: &str = r#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA\",\"signatures\":{\"@guardian:localhost\":{\"ed25519:GUARDIANDEV\":\"pKd6kpaW\"}}}; new key: {'key': 'zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg', 'signatures': {'@guardian:localhost': {'ed25519:GUARDIANDEV': '//kgiUtP'}}}"}"#;

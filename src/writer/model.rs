@@ -25,9 +25,9 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::sorted::SortedMap;
+use crate::sorted::SortedMap;
 
-use super::json::{self, ToJson, Value};
+use crate::json::{self, ToJson, Value};
 
 /// matrix-js-sdk's default crypto store prefix; it also matches the `-meta` store.
 pub const DEFAULT_CRYPTO_STORE_PREFIX: &str = "matrix-js-sdk::matrix-sdk-crypto";
@@ -60,7 +60,7 @@ pub fn is_crypto_store(db_name: &str, store_prefix: &str) -> bool {
     rust_store || (!store_prefix.is_empty() && db_name.starts_with(store_prefix))
 }
 
-const RUST_STORE_SUFFIX: &str = crate::model::store_loss::RUST_STORE_SUFFIX;
+const RUST_STORE_SUFFIX: &str = crate::store_loss::model::RUST_STORE_SUFFIX;
 const RUST_META_SUFFIX: &str = "::matrix-sdk-crypto-meta";
 
 // ------------------------------------------------------------------------------------------------
@@ -971,7 +971,7 @@ mod tests {
     /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::json::to_serde;
+        use crate::json::to_serde;
         /// Numbers compare as JS sees them: serde wrote an integral f64 as `60.0`, we write `60`.
         fn js(v: serde_json::Value) -> serde_json::Value {
             match v {

@@ -30,11 +30,11 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::sorted::SortedSet;
+use crate::sorted::SortedSet;
 
-use super::conflict::{LoopCause, UploadAnswer};
-use super::json::{self, ToJson, Value};
-use super::upload::{key_ids_fingerprint, ParsedUpload, UploadRequest};
+use crate::storm::conflict::{LoopCause, UploadAnswer};
+use crate::json::{self, ToJson, Value};
+use crate::storm::upload::{key_ids_fingerprint, ParsedUpload, UploadRequest};
 
 /// Bodies larger than this are not kept for replay (a Synapse conflict is < 1 KB).
 pub const MAX_REPLAY_BYTES: usize = 256 * 1024;
@@ -260,7 +260,7 @@ pub struct ObservedAnswer<'a> {
     pub body: &'a [u8],
     /// False when the read stopped before the end.
     pub body_complete: bool,
-    /// [`super::conflict::classify_upload_answer`] of the above.
+    /// [`crate::storm::conflict::classify_upload_answer`] of the above.
     pub answer: &'a UploadAnswer,
 }
 
@@ -672,8 +672,8 @@ impl Breaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::conflict::classify_upload_answer;
-    use crate::model::upload::parse_upload_request;
+    use crate::storm::conflict::classify_upload_answer;
+    use crate::storm::upload::parse_upload_request;
 
     const CONFLICT: &[u8] = br#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"a\"}; new key: {'key': 'b'}"}"#;
 
@@ -783,7 +783,7 @@ mod tests {
 
     #[test]
     fn json_shape_is_the_serde_one() {
-        use crate::model::conflict::test_support::assert_same_json;
+        use crate::storm::conflict::test_support::assert_same_json;
         let (mut b, req) = open_breaker(BreakerConfig::default());
         let mut events = Vec::new();
         let mut snapshots = vec![Breaker::default().snapshot(), b.snapshot()];

@@ -3,7 +3,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::json;
+use crate::json;
 
 /// `device_keys[user_id][device_id].keys["ed25519:<device_id>"]` of a 200 answer, if present.
 pub fn device_ed25519(status: u16, body: &[u8], user_id: &str, device_id: &str) -> Option<String> {

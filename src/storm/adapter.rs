@@ -1,4 +1,4 @@
-//! The core module's `#[wasm_bindgen]` surface, used by the JS layer (`js/index.js` and friends).
+//! The storm watch's `#[wasm_bindgen]` surface (`GuardianCore`), called by the JS fetch tap.
 //!
 //! It holds the model's state and translates between JS values and model types; it decides nothing
 //! itself. Values cross as JSON text (`crate::js_json`). Every call is total: a bad input comes back as
@@ -9,16 +9,12 @@
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-pub mod journal;
-pub mod store;
-pub mod writer;
-
 use crate::js_json::{from_js, to_js, value_to_js};
-use crate::model::json::{ToJson, Value};
-use crate::model::storm::{StormConfig, StormWatch, UploadDecision};
+use crate::json::{ToJson, Value};
+use crate::storm::model::{StormConfig, StormWatch, UploadDecision};
 
 /// A field of a JS options object as a number of milliseconds.
-fn ms_option(options: &Value, name: &str) -> Option<f64> {
+pub(crate) fn ms_option(options: &Value, name: &str) -> Option<f64> {
     options.get(name).and_then(Value::as_f64)
 }
 
@@ -92,7 +88,7 @@ impl GuardianCore {
     /// The device's ed25519 key from a `/keys/query` answer, or `undefined`.
     #[wasm_bindgen(js_name = ed25519FromKeysQuery)]
     pub fn ed25519_from_keys_query(&self, status: u16, body: &[u8], user_id: &str, device_id: &str) -> Option<String> {
-        crate::model::keys_query::device_ed25519(status, body, user_id, device_id)
+        crate::diagnosis::keys_query::device_ed25519(status, body, user_id, device_id)
     }
 
     /// Lets the next identical upload through as a probe now (after a repair drained the stale keys).

@@ -10,9 +10,9 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::json::{self, ToJson, Value};
-use super::remedy::LogoutOutcome;
-use super::store_loss::{account_presence, AccountPresence, SessionFacts, StoreContents};
+use crate::json::{self, ToJson, Value};
+use crate::remedy::model::LogoutOutcome;
+use crate::store_loss::model::{account_presence, AccountPresence, SessionFacts, StoreContents};
 
 /// The crypto store the bot is about to open (before `initRustCrypto`).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +57,7 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
 }
 
 /// The verdict for a bot's store, before its first upload. `healthy`, `store-lost` and `unknown` have the page
-/// check's shapes ([`super::store_loss::StoreCheck`]), so a host reads both alike.
+/// check's shapes ([`crate::store_loss::model::StoreCheck`]), so a host reads both alike.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(test, derive(serde::Serialize))]
 #[cfg_attr(test, serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase"))]
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::json::to_serde;
+        use crate::json::to_serde;
         let checks = [
             BotStoreCheck::NewDevice { session: bot("B"), store: None },
             BotStoreCheck::NewDevice { session: bot("B"), store: Some("s".into()) },

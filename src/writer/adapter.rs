@@ -1,13 +1,13 @@
 //! Writer surface: the lock name and the localStorage lease / census state machines for `js/writer.js`.
-//! Translation only; the decisions are `crate::model::writer`'s.
+//! Translation only; the decisions are `crate::writer::model`'s.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::ms_option;
+use crate::storm::adapter::ms_option;
 use crate::js_json::{from_js, to_js};
-use crate::model::writer::{acquire_step, after_unavailable, lock_name, AcquireStep, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
+use crate::writer::model::{acquire_step, after_unavailable, lock_name, AcquireStep, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
 
 /// The writer lock's name (see `model::writer::lock_name`).
 #[wasm_bindgen(js_name = writerLockName)]

@@ -14,8 +14,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::conflict::Conflict;
-use super::json::{self, ToJson, Value};
+use crate::storm::conflict::Conflict;
+use crate::json::{self, ToJson, Value};
 
 /// The evidence for [`diagnose`].
 #[derive(Debug, Clone, Copy)]
@@ -141,8 +141,8 @@ pub fn diagnose(input: &DiagnosisInput<'_>) -> Diagnosis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::conflict::{classify_upload_answer, UploadAnswer};
-    use crate::model::upload::parse_upload_request;
+    use crate::storm::conflict::{classify_upload_answer, UploadAnswer};
+    use crate::storm::upload::parse_upload_request;
 
     /// A Synapse conflict on `signed_curve25519:AAAAAAAAAA0` whose server holds `old`, its new key
     /// taken from a request that sent `new` under that id (as the storm watch does).
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn json_shape_is_the_serde_one() {
-        use crate::model::conflict::test_support::assert_same_json;
+        use crate::storm::conflict::test_support::assert_same_json;
         for d in [
             Diagnosis::IdentityReplaced { reason: "a".into() },
             Diagnosis::ConcurrentWriters { reason: "b".into() },

@@ -12,7 +12,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::json::{self, optional, string, strings, ToJson, Value};
+use crate::json::{self, optional, string, strings, ToJson, Value};
 
 /// What went wrong, as the prompt explains it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1104,7 +1104,7 @@ mod tests {
     /// what JS hands over is read or refused exactly as serde did.
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::conflict::test_support::assert_same_json;
+        use crate::storm::conflict::test_support::assert_same_json;
         use serde_json::json;
         let ours = |v: &serde_json::Value| json::from_str(&v.to_string()).unwrap();
 

@@ -17,10 +17,10 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::sorted::SortedMap;
+use crate::sorted::SortedMap;
 
-use super::json::{self, optional, string, ToJson, Value};
-use super::redact::redact_text;
+use crate::json::{self, optional, string, ToJson, Value};
+use crate::diagnostics::redact::redact_text;
 
 /// Default bound on entries (the seed's ring buffer held 200 lines).
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -434,7 +434,7 @@ impl Journal {
     /// The most recent `n` entries, most recent last.
     pub fn last(&self, n: usize) -> Vec<Entry> {
         let e = &self.entries;
-        let order = super::sorted::stable_order(e.len(), |a, b| e[a].last_at < e[b].last_at);
+        let order = crate::sorted::stable_order(e.len(), |a, b| e[a].last_at < e[b].last_at);
         let skip = order.len().saturating_sub(n);
         order[skip..].iter().map(|&i| e[i].clone()).collect()
     }
@@ -909,7 +909,7 @@ mod tests {
     /// journals and sentinels stored by earlier versions in users' IndexedDB must keep loading.
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::json::to_serde;
+        use crate::json::to_serde;
         /// Numbers compare as JS sees them: serde wrote an integral f64 as `1.0`, we write `1`.
         fn js(v: serde_json::Value) -> serde_json::Value {
             match v {

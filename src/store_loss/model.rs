@@ -9,7 +9,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::json::{self, optional, string, strings, ToJson, Value};
+use crate::json::{self, optional, string, strings, ToJson, Value};
 
 /// Where a client keeps its session in localStorage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
 }
 
 /// What the guardian remembers of a device (kept in its own database by the journal code).
-pub use super::journal::Sentinel;
+pub use crate::diagnostics::journal::Sentinel;
 
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(test, derive(serde::Serialize))]
@@ -642,7 +642,7 @@ mod tests {
     /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
     #[test]
     fn json_shapes_are_serdes() {
-        use crate::model::json::to_serde;
+        use crate::json::to_serde;
         let bare = SessionFacts { homeserver: None, ..alice() };
         let checks = [
             StoreCheck::NoSession,

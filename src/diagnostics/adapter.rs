@@ -8,9 +8,9 @@ use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use crate::js_json::to_js;
-use crate::model::journal;
-use crate::model::json::{self, Value};
-use crate::model::upload::{parse_upload_request, ParsedUpload};
+use crate::diagnostics::journal;
+use crate::json::{self, Value};
+use crate::storm::upload::{parse_upload_request, ParsedUpload};
 
 /// Whether a guardian event wakes the journal: any journaled event but the routine ones every page
 /// has (the writer acquired, persistence). Until it wakes, the page keeps its events in memory.

@@ -1,18 +1,18 @@
 //! Storm watch: the one object the API layer talks to about keys/upload.
 //!
-//! It ties the pieces together — read the request ([`super::upload`]), ask the [`Breaker`], classify
-//! the answer ([`super::conflict`]), remember the last conflict, decide the cause ([`super::diagnosis`])
+//! It ties the pieces together — read the request ([`crate::storm::upload`]), ask the [`Breaker`], classify
+//! the answer ([`crate::storm::conflict`]), remember the last conflict, decide the cause ([`crate::diagnosis::model`])
 //! — and turns every state change into a named event (`storm`, `breaker-open`, `breaker-probe`,
 //! `breaker-closed`, `diagnosis`) with a serialisable detail. Pure: the clock is passed in.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Decision, ObservedAnswer};
-use super::conflict::{classify_upload_answer, Conflict, UploadAnswer};
-use super::diagnosis::{diagnose, Diagnosis, DiagnosisInput};
-use super::json::{self, ToJson, Value};
-use super::otk_health::{OtkFinding, OtkHealth, OtkHealthState};
-use super::upload::{parse_upload_request, ParsedUpload, UploadRequest};
+use crate::storm::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Decision, ObservedAnswer};
+use crate::storm::conflict::{classify_upload_answer, Conflict, UploadAnswer};
+use crate::diagnosis::model::{diagnose, Diagnosis, DiagnosisInput};
+use crate::json::{self, ToJson, Value};
+use crate::storm::otk_health::{OtkFinding, OtkHealth, OtkHealthState};
+use crate::storm::upload::{parse_upload_request, ParsedUpload, UploadRequest};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StormConfig {
@@ -36,7 +36,7 @@ impl Default for StormConfig {
 pub struct GuardianEvent {
     #[cfg_attr(test, serde(rename = "type"))]
     pub kind: &'static str,
-    #[cfg_attr(test, serde(serialize_with = "super::conflict::test_support::serde_value"))]
+    #[cfg_attr(test, serde(serialize_with = "crate::storm::conflict::test_support::serde_value"))]
     pub detail: Value,
 }
 
@@ -200,7 +200,7 @@ pub struct ConflictSummary {
     pub signer_user_id: Option<String>,
     pub signer_device_id: Option<String>,
     pub details_known: bool,
-    pub homeserver: super::conflict::Homeserver,
+    pub homeserver: crate::storm::conflict::Homeserver,
 }
 
 /// `{"kind", "algorithm", "keyId", "oldKey", "newKey", "signerUserId", "signerDeviceId",
@@ -458,7 +458,7 @@ impl StormWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::conflict::test_support::assert_same_json;
+    use crate::storm::conflict::test_support::assert_same_json;
 
     /// What serde_json writes for bytes (the test-only derive's `serialize_with`).
     pub(super) fn as_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

@@ -13,12 +13,12 @@
 //! Over-redaction is acceptable; under-redaction is a bug. Public keys (43-character unpadded base64)
 //! are deliberately kept: the report needs the conflicting keys, and they are public.
 //!
-//! [`redact_value`] works on the model's own JSON ([`super::json::Value`]); the text layer is plain
+//! [`redact_value`] works on the model's own JSON ([`crate::json::Value`]); the text layer is plain
 //! string code.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::json::Value;
+use crate::json::Value;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn structure_redacts_secret_members_of_any_type_but_boolean() {
-        let mut v = crate::model::json::from_str(&json!({
+        let mut v = crate::json::from_str(&json!({
             "session": {"userId": "@a:b", "accessToken": TOKEN, "password": {"nested": "hunter2"}},
             "headers": [{"Authorization": "Bearer x"}],
             "room_key": {"session_key": "AQID"},
@@ -398,7 +398,7 @@ mod tests {
         .unwrap();
         redact_value(&mut v);
         let s = v.to_string();
-        let v = crate::model::json::to_serde(&v);
+        let v = crate::json::to_serde(&v);
         assert_clean(&s);
         assert_eq!(v["session"]["userId"], "@a:b");
         assert_eq!(v["session"]["accessToken"], REDACTED);

@@ -7,9 +7,9 @@ use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use crate::js_json::{from_js, to_js};
-use crate::model::journal::{sentinel_update, Sentinel};
-use crate::model::json::Value;
-use crate::model::store_loss::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
+use crate::diagnostics::journal::{sentinel_update, Sentinel};
+use crate::json::Value;
+use crate::store_loss::model::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
 #[wasm_bindgen(js_name = sessionKeys)]

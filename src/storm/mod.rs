@@ -1,0 +1,26 @@
+//! Storm watch: reads every keys/upload and its answer, stops the "already exists" loop with a circuit
+//! breaker that only ever replays the server's own last answer, and watches one-time-key health.
+//!
+//! * [`upload`]: read a keys/upload request (key ids, device keys).
+//! * [`conflict`]: classify a keys/upload answer (Synapse, Dendrite, fail-soft for the rest).
+//! * [`breaker`]: the circuit breaker state machine.
+//! * [`otk_health`]: one-time-key inflation and the server's cap on keys per device.
+//! * [`model`]: ties them together ([`StormWatch`]); `adapter`: its wasm surface (the JS fetch tap calls it).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+pub mod breaker;
+pub mod conflict;
+pub mod model;
+pub mod otk_health;
+pub mod upload;
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+pub mod adapter;
+
+pub use breaker::{
+    Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,
+};
+pub use conflict::{classify_upload_answer, Conflict, Homeserver, KeyKind, LoopCause, OtkLimit, UploadAnswer};
+pub use model::{StormConfig, StormWatch, UploadDecision};
+pub use upload::{key_ids_fingerprint, parse_upload_request, DeviceKeysSummary, ParsedUpload, SignedKey, UploadRequest};
