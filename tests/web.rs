@@ -5,10 +5,10 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect, JSON};
-use matrix_crypto_guardian::api::journal::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
-use matrix_crypto_guardian::api::store::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
-use matrix_crypto_guardian::api::writer::WriterLease;
-use matrix_crypto_guardian::api::GuardianCore;
+use matrix_crypto_guardian::diagnostics::adapter::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
+use matrix_crypto_guardian::store_loss::adapter::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
+use matrix_crypto_guardian::writer::adapter::WriterLease;
+use matrix_crypto_guardian::storm::adapter::GuardianCore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
