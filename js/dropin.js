@@ -65,10 +65,10 @@ import { readDropInConfig } from "./dropin-config.js";
           return release;
         });
         if (gate) {
-          import(/* webpackIgnore: true */ new URL("writer-overlay.js", base).href)
+          import(/* webpackIgnore: true */ new URL("dropin-writer.js", base).href)
             .then(({ guardDropIn }) => guardDropIn({ guardian, gate, hold: writerHold, lang: config.options.lang }))
             .catch((e) => {
-              // Only the writer's own hold goes with the overlay: the store-loss hold stays until its own
+              // Only the writer's own hold goes with its module: the store-loss hold stays until its own
               // reason is settled (the user's choice in the prompt), whatever else failed to load.
               if (writerHold) writerHold();
               console.warn("[matrix-crypto-guardian] single writer not active:", e && e.message ? e.message : e);

@@ -9,7 +9,6 @@
 // The prompt, the panel, Web Locks and persistent storage simply do not exist here (their own feature
 // tests already say so); nothing in this file keeps the process alive.
 import { databaseNames, storeProber } from "./store-probe.js";
-import { hsCall } from "./remedies.js";
 import { installFetchTap } from "./fetch-tap.js";
 
 /** True in Node.js (not in a browser page or worker, even one that polyfills `process`). */
@@ -107,7 +106,8 @@ export async function checkBotStore(bot, m) {
 }
 
 /** The device's entry on `POST /keys/query` (its public keys), with the session's own token. */
-function queryDevice(session, deviceId) {
+async function queryDevice(session, deviceId) {
+  const { hsCall } = await import("./remedies.js");
   return hsCall(httpSession(session), "POST", "_matrix/client/v3/keys/query", { device_keys: { [session.userId]: [deviceId] } });
 }
 
@@ -128,6 +128,7 @@ export async function replaceDevice(old, login, m, emit) {
   // The bot's token is first confirmed as the old device's own (as in a page's sign-out, remedies.js): a
   // 401 for a token that was never this device's says nothing about the device.
   const session = httpSession(old);
+  const { hsCall } = await import("./remedies.js"); // homeserver calls: loaded on first need, as in a page
   const who = await hsCall(session, "GET", "_matrix/client/v3/account/whoami");
   const unconfirmed = m.tokenCheck(!!old.accessToken, who.status, who.bytes, who.error ?? undefined, old.userId, old.deviceId);
   const logout = unconfirmed ? null : await hsCall(session, "POST", "_matrix/client/v3/logout", {});

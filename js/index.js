@@ -17,8 +17,7 @@ import { snapshotSession, startPersistence, sessionToken } from "./prevention.js
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
 import { RecoveryFlow } from "./recovery.js";
-import { guardianLanguage } from "./strings.js";
-import { HS_CALL_TIMEOUT_MS } from "./remedies.js";
+import { guardianLanguage } from "./language.js";
 import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
@@ -610,6 +609,7 @@ export class Guardian extends EventTarget {
   async #queryOwnEd25519(userId, deviceId) {
     const base = this.#session.baseUrl || baseUrlOf(this.#session.uploadUrl);
     if (!base || !this.#session.authorization) return null;
+    const { HS_CALL_TIMEOUT_MS } = await import("./remedies.js"); // loaded on trouble only
     const tap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
     const fetchOriginal = tap ? tap.original : fetch;
     const response = await fetchOriginal.call(globalThis, new URL("_matrix/client/v3/keys/query", withSlash(base)), {

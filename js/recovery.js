@@ -3,14 +3,23 @@
 // (fetched when a recovery is first needed: after trouble only); the prompt (./prompt.js) only draws
 // this state. Headless hosts (Guardian.start({ prompt: false })) get the same through the guardian's
 // `recovery`, `recovery-facts` and `remedy` events and recovery()/recoveryFacts()/remedies()/runRemedy().
-import { gatherFacts, exportRoomKeys, serverLogout, clearStores, drainOneTimeKeys } from "./remedies.js";
 import { OWN_PREFIX } from "./console-tap.js";
-import { definePrompt, PROMPT_TAG } from "./prompt.js";
-import { guardianLanguage, loadStrings } from "./strings.js";
 
 const REMEDIES = ["export-keys", "sign-out", "repair", "continue", "snooze"];
 /** Waits before loading the remedy module again after a failed load. */
 const MODULE_RETRY_MS = [2000, 8000, 30000];
+
+/**
+ * The prompt, its strings and the remedies' browser side, loaded with the module when a recovery is first
+ * needed: a healthy page never fetches them (bundlers split them into lazy chunks).
+ */
+function loadUi() {
+  return Promise.all([import("./remedies.js"), import("./prompt.js"), import("./strings.js")]).then(([remedies, prompt, strings]) => ({
+    ...remedies,
+    ...prompt,
+    ...strings,
+  }));
+}
 
 export class RecoveryFlow {
   #guardian;
@@ -22,6 +31,7 @@ export class RecoveryFlow {
   #prompt = null;
   #factsRun = 0;
   #m = null; // the lazily loaded module, once loaded
+  #ui = null; // loadUi()'s modules, loaded with it
   #pending = null; // the last needed() while its module loads
   #generation = 0; // which needed() is the latest: a retry of an older one gives way
   #storeLossSettled = false; // store-loss-accepted seen: the store-lost prompt is moot
@@ -48,7 +58,11 @@ export class RecoveryFlow {
 
   /** The module that runs the remedy decisions (loaded once; a failed load is retried next time). */
   async #module() {
-    if (!this.#m) this.#m = await this.#ctx.forensics();
+    if (!this.#m) {
+      const [m, ui] = await Promise.all([this.#ctx.forensics(), loadUi()]);
+      this.#ui = ui;
+      this.#m = m;
+    }
     return this.#m;
   }
 
@@ -162,7 +176,8 @@ export class RecoveryFlow {
     const session = this.#ctx.session();
     let facts;
     if (session.accessToken && session.baseUrl && session.userId) {
-      facts = await gatherFacts(session, this.#ctx.client(), await this.#module());
+      const m = await this.#module();
+      facts = await this.#ui.gatherFacts(session, this.#ctx.client(), m);
     } else {
       facts = { keyBackup: "unknown", secretStorage: "unknown", crossSigning: "unknown", deviceVerified: "unknown", exportableKeys: null };
     }
@@ -179,6 +194,8 @@ export class RecoveryFlow {
   openPrompt() {
     if (!this.#state || this.#ctx.options.prompt === false) return false;
     if (!this.#prompt) {
+      // #state is set only once #module() loaded: so is the UI.
+      const { definePrompt, PROMPT_TAG, loadStrings, guardianLanguage } = this.#ui;
       if (!definePrompt()) return false;
       const el = document.createElement(PROMPT_TAG);
       this.#prompt = el;
@@ -228,7 +245,7 @@ export class RecoveryFlow {
       case "export-keys": {
         if (typeof args.passphrase !== "string" || args.passphrase === "") throw new TypeError("export-keys needs { passphrase }");
         const forensics = await this.#ctx.forensics();
-        const out = await exportRoomKeys(this.#ctx.client(), forensics, args.passphrase, {
+        const out = await this.#ui.exportRoomKeys(this.#ctx.client(), forensics, args.passphrase, {
           rounds: args.rounds,
           fileName: args.fileName,
           download: args.download !== false,
@@ -245,7 +262,7 @@ export class RecoveryFlow {
         let logout = null;
         if (!clearAnyway) {
           emit({ phase: "logout" });
-          logout = await serverLogout(session, m);
+          logout = await this.#ui.serverLogout(session, m);
           emit({ phase: "logout-answered", logout });
         } else {
           // Journaled: the user chose to clear without a server sign-out.
@@ -276,7 +293,7 @@ export class RecoveryFlow {
           return { deleted: false, logout };
         }
         emit({ phase: "clearing" });
-        const cleared = await clearStores(plan, this.#ctx.client());
+        const cleared = await this.#ui.clearStores(plan, this.#ctx.client());
         emit({ phase: "done", deleted: true, clearAnyway, databases: cleared.databases, localStorageKeys: cleared.localStorageKeys });
         if (args.reload !== false && host.reload !== false) {
           // The journal keeps the sign-out (and any "clear anyway") across the reload.
@@ -287,7 +304,7 @@ export class RecoveryFlow {
       }
       case "repair": {
         emit({ phase: "started" });
-        const out = await drainOneTimeKeys(session, m, (p) => emit({ phase: "progress", ...p }));
+        const out = await this.#ui.drainOneTimeKeys(session, m, (p) => emit({ phase: "progress", ...p }));
         if (out.outcome === "done") {
           this.#repairing = true;
           // The SDK re-sends its pending upload after the next sync: let it through as a probe.

@@ -1,4 +1,5 @@
-// The single-writer overlay of the drop-in, and the glue between the writer lock and the IndexedDB gate.
+// The single-writer overlay of the drop-in (the glue between the writer lock and the IndexedDB gate is
+// js/dropin-writer.js, which loads this module only when a tab must wait or has lost the role).
 //
 // <matrix-crypto-guardian-writer> renders in a shadow root (text via textContent only) as a modal dialog:
 //  - state "elsewhere": the client is open in another tab; buttons "Use here" (take over) and "Close";
@@ -110,56 +111,29 @@ function defineOverlay(win) {
 }
 
 /**
- * The drop-in's single writer: asks for the writer role ("wait"), keeps the gate's `hold` until this tab
- * is the writer, shows the overlay while a crypto-store open waits on another tab, and after a steal closes
- * this tab's crypto-store connections (its engine must not keep writing), holds the gate again and offers
- * to reload. Resolves when the role is first acquired.
+ * The overlay of one page, for js/dropin-writer.js (which loads this module the first time a tab must wait
+ * or has lost the role): `show(state)` draws it in the page's language (English until its table has
+ * loaded, then redrawn), `hide()` takes it away. "Use here" steals the writer role.
  */
-export function guardDropIn({ guardian, gate, hold, win = window, lang }) {
-  let release = hold || null;
-  let overlay = null;
+export function writerOverlay({ guardian, win = window, lang }) {
+  defineOverlay(win);
+  const overlay = win.document.createElement(TAG);
+  overlay.dataset.state = "hidden"; // not in the constructor: createElement forbids attributes there
   let strings = englishStrings;
-  const mechanism = () => guardian.writer().mechanism;
-  const show = (state) => ensureOverlay().show(state, { mechanism: mechanism(), strings });
-  // English until the page's language has loaded; an overlay already shown is then redrawn in it.
+  const show = (state) => overlay.show(state, { mechanism: guardian.writer().mechanism, strings });
+  overlay.actions = {
+    useHere: () => guardian.acquireWriter({ mode: "steal" }),
+    close: () => {
+      win.close(); // works only for tabs a script opened; otherwise say so
+      show("closing");
+    },
+    reload: () => win.location.reload(),
+  };
   loadStrings(guardianLanguage(lang, win.document)).then((loaded) => {
     strings = loaded;
-    if (overlay && STATES.includes(overlay.dataset.state)) show(overlay.dataset.state);
+    if (STATES.includes(overlay.dataset.state)) show(overlay.dataset.state);
   });
-  const ensureOverlay = () => {
-    if (!overlay) {
-      defineOverlay(win);
-      overlay = win.document.createElement(TAG);
-      overlay.dataset.state = "hidden"; // not in the constructor: createElement forbids attributes there
-      overlay.actions = {
-        useHere: () => guardian.acquireWriter({ mode: "steal" }),
-        close: () => {
-          win.close(); // works only for tabs a script opened; otherwise say so
-          show("closing");
-        },
-        reload: () => win.location.reload(),
-      };
-    }
-    return overlay;
-  };
-  const showIfWaiting = () => {
-    const role = guardian.writer().role;
-    if (role !== "writer" && role !== "lost" && gate.pending() > 0) show("elsewhere");
-  };
-
-  guardian.addEventListener("writer-acquired", () => {
-    overlay?.hide();
-    release?.();
-    release = null;
-  });
-  guardian.addEventListener("writer-waiting", showIfWaiting);
-  gate.onPending(() => showIfWaiting());
-  guardian.addEventListener("writer-lost", () => {
-    release ??= gate.hold("writer");
-    gate.closeConnections();
-    show("lost");
-  });
-  return guardian.acquireWriter({ mode: "wait" });
+  return { show, hide: () => overlay.hide() };
 }
 
 export { defineOverlay, TAG as WRITER_OVERLAY_TAG };

@@ -110,7 +110,7 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
     await run.page.close();
   });
 
-  test('drop-in: the writer overlay fails to load: the store-loss hold stays (no blank store, no upload), the prompt still works', async () => {
+  test('drop-in: the single-writer module fails to load: the store-loss hold stays (no blank store, no upload), the prompt still works', async () => {
     const blocked = [];
     const run = await evictScenario(stack, {
       guardian: 'dropin',
@@ -119,10 +119,10 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
       prefix: 'lostnooverlay',
       storeLoss: 'ask',
       beforeReload: (context) =>
-        context.route('**/pkg/writer-overlay.js', (route) => (blocked.push(route.request().url()), route.abort('blockedbyclient'))),
+        context.route('**/pkg/dropin-writer.js', (route) => (blocked.push(route.request().url()), route.abort('blockedbyclient'))),
     });
     await withArtifacts('prevention-evict-no-overlay', [run.page], async () => {
-      assert.ok(blocked.length >= 1, 'the overlay module was requested and blocked');
+      assert.ok(blocked.length >= 1, 'the single-writer module was requested and blocked');
       const { check, warned } = await guardianFacts(run.page);
       assert.equal(check.verdict, 'store-lost', JSON.stringify(check));
       assert.equal(stack.hs.countRequests({ ...UPLOADS, user: run.user.userId, since: run.since }), 0, 'no keys/upload while the user has not chosen');

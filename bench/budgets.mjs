@@ -1,0 +1,162 @@
+// The budgets that matter to users (issue 18), each measured against the same run's bare page:
+//
+//   * bytes at start: every /pkg/ file a real drop-in page loads until the guardian is ready and the host
+//     has synced once (gzipped), next to the bare page's own bytes (the same page without the drop-in);
+//   * the host's time to its first completed network /sync on a reload of a healthy session, guarded ÷
+//     bare, in alternating pairs (ABBA order, so drift in the machine's load falls on both sides);
+//   * the fetch tap's added time per unrelated request: the tap around a stub fetch vs the bare stub, no
+//     network, in the browser's engine (loopback requests sit in this machine's noise).
+//
+// Real parts: Synapse, the demo client with matrix-js-sdk rust crypto, Chromium.
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+import { appUrl, login, newUserPage } from '../tests/support/browser.mjs';
+import { freshUser, snapshotPkg, startStack, LOGIN_TIMEOUT_MS } from '../tests/support/scenarios.mjs';
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const SYNC = '/_matrix/client/v3/sync';
+
+/** Navigates `page` to `url` and resolves to the responseEnd (ms after navigation start) of its first /sync. */
+async function firstSyncAt(page, url) {
+  await page.goto(url);
+  const handle = await page.waitForFunction(
+    (sync) => {
+      const done = performance.getEntriesByType('resource').find((e) => e.name.includes(sync) && e.responseEnd > 0);
+      return done ? done.responseEnd : null;
+    },
+    SYNC,
+    { timeout: 60_000, polling: 20 },
+  );
+  return handle.jsonValue();
+}
+
+/** Gzipped bytes of every response `page` receives while `act` runs, split by `classify(url)`. */
+async function bytesDuring(page, act, classify) {
+  const sums = new Map();
+  const pending = [];
+  const onFinished = (request) =>
+    pending.push(
+      (async () => {
+        const kind = classify(new URL(request.url()));
+        if (!kind) return;
+        const response = await request.response();
+        const body = response ? await response.body().catch(() => null) : null;
+        if (!body) return;
+        const entry = sums.get(kind) || { gz: 0, files: [] };
+        entry.gz += gzipSync(body, { level: 9 }).length;
+        entry.files.push(new URL(request.url()).pathname);
+        sums.set(kind, entry);
+      })(),
+    );
+  page.on('requestfinished', onFinished);
+  try {
+    await act();
+    await page.waitForTimeout(1000); // what the page fetches right after start is still "at start"
+  } finally {
+    page.off('requestfinished', onFinished);
+  }
+  await Promise.all(pending);
+  return sums;
+}
+
+export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 21) } = {}) {
+  const pkg = await snapshotPkg(); // a rebuild of pkg/ during the runs cannot skew them
+  const stack = await startStack({ pkg });
+  const figures = [];
+  try {
+    const user = await freshUser(stack.hs, 'budget');
+    const guarded = appUrl({ baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin' });
+    // The same demo page without the drop-in line and without the npm guardian: the host alone.
+    const bare = appUrl({ baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'off' });
+    const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: 'budget' });
+    await login(page, user.localpart, user.password, { homeserver: stack.hs.baseUrl, timeout: LOGIN_TIMEOUT_MS });
+
+    // Bytes at start, on a reload of the healthy session (the host's own files on the bare page).
+    const own = (url) => (url.origin === new URL(stack.web.url).origin && !url.pathname.startsWith('/_matrix/') ? url : null);
+    const ready = () => page.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.loading !== true, null, { timeout: 60_000 });
+    const guardedBytes = await bytesDuring(
+      page,
+      async () => {
+        await firstSyncAt(page, guarded);
+        await ready();
+      },
+      (url) => (own(url) ? (url.pathname.startsWith('/pkg/') ? 'guardian' : 'host') : null),
+    );
+    const bareBytes = await bytesDuring(page, () => firstSyncAt(page, bare), (url) => (own(url) ? 'host' : null));
+    const guardian = guardedBytes.get('guardian') || { gz: 0, files: [] };
+    figures.push({
+      name: `drop-in page: guardian bytes loaded at start (${guardian.files.length} files: core wasm + glue + JS), gzipped`,
+      value: guardian.gz / 1024,
+      unit: 'KB',
+      baseline: (bareBytes.get('host')?.gz || 0) / 1024,
+      budget: 100,
+      files: guardian.files,
+    });
+
+    // Time to the first completed network /sync, alternating guarded and bare reloads (ABBA).
+    const times = { guarded: [], bare: [] };
+    for (let i = 0; i < pairs; i++) {
+      const order = i % 2 === 0 ? ['guarded', 'bare'] : ['bare', 'guarded'];
+      for (const which of order) times[which].push(await firstSyncAt(page, which === 'guarded' ? guarded : bare));
+    }
+    const g = median(times.guarded);
+    const b = median(times.bare);
+    figures.push({
+      name: `healthy reload: navigation → first completed /sync, guarded (median of ${pairs} alternating pairs)`,
+      value: g,
+      unit: 'ms',
+      baseline: b,
+      goal: 'ratio ≤ 1.02',
+      ok: g / b <= 1.02,
+      samples: times,
+    });
+
+    // The fetch tap around a stub fetch vs the bare stub, on unrelated requests (no network).
+    const tap = await page.evaluate(async () => {
+      const { installFetchTap } = await import('/pkg/fetch-tap.js');
+      const answer = Promise.resolve(null);
+      const stub = function () {
+        return answer;
+      };
+      const scope = { fetch: stub };
+      installFetchTap(scope);
+      const url = 'https://matrix.example.org/_matrix/client/v3/sync?since=s72594_4483_1934&timeout=30000';
+      const init = { method: 'GET', headers: { Authorization: 'Bearer x' } };
+      const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const time = (fn, n) => {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) fn();
+        return ((performance.now() - t0) * 1000) / n;
+      };
+      const tapped = [];
+      const bareUs = [];
+      for (let round = 0; round < 15; round++) {
+        tapped.push(time(() => scope.fetch(url, init), 50_000));
+        bareUs.push(time(() => stub(url, init), 50_000));
+      }
+      return { tapped: median(tapped), bare: median(bareUs) };
+    });
+    figures.push({
+      name: 'fetch tap: unrelated request through the tap (stub fetch, no network, per call)',
+      value: tap.tapped,
+      unit: 'µs',
+      baseline: tap.bare,
+      goal: '< 0.2 µs added',
+      ok: tap.tapped - tap.bare < 0.2,
+    });
+    await page.close();
+  } finally {
+    await stack.close();
+    rmSync(dirname(pkg), { recursive: true, force: true });
+  }
+  return figures;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const f of await budgetFigures()) {
+    console.log(`${f.name}: ${f.value.toFixed(3)} ${f.unit} (baseline ${f.baseline?.toFixed(3)}; ratio ${f.baseline ? (f.value / f.baseline).toFixed(3) : '-'})`);
+    if (f.files) console.log('  ' + f.files.join('\n  '));
+  }
+}
