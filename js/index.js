@@ -21,7 +21,7 @@ import { guardianLanguage } from "./language.js";
 import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
-export { GuardianPanel, definePanel } from "./panel.js";
+export { GuardianPanel, definePanel } from "./panel-element.js";
 
 /** Thrown by Guardian.start() for an option it does not know or cannot use; `option` names it. */
 export class GuardianOptionError extends TypeError {

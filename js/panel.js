@@ -10,7 +10,10 @@
 
 import { englishStrings, format, guardianLanguage, loadStrings } from "./strings.js";
 
-const TAG = "matrix-crypto-guardian-panel";
+// The element itself is a small shell (./panel-element.js, registered by the package's entry): it loads
+// this module, its view, when it is first connected to a page.
+export { GuardianPanel, definePanel } from "./panel-element.js";
+
 const REFRESH_MS = 2000;
 const EVENTS = [
   "storm", "diagnosis", "diagnosis-failed", "breaker-open", "breaker-probe", "breaker-closed", "store-lost",
@@ -148,59 +151,45 @@ export function capabilityStatus(g, strings = englishStrings) {
   return rows;
 }
 
-// Outside a browser (SSR, node) importing the package must not fail: the class then has a dummy base.
-const ElementBase = typeof HTMLElement !== "undefined" ? HTMLElement : class {};
-
-export class GuardianPanel extends ElementBase {
+/**
+ * What the panel shows and does, drawn into its element's shadow root (the element, ./panel-element.js,
+ * hands over its guardian and its connected / disconnected moments).
+ */
+export class PanelView {
+  #host;
   #guardian = null;
   #root;
   #timer = null;
   #listener = () => this.refresh();
-  #readyListener = (e) => {
-    if (!this.#guardian && e.detail) this.guardian = e.detail;
-  };
   #out;
   #strings = englishStrings;
   #language = null;
 
-  constructor() {
-    super();
-    this.#root = this.attachShadow({ mode: "open" });
+  constructor(host, root) {
+    this.#host = host;
+    this.#root = root;
     const s = styles();
     if (s) this.#root.adoptedStyleSheets = [s];
     this.#build();
   }
 
-  /** The guardian shown (default: window.matrixCryptoGuardian once it is loaded). */
-  get guardian() {
-    return this.#guardian;
-  }
-
-  set guardian(g) {
+  /** The guardian shown (null: none yet). */
+  setGuardian(g) {
     if (this.#guardian === g) return;
     this.#unsubscribe();
-    this.#guardian = g && typeof g.storm === "function" ? g : null;
-    if (this.isConnected) {
-      this.#loadLanguage();
-      this.#subscribe();
-    }
-    this.refresh();
+    this.#guardian = g;
+    if (this.#host.isConnected) this.connected();
+    else this.refresh();
   }
 
-  connectedCallback() {
-    if (!this.#guardian) {
-      const g = globalThis.matrixCryptoGuardian;
-      if (g && typeof g.storm === "function") this.#guardian = g;
-      else document.addEventListener("matrix-crypto-guardian:ready", this.#readyListener);
-    }
+  connected() {
     this.#loadLanguage();
     this.#subscribe();
     this.refresh();
   }
 
-  disconnectedCallback() {
+  disconnected() {
     this.#unsubscribe();
-    document.removeEventListener("matrix-crypto-guardian:ready", this.#readyListener);
   }
 
   #t(key, values) {
@@ -209,8 +198,8 @@ export class GuardianPanel extends ElementBase {
 
   /** The panel's language: its own `lang`, else the guardian's, else the page's; English until loaded. */
   #loadLanguage() {
-    const own = typeof this.getAttribute === "function" ? this.getAttribute("lang") : null;
-    const lang = guardianLanguage(own || this.#guardian?.language || undefined, this.ownerDocument);
+    const own = this.#host.getAttribute("lang");
+    const lang = guardianLanguage(own || this.#guardian?.language || undefined, this.#host.ownerDocument);
     if (lang === this.#language) return;
     this.#language = lang;
     loadStrings(lang).then((strings) => {
@@ -274,7 +263,7 @@ export class GuardianPanel extends ElementBase {
         if (typeof g.openPrompt === "function") {
           say((await g.openPrompt()) ? "panel.out.prompt-opened" : "panel.out.nothing-to-recover");
         } else {
-          this.dispatchEvent(new CustomEvent(OPEN_RECOVERY_EVENT, { bubbles: true, composed: true, detail: { storm: call(() => g.storm()) } }));
+          this.#host.dispatchEvent(new CustomEvent(OPEN_RECOVERY_EVENT, { bubbles: true, composed: true, detail: { storm: call(() => g.storm()) } }));
           say("panel.out.host-asked");
         }
       }
@@ -320,12 +309,3 @@ export class GuardianPanel extends ElementBase {
     );
   }
 }
-
-/** Defines the custom element once (safe to call repeatedly, and outside a browser). */
-export function definePanel(name = TAG) {
-  if (typeof customElements === "undefined" || typeof HTMLElement === "undefined") return false;
-  if (!customElements.get(name)) customElements.define(name, name === TAG ? GuardianPanel : class extends GuardianPanel {});
-  return true;
-}
-
-definePanel();

@@ -5,7 +5,8 @@ const workspace = JSON.parse(readFileSync(new URL("../package.json", import.meta
 // The package directory: pkg/ by default; the build passes its staging directory.
 const pkgDir = new URL(`../${process.argv[2] ?? "pkg"}/`, import.meta.url);
 const built = (file) => existsSync(new URL(file, pkgDir));
-// The panel module defines its custom element when imported: a side effect bundlers must keep.
+// The panel's element (panel-element.js, imported by the entry and by panel.js) defines itself when
+// imported: a side effect bundlers must keep.
 const hasPanel = built("panel.js");
 const manifest = {
   name: "matrix-crypto-guardian",
@@ -24,8 +25,8 @@ const manifest = {
     "./package.json": "./package.json",
   },
   // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its gates on
-  // load; the panel module registers <matrix-crypto-guardian-panel>.
-  sideEffects: ["./dropin.js", ...(hasPanel ? ["./panel.js"] : [])],
+  // load; the panel's element registers <matrix-crypto-guardian-panel> (its view loads when one is connected).
+  sideEffects: ["./dropin.js", ...(hasPanel ? ["./panel-element.js", "./panel.js"] : [])],
   files: ["*.js", "*.d.ts", "core/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md", "LICENSE"],
   // What it is tested with: matrix-js-sdk 43, which wants Node 22 or later (for the host's build; the
   // guardian itself runs in the browser). The SDK is optional: the drop-in and the store-loss check need none.
