@@ -2,13 +2,14 @@
 //! verdict, and the sentinel to remember. `js/index.js` gathers the browser's facts (localStorage
 //! snapshot, `indexedDB.databases()`, the store probe, the guardian's own database) around these calls.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::js_json::{from_js, to_js};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use crate::diagnostics::journal::{sentinel_update, Sentinel};
-use crate::json::Value;
+use crate::to_js;
 use crate::store_loss::model::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
@@ -23,19 +24,20 @@ pub fn preset_crypto_stores(preset: &str) -> Vec<String> {
     SessionPreset::parse(preset).map(|p| p.crypto_stores().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
 }
 
-fn session_of(v: &Value) -> Option<SessionFacts> {
-    SessionFacts::from_json(v)
+/// A JS value as the model type it should be; `None` for anything else (undefined, null, the wrong shape).
+fn typed<T: serde::de::DeserializeOwned>(value: JsValue) -> Option<T> {
+    serde_wasm_bindgen::from_value(value).ok()
 }
 
 /// The session at start: `host_session` (`{ userId, deviceId, homeserver? }`) when the host names it
 /// itself, else read from `values` (`{ key: value | null }`, the preset's localStorage snapshot).
 /// `{ userId, deviceId, homeserver }` or `null`.
-#[wasm_bindgen(js_name = readSession)]
+#[wasm_bindgen(js_name = readSession, unchecked_return_type = "{ userId: string, deviceId: string, homeserver: string | null } | null")]
 pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> JsValue {
-    if let Some(session) = session_of(&from_js(&host_session).unwrap_or_default()) {
+    if let Some(session) = typed::<SessionFacts>(host_session) {
         return to_js(&session);
     }
-    let values = from_js(&values).unwrap_or_default();
+    let values: BTreeMap<String, Value> = typed(values).unwrap_or_default();
     let session = SessionPreset::parse(preset)
         .and_then(|p| read_session(p, |k| values.get(k).and_then(Value::as_str).map(str::to_owned)));
     to_js(&session)
@@ -54,12 +56,13 @@ pub fn stores_to_read_js(databases: Vec<String>, crypto_stores: Vec<String>) -> 
 /// (JSON text, or null).
 #[wasm_bindgen(js_name = checkStore)]
 pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, seen: JsValue, sentinel: Option<String>) -> JsValue {
-    let session = session_of(&from_js(&session).unwrap_or_default());
-    let seen: Vec<SeenStore> = from_js(&seen)
-        .as_ref()
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(SeenStore::from_json).collect())
-        .unwrap_or_default();
+    let session = typed::<SessionFacts>(session);
+    // Each store on its own: one the probe could not describe does not hide the others.
+    let seen: Vec<SeenStore> = typed::<Vec<Value>>(seen)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| serde_json::from_value(s).ok())
+        .collect();
     let sentinel = stored_sentinel(sentinel);
     to_js(&check_store(session, databases.as_deref(), &crypto_stores, &seen, sentinel.as_ref()))
 }
