@@ -24,7 +24,12 @@ pub mod diagnostics;
 /// A model value as the plain JS object (or array, string, number, null) `JSON.parse` would make of its
 /// JSON: serde-wasm-bindgen's `json_compatible` serializer (maps as objects, integers as numbers). Both wasm
 /// modules cross with it: the core's adapters and the lazily loaded forensics module.
+///
+/// Through `serde_json::Value`: the model already serializes its types to a `Value` (event details), so
+/// serde-wasm-bindgen's serializer is instantiated for `Value` alone rather than once per crossing type.
 #[cfg(target_arch = "wasm32")]
 pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> wasm_bindgen::JsValue {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(wasm_bindgen::JsValue::NULL)
+    use serde::Serialize;
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    serde_json::to_value(value).ok().and_then(|v| v.serialize(&serializer).ok()).unwrap_or(wasm_bindgen::JsValue::NULL)
 }

@@ -13,6 +13,41 @@ use matrix_crypto_guardian::remedy::model::{
 use matrix_crypto_guardian::diagnostics::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
 
+// The shapes of what the remedy decisions return, for the generated .d.ts (js/index.d.ts re-exports them).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r##"
+export type Known = "yes" | "no" | "unknown";
+export type RemedyName = "export-keys" | "sign-out" | "repair" | "continue" | "snooze";
+export type Loss = "unbacked-history" | "maybe-history" | "this-device" | "messages-to-lost-keys" | "storm-continues";
+/** The facts shown before any choice. */
+export interface RecoveryFacts {
+  /** GET /room_keys/version. */
+  keyBackup: Known;
+  keyBackupVersion: string | null;
+  /** m.secret_storage.default_key in account data. */
+  secretStorage: Known;
+  /** A master cross-signing key on /keys/query (or m.cross_signing.master in account data). */
+  crossSigning: Known;
+  /** This device signed by its owner (the SDK's verification status when a client is attached). */
+  deviceVerified: Known;
+  /** Room keys an export would contain (null: not known). */
+  exportableKeys: number | null;
+}
+export interface RemedyOffer {
+  remedy: RemedyName;
+  recommended: boolean;
+  /** What choosing it loses; the prompt says each in words. */
+  loses: Loss[];
+}
+export type LogoutOutcome =
+  | { outcome: "signed-out" }
+  /** `error`: the server's text — show it as text only. */
+  | { outcome: "failed"; status: number; errcode: string | null; error: string | null }
+  | { outcome: "unreachable"; reason: string }
+  /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
+  | { outcome: "unconfirmed"; reason: string };
+"##;
+
 /// The redacted report (a plain object), from what the JS layer gathered (`input`, a plain object; read as
 /// empty when it does not fit) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
 #[wasm_bindgen(js_name = buildReport)]
@@ -28,7 +63,7 @@ fn facts_of(facts: JsValue) -> Facts {
 
 /// The remedies offered for a cause (`"store-lost"` or a diagnosis kind) and the facts, best first:
 /// `[{ remedy, recommended, loses: [...] }]`.
-#[wasm_bindgen(js_name = remedyOffers)]
+#[wasm_bindgen(js_name = remedyOffers, unchecked_return_type = "RemedyOffer[]")]
 pub fn remedy_offers(cause: &str, facts: JsValue) -> JsValue {
     to_js(&offers(Cause::parse(cause), &facts_of(facts)))
 }
@@ -40,20 +75,20 @@ pub fn remedy_allowed(cause: &str, facts: JsValue, name: &str) -> bool {
 }
 
 /// `GET /room_keys/version` → `{ known: "yes"|"no"|"unknown", version }`.
-#[wasm_bindgen(js_name = backupFact)]
+#[wasm_bindgen(js_name = backupFact, unchecked_return_type = "{ known: Known; version: string | null }")]
 pub fn backup_fact_js(status: u16, body: &[u8]) -> JsValue {
     let (known, version) = backup_fact(status, body);
     to_js(&serde_json::json!({ "known": known, "version": version }))
 }
 
 /// An account-data read → `"yes"|"no"|"unknown"`.
-#[wasm_bindgen(js_name = presenceFact)]
+#[wasm_bindgen(js_name = presenceFact, unchecked_return_type = "Known")]
 pub fn presence_fact_js(status: u16, body: &[u8]) -> JsValue {
     to_js(&presence_fact(status, body))
 }
 
 /// Own `/keys/query` → `{ crossSigning, deviceVerified }`.
-#[wasm_bindgen(js_name = crossSigningFact)]
+#[wasm_bindgen(js_name = crossSigningFact, unchecked_return_type = "{ crossSigning: Known; deviceVerified: Known }")]
 pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id: &str) -> JsValue {
     let (cross_signing, device_verified) = cross_signing_fact(status, body, user_id, device_id);
     to_js(&serde_json::json!({ "crossSigning": cross_signing, "deviceVerified": device_verified }))
@@ -61,14 +96,14 @@ pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id:
 
 /// Is the token found this device's own? From `GET /account/whoami` (`has_token` false: none found).
 /// `null` when confirmed (send `/logout`), else the sign-out's outcome `{ outcome: "unconfirmed"|"failed"|"unreachable", … }`.
-#[wasm_bindgen(js_name = tokenCheck)]
+#[wasm_bindgen(js_name = tokenCheck, unchecked_return_type = "LogoutOutcome | null")]
 pub fn token_check_js(has_token: bool, status: u16, body: &[u8], network_error: Option<String>, user_id: &str, device_id: &str) -> JsValue {
     to_js(&token_check(has_token, status, body, network_error.as_deref(), user_id, device_id))
 }
 
 /// `POST /logout`'s answer (`status` 0: none), sent with a token `tokenCheck` confirmed or not →
 /// `{ outcome: "signed-out"|"failed"|"unreachable"|"unconfirmed", … }`.
-#[wasm_bindgen(js_name = logoutOutcome)]
+#[wasm_bindgen(js_name = logoutOutcome, unchecked_return_type = "LogoutOutcome")]
 pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>, token_confirmed: bool) -> JsValue {
     to_js(&logout_outcome(status, body, network_error.as_deref(), token_confirmed))
 }

@@ -12,6 +12,37 @@ use matrix_crypto_guardian::to_js;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
+// The journal's shapes, for the generated .d.ts (js/index.d.ts re-exports them).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r##"
+export type Ke = "KE-1" | "KE-2" | "KE-3" | "KE-4";
+export type KeCounts = Record<Ke, number>;
+export interface JournalEntry {
+  source: "console" | "network" | "guardian";
+  /** Console level ("error", "warn", "log", "info") or "event". */
+  level: string;
+  ke: Ke | null;
+  /** e.g. "otk-already-exists", "outgoing-request-failed", "storm", "breaker-open". */
+  signature: string;
+  /** Redacted, at most 800 characters. */
+  message: string;
+  firstAt: number;
+  lastAt: number;
+  /** Occurrences folded into this entry (repeats differing only in numbers count here). */
+  count: number;
+}
+export interface JournalSnapshot {
+  /** Stored format version (2). */
+  v: number;
+  session: { userId: string; deviceId: string } | null;
+  capacity: number;
+  total: number;
+  dropped: number;
+  keCounts: Partial<KeCounts>;
+  entries: JournalEntry[];
+}
+"##;
+
 #[wasm_bindgen]
 pub struct JournalCore {
     journal: Journal,
@@ -76,17 +107,19 @@ impl JournalCore {
     }
 
     /// `{ v, session, capacity, total, dropped, keCounts, entries }` (what `guardian.journal()` resolves to).
+    #[wasm_bindgen(unchecked_return_type = "JournalSnapshot")]
     pub fn snapshot(&self) -> JsValue {
         to_js(&self.journal.to_stored())
     }
 
     /// `{ "KE-1": n, … }`, every KE present.
-    #[wasm_bindgen(js_name = keCounts)]
+    #[wasm_bindgen(js_name = keCounts, unchecked_return_type = "Partial<KeCounts>")]
     pub fn ke_counts(&self) -> JsValue {
         to_js(&self.journal.ke_counts())
     }
 
     /// The most recent `n` entries, most recent last.
+    #[wasm_bindgen(unchecked_return_type = "JournalEntry[]")]
     pub fn last(&self, n: u32) -> JsValue {
         to_js(&self.journal.last(n as usize))
     }

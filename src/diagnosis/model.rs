@@ -29,8 +29,7 @@ pub struct DiagnosisInput<'a> {
     pub request_had_device_keys: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Diagnosis {
     /// The old key was made by another identity: the store was lost; only a new device fixes it.

@@ -28,8 +28,7 @@ pub const MAX_MESSAGE_CHARS: usize = 800;
 pub const STORED_FORMAT: u32 = 2;
 
 /// The field kit's symptom classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Ke {
     /// keys/upload one-time-key conflict storm.
     #[serde(rename = "KE-1")]
@@ -62,8 +61,7 @@ impl Ke {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Console,
@@ -209,8 +207,7 @@ pub fn summarize_event(kind: &str, detail: &Value) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub source: Source,
@@ -226,8 +223,7 @@ pub struct Entry {
 }
 
 /// The session a journal belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionId {
     pub user_id: String,
@@ -256,8 +252,7 @@ pub struct Journal {
 }
 
 /// The persisted form (also `guardian.journal()`).
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredJournal {
     pub v: u32,
@@ -270,14 +265,12 @@ pub struct StoredJournal {
 }
 
 /// The shape written before [`STORED_FORMAT`] 2 (schema v1): one element per line, no counts, no session.
-#[derive(Debug, PartialEq)]
-#[derive(serde::Deserialize)]
+#[derive(Debug, PartialEq, serde::Deserialize)]
 struct StoredV1 {
     entries: Vec<StoredV1Line>,
 }
 
-#[derive(Debug, PartialEq)]
-#[derive(serde::Deserialize)]
+#[derive(Debug, PartialEq, serde::Deserialize)]
 struct StoredV1Line {
     #[serde(default)]
     ke: Option<Ke>,
@@ -461,7 +454,7 @@ impl Journal {
     /// Reads a stored journal of any known format; `None` when unreadable (a damaged record is not
     /// trusted). Messages are redacted again: a record written by an older, laxer version gets cleaned.
     pub fn from_stored(json: &str, capacity: usize) -> Option<Journal> {
-        let value = serde_json::from_str::<Value>(json).ok()?;
+        let value = serde_json::from_slice::<Value>(json.as_bytes()).ok()?;
         let mut journal = Journal::new(capacity);
         match value.get("v").and_then(Value::as_u64) {
             Some(2) => {
@@ -517,8 +510,7 @@ impl Journal {
 }
 
 /// The per-device sentinel in the guardian's own database: who this device is, and since when.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sentinel {
     pub user_id: String,
@@ -567,7 +559,7 @@ impl Sentinel {
 
     /// Reads the stored JSON text; `None` when unreadable.
     pub fn parse(text: &str) -> Option<Sentinel> {
-        serde_json::from_str(text).ok()
+        serde_json::from_value(serde_json::from_slice(text.as_bytes()).ok()?).ok()
     }
 
     /// The JSON text stored in the guardian's own database.

@@ -18,8 +18,7 @@ pub const SCHEMA: &str = "matrix-crypto-guardian.report";
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// What the JS layer gathers for a report. Unknown members are ignored; every member is optional.
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReportInput {
     pub generated_at: Option<f64>,
@@ -47,8 +46,7 @@ pub struct ReportInput {
     pub recovery: Option<Value>,
 }
 
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SdkSection {
     /// e.g. "matrix-js-sdk" (what the host says; null when it did not).
@@ -58,8 +56,7 @@ pub struct SdkSection {
     pub crypto_version: Option<String>,
 }
 
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrowserSection {
     pub user_agent: Option<String>,
@@ -69,8 +66,7 @@ pub struct BrowserSection {
 }
 
 /// Filled by the persistence capability: `navigator.storage.persisted()` / `estimate()`.
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StorageSection {
     pub persisted: Option<bool>,
@@ -79,8 +75,7 @@ pub struct StorageSection {
 }
 
 /// The guardian's own IndexedDB (`matrix-crypto-guardian`).
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OwnDatabaseSection {
     pub available: bool,
@@ -94,8 +89,7 @@ pub struct OwnDatabaseSection {
 }
 
 /// Filled by the single-writer capability.
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WriterSection {
     /// "web-locks" | "lease" | null.
@@ -108,8 +102,7 @@ pub struct WriterSection {
 }
 
 /// One-time-key counts the server reported (`one_time_key_counts` of a keys/upload answer).
-#[derive(Debug, Default, Clone)]
-#[derive(PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct OtkCountsSection {
     pub counts: Option<Value>,
@@ -118,8 +111,7 @@ pub struct OtkCountsSection {
     pub source: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema: &'static str,
@@ -150,15 +142,13 @@ pub struct Report {
     pub journal: JournalSection,
 }
 
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardianSection {
     pub version: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSection {
     pub user_id: Option<String>,
@@ -167,8 +157,7 @@ pub struct SessionSection {
     pub homeserver: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StormSection {
     pub active: Option<bool>,
@@ -179,8 +168,7 @@ pub struct StormSection {
     pub last_conflict: Option<Value>,
 }
 
-#[derive(Debug, Clone)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalSection {
     pub capacity: usize,

@@ -13,8 +13,7 @@
 use serde_json::Value;
 
 /// What went wrong, as the prompt explains it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cause {
     /// The store-loss check at start: session present, crypto store gone.
@@ -51,8 +50,7 @@ impl Cause {
 }
 
 /// A yes/no fact that may not be known (server unreachable, no client attached, old browser).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Known {
     Yes,
@@ -62,8 +60,7 @@ pub enum Known {
 }
 
 /// Whether this tab is the single crypto writer of the session (issue 4's writer lock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WriterFact {
     Writer,
@@ -74,8 +71,7 @@ pub enum WriterFact {
 }
 
 /// The facts shown before any choice.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Facts {
     /// A server-side key backup exists (`GET /room_keys/version`).
@@ -97,8 +93,7 @@ pub struct Facts {
 }
 
 /// The remedies, by the name `runRemedy(name)` takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Remedy {
     ExportKeys,
@@ -129,8 +124,7 @@ impl Remedy {
 }
 
 /// What a remedy will lose, as codes the prompt turns into sentences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// Encrypted history this device can read and nothing else holds (no backup, no export).
@@ -145,8 +139,7 @@ pub enum Loss {
     StormContinues,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
     pub remedy: Remedy,
@@ -259,8 +252,7 @@ pub fn cross_signing_fact(status: u16, body: &[u8], user_id: &str, device_id: &s
 // ------------------------------------------------------------------------------------------------
 // sign out
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum LogoutOutcome {
     /// The server ended the session (or had already: `M_UNKNOWN_TOKEN` without soft logout).
@@ -342,8 +334,7 @@ pub fn logout_outcome(status: u16, body: &[u8], network_error: Option<&str>, tok
 }
 
 /// What a sign-out deletes, per preset (the host may name its own).
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionPlan {
     pub databases: Vec<String>,
@@ -356,8 +347,7 @@ pub struct DeletionPlan {
 }
 
 /// One entry of a list of sessions in localStorage: the list's key and the entry's `userId`.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionEntry {
     pub key: String,
@@ -444,8 +434,7 @@ pub enum DrainInput<'a> {
     Claimed { status: u16, body: &'a [u8] },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum DrainAction {
     /// Ask the server for the count.
@@ -458,8 +447,7 @@ pub enum DrainAction {
     Stop { reason: String },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DrainProgress {
     pub claimed: u64,

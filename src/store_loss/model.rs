@@ -47,8 +47,7 @@ impl SessionPreset {
 }
 
 /// The session found in localStorage (never the token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionFacts {
     pub user_id: String,
@@ -63,7 +62,7 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
     match preset {
         SessionPreset::Cinny => {
             if let Some(raw) = nonempty("matrixSessions") {
-                if let Ok(Value::Array(sessions)) = serde_json::from_str::<Value>(&raw) {
+                if let Ok(Value::Array(sessions)) = serde_json::from_slice::<Value>(raw.as_bytes()) {
                     let first = sessions.first()?;
                     let field = |name: &str| first.get(name).and_then(Value::as_str).map(str::to_owned);
                     return Some(SessionFacts {
@@ -90,8 +89,7 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
 /// What the guardian remembers of a device (kept in its own database by the journal code).
 pub use crate::diagnostics::journal::Sentinel;
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
@@ -128,8 +126,7 @@ impl StoreCheck {
 
 /// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
 /// writes nothing). Key names, and of the account only whose it is (its user and device id).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[derive(serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StoreContents {
     /// The database's object stores (none: a database created blank, e.g. by an interrupted first open).
@@ -145,8 +142,7 @@ pub struct StoreContents {
 }
 
 /// Whether a crypto store holds this device's account (its identity keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountPresence {
     Present,
@@ -209,8 +205,7 @@ fn crypto_databases(databases: &[String], crypto_stores: &[String]) -> Vec<Strin
 }
 
 /// A crypto store as the check saw it: its name and what the probe read (`None`: not read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct SeenStore {
     pub name: String,
     pub contents: Option<StoreContents>,

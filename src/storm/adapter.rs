@@ -20,7 +20,8 @@ struct CoreOptions {
     max_probe_after_ms: Option<f64>,
 }
 
-/// An options object as its typed form; `undefined`/`null` is the defaults.
+/// An options object as its typed form; `undefined`/`null` is the defaults. Only the known members are
+/// read (others, even a cycle, are ignored).
 pub(crate) fn options<T: for<'de> Deserialize<'de> + Default>(value: JsValue) -> Result<T, JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
@@ -34,15 +35,97 @@ pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+// The shapes of the plain objects this surface returns (the model's serde shapes), for the generated .d.ts;
+// js/index.d.ts re-exports those the npm API hands out.
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = r#"
+const TS_TYPES: &str = r##"
 /** A guardian event: `type` is the DOM event name, `detail` its payload. */
 export interface GuardianEvent { type: string; detail: any }
 /** `afterUpload` / `uploadFailed` / `diagnose`. */
 export interface AfterUpload { events: GuardianEvent[]; needsDiagnosis: boolean }
 /** What the JS layer fetches for a diagnosis. */
 export interface DiagnosisNeeds { userId: string | null; deviceId: string | null; oldKeyJson: string | null; currentEd25519: string | null }
-"#;
+export type OtkHealthKind = "healthy" | "otk-inflation" | "otk-limit";
+/** The figures behind `guardian.otkHealth()` (docs/diagnostics.md). */
+export interface OtkFigures {
+  /** Accepted keys/upload requests that carried one-time keys, and the keys in them. */
+  acceptedUploads: number;
+  keysUploaded: number;
+  firstUploadAt: number | null;
+  lastUploadAt: number | null;
+  uploadsPerHour: number | null;
+  /** signed_curve25519 keys the server holds for this device (its last answer). */
+  serverCount: number | null;
+  peakServerCount: number | null;
+  /** Keys a healthy SDK keeps on the server (50) and private halves the device keeps (about 100). */
+  sdkTarget: number;
+  deviceCapacity: number;
+  /** The server's cap and what it held when it refused (Synapse: 500). */
+  limit: number | null;
+  heldAtLimit: number | null;
+  limitRejections: number;
+}
+/** `guardian.otkHealth()` and the detail of the "otk-inflation" / "otk-limit" events (those add `breaker`). */
+export interface OtkHealth {
+  kind: OtkHealthKind;
+  reason: string;
+  since: number | null;
+  figures: OtkFigures;
+}
+export type BreakerStateName = "closed" | "open" | "probing";
+/** The circuit breaker on the keys/upload loop, as `guardian.storm().breaker` and in events. */
+export interface BreakerSnapshot {
+  state: BreakerStateName;
+  /** One-time/fallback key ids of the upload the server rejects (e.g. "signed_curve25519:AAAAAAAAAA0"). */
+  failingKeyIds: string[];
+  /** What keeps that upload failing: the key-id conflict or the server's one-time-key cap (null while closed). */
+  cause: "conflict" | "otk-limit" | null;
+  /** When the breaker opened (ms since the epoch), or null. */
+  since: number | null;
+  /** When the next real request will be let through as a probe, or null. */
+  nextProbeAt: number | null;
+  backoffMs: number | null;
+  /** Refusals the server sent that keep an upload failing (conflicts and the one-time-key cap). */
+  serverConflicts: number;
+  /** Uploads answered locally with the server's own last 400 while open. */
+  localAnswers: number;
+  probes: number;
+}
+export type DiagnosisKind = "pending" | "identity-replaced" | "concurrent-writers" | "exhaustion-or-other" | "undetermined";
+export interface Diagnosis {
+  kind: DiagnosisKind;
+  /** One sentence on why, in plain words. */
+  reason: string;
+}
+/** `guardian.storm()` and the detail of the "storm" event. */
+export interface StormState {
+  /** True once a keys/upload conflict has been seen in this page. */
+  active: boolean;
+  keyIds: string[];
+  diagnosis: Diagnosis;
+  breaker: BreakerSnapshot;
+  /** First conflict seen (ms since the epoch), or null. */
+  firstSeen: number | null;
+  /** Conflicting answers seen: from the server plus local replays. */
+  count: number;
+  /** The last conflict: read from the server's answer, its new key from the failing request. */
+  conflict: ConflictSummary | null;
+}
+export interface ConflictSummary {
+  kind: "one-time-key" | "fallback-key";
+  algorithm: string | null;
+  keyId: string | null;
+  /** The public key the server holds under `keyId`, as its answer shows it (Synapse does). */
+  oldKey: string | null;
+  /** The public key the failing keys/upload request holds under `keyId` (null if it holds none). */
+  newKey: string | null;
+  signerUserId: string | null;
+  signerDeviceId: string | null;
+  /** Key id and old key from the answer, new key from the request: all three known. */
+  detailsKnown: boolean;
+  homeserver: string;
+}
+"##;
 
 /// What the fetch tap does with a keys/upload (`action`), with the server's own last answer for a replay.
 #[wasm_bindgen]
@@ -162,12 +245,13 @@ impl GuardianCore {
     }
 
     /// The storm state (`guardian.storm()`): `{ active, keyIds, diagnosis, breaker, firstSeen, count, conflict }`.
+    #[wasm_bindgen(unchecked_return_type = "StormState")]
     pub fn storm(&self) -> JsValue {
         to_js(&self.storm.state())
     }
 
     /// One-time-key health beyond the conflict (`guardian.otkHealth()`): `{ kind, reason, since, figures }`.
-    #[wasm_bindgen(js_name = otkHealth)]
+    #[wasm_bindgen(js_name = otkHealth, unchecked_return_type = "OtkHealth")]
     pub fn otk_health(&self) -> JsValue {
         to_js(&self.storm.otk_health())
     }

@@ -82,8 +82,7 @@ pub enum Decision {
 }
 
 /// Why the breaker closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CloseReason {
     /// The probe came back 2xx.
@@ -106,8 +105,7 @@ impl CloseReason {
 }
 
 /// Why the breaker went back to Open from Probing (or changed target while open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReopenReason {
     /// The probe met the conflict again: backoff doubled.
@@ -134,8 +132,7 @@ impl ReopenReason {
 }
 
 /// A state change, for the API layer to turn into DOM events and journal entries.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum BreakerEvent {
     Opened {
@@ -215,8 +212,7 @@ enum State {
 }
 
 /// Serialisable view for the JS API (camelCase, as-is).
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakerSnapshot {
     /// "closed" | "open" | "probing"

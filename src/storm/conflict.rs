@@ -42,8 +42,7 @@ pub const MAX_MESSAGE_BYTES: usize = 2048;
 const MAX_ERRCODE_BYTES: usize = 64;
 
 /// Which kind of key the server says is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyKind {
     OneTimeKey,
@@ -61,8 +60,7 @@ impl KeyKind {
 }
 
 /// The homeserver implementation, as far as the answer (or a known server name) tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Homeserver {
     Synapse,
@@ -108,8 +106,7 @@ impl Homeserver {
 }
 
 /// A key-id conflict reported by the homeserver.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conflict {
     pub kind: KeyKind,
@@ -193,8 +190,7 @@ impl Conflict {
 /// the device holding 550, over the limit of 500"}`. matrix-js-sdk re-sends the same request after
 /// every sync, so this is a loop of its own (after OTK inflation, matrix-js-sdk issue 5501). The
 /// figures are read from Synapse's wording; another server's wording leaves them `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkLimit {
     /// e.g. `signed_curve25519`
@@ -219,8 +215,7 @@ impl OtkLimit {
 
 /// Why an identical keys/upload will keep failing until something changes on the server: the answers
 /// the breaker stops the loop on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoopCause {
     /// "One time key … already exists".
@@ -243,8 +238,7 @@ impl LoopCause {
 // Short-lived (one per answer) and matched on everywhere: not boxing the big variant keeps
 // `UploadAnswer::Conflict(c)` patterns simple for the API layer.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum UploadAnswer {
     /// 2xx with a JSON object (Synapse: `{"one_time_key_counts": {...}}`).
@@ -538,7 +532,7 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
 fn parse_old_key(after: &str) -> Option<SignedKey> {
     let at = after.find("Old key:")? + "Old key:".len();
     // The key's JSON ends where its value does; serde_json's stream reader stops there.
-    let old = serde_json::Deserializer::from_str(&after[at..]).into_iter::<Value>().next()?.ok()?;
+    let old = serde_json::Deserializer::from_slice(after[at..].as_bytes()).into_iter::<Value>().next()?.ok()?;
     SignedKey::from_value(&old)
 }
 

@@ -34,8 +34,7 @@ impl Default for StormConfig {
 }
 
 /// One event for the host: `type` is the DOM event name, `detail` its payload.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GuardianEvent {
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -43,8 +42,7 @@ pub struct GuardianEvent {
 }
 
 /// What to do with an upload, for the fetch tap.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum UploadDecision {
     #[serde(rename = "pass")]
@@ -62,16 +60,14 @@ pub enum UploadDecision {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BeforeUpload {
     pub decision: UploadDecision,
     pub events: Vec<GuardianEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AfterUpload {
     pub events: Vec<GuardianEvent>,
@@ -80,8 +76,7 @@ pub struct AfterUpload {
 }
 
 /// The evidence the JS layer fetches for a diagnosis (the old key is checked by the forensics module).
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiagnosisNeeds {
     pub user_id: Option<String>,
@@ -93,8 +88,7 @@ pub struct DiagnosisNeeds {
 }
 
 /// `guardian.storm()` and the detail of `storm` / `diagnosis`.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StormState {
     pub active: bool,
@@ -107,16 +101,14 @@ pub struct StormState {
     pub conflict: Option<ConflictSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DiagnosisView {
     pub kind: &'static str,
     pub reason: String,
 }
 
 /// A conflict without its raw JSON: what a host, a report or a prompt needs.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConflictSummary {
     pub kind: &'static str,

@@ -49,8 +49,7 @@ impl Default for OtkHealthConfig {
 }
 
 /// What the model has found, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OtkFinding {
     Healthy,
@@ -70,8 +69,7 @@ impl OtkFinding {
 }
 
 /// The figures behind a finding, as the panel, the report and the events show them.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkFigures {
     /// Accepted uploads that carried one-time keys.
@@ -96,8 +94,7 @@ pub struct OtkFigures {
 }
 
 /// `guardian.otkHealth()` and the detail of the `otk-inflation` / `otk-limit` events.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkHealthState {
     pub kind: OtkFinding,

@@ -12,8 +12,7 @@ use serde_json::Value;
 
 /// A (possibly signed) public key as it appears in keys/upload: `{"key": …, "signatures": …}`, or
 /// a bare base64 string for legacy unsigned `curve25519:` keys.
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedKey {
     /// The public key, unpadded base64.
@@ -86,8 +85,7 @@ impl SignedKey {
 pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 /// The identity part of `device_keys`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceKeysSummary {
     pub user_id: String,

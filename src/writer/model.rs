@@ -64,8 +64,7 @@ const RUST_META_SUFFIX: &str = "::matrix-sdk-crypto-meta";
 // the lease
 
 /// What the lease's localStorage entry holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseRecord {
     /// The holder's (or claimer's) tab id.
@@ -80,7 +79,8 @@ pub struct LeaseRecord {
 impl LeaseRecord {
     /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten).
     pub fn parse(raw: Option<&str>) -> Option<LeaseRecord> {
-        serde_json::from_str::<LeaseRecord>(raw?).ok().filter(|r| !r.owner.is_empty())
+        let value = serde_json::from_slice(raw?.as_bytes()).ok()?;
+        serde_json::from_value::<LeaseRecord>(value).ok().filter(|r| !r.owner.is_empty())
     }
 
     /// The entry's text, as the JS layer writes it to localStorage.
@@ -105,8 +105,7 @@ impl Default for LeaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mode {
     /// Resolve when acquired.
@@ -128,8 +127,7 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LostReason {
     /// Another tab took over with "Use here".
@@ -138,8 +136,7 @@ pub enum LostReason {
     Superseded,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LeaseEvent {
     Acquired,
@@ -151,16 +148,14 @@ pub enum LeaseEvent {
 }
 
 /// What the JS layer must write to the lease entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum LeaseWrite {
     Put { record: LeaseRecord },
     Remove,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseStep {
     pub write: Option<LeaseWrite>,
@@ -192,8 +187,7 @@ pub struct Lease {
     waiting_for: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeasePhase {
     Idle,
@@ -385,8 +379,7 @@ impl Lease {
 // acquiring: one request under way per tab
 
 /// What `acquireWriter(mode)` does, given whether this tab writes and which request it has under way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AcquireStep {
     /// This tab is the writer: true at once.
@@ -434,8 +427,7 @@ pub fn after_unavailable(joined: &[Mode]) -> Option<Mode> {
 // ------------------------------------------------------------------------------------------------
 // the census
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Holds the writer lock.
@@ -448,8 +440,7 @@ pub enum Role {
     Idle,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CensusSnapshot {
     /// Open tabs of this session that answered, this one included.
