@@ -429,11 +429,6 @@ impl Journal {
         entries.split_off(entries.len().saturating_sub(n))
     }
 
-    /// `{ "KE-1": n, … }`, every KE present (what `keCounts()` returns to JS).
-    pub fn ke_counts_json(&self) -> Value {
-        Value::Object(self.ke_counts().into_iter().map(|(ke, n)| (ke.to_owned(), n.into())).collect())
-    }
-
     /// The persisted form as JSON text (what the browser adapter stores; [`Journal::from_stored`] reads it).
     pub fn to_stored_json(&self) -> String {
         serde_json::to_string(&self.to_stored()).unwrap_or_default()

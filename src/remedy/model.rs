@@ -596,10 +596,6 @@ pub fn should_prompt(snoozed_until: Option<f64>, now_ms: f64, new_server_conflic
     }
 }
 
-// ------------------------------------------------------------------------------------------------
-// JSON shapes: what the forensics module hands to JS and reads from it (names in kebab-case, members
-// in camelCase). The test at the end pins them to the serde derives they replace.
-
 impl Known {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -608,7 +604,6 @@ impl Known {
             Known::Unknown => "unknown",
         }
     }
-
 }
 
 impl WriterFact {

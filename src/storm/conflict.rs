@@ -711,7 +711,6 @@ fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
     u32::from_str_radix(&hex, 16).ok()
 }
 
-/// Test helpers for the hand-written JSON shapes of this module and its neighbours.
 #[cfg(test)]
 mod tests {
     use super::*;
