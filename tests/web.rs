@@ -69,7 +69,7 @@ fn odd_options_are_defaults_or_an_error_not_a_panic() {
 fn the_store_check_reads_js_objects_and_answers_one() {
     let values = js(r#"{"cinny_user_id": "@a:hs", "cinny_device_id": "DEV", "cinny_access_token": "syt_secret"}"#);
     let session = read_session_js("cinny", values, JsValue::NULL);
-    assert_eq!(text(&session), r#"{"userId":"@a:hs","deviceId":"DEV","homeserver":null}"#, "never the token");
+    assert_eq!(text(&session), r#"{"deviceId":"DEV","homeserver":null,"userId":"@a:hs"}"#, "never the token");
 
     let stores = vec!["matrix-js-sdk::matrix-sdk-crypto".to_owned()];
     let lost = check_store_js(session.clone(), Some(vec!["other".into()]), stores.clone(), js("[]"), None);
