@@ -24,6 +24,12 @@ rm -rf "$NEXT"
 mkdir -p "$NEXT/core" "$NEXT/forensics"
 wasm-bindgen --target web --out-dir $NEXT/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
 wasm-bindgen --target web --out-dir $NEXT/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
+# The generated classes declare `[Symbol.dispose]()` (explicit resource management); index.d.ts re-exports the
+# modules' types, so a host type-checking the package (skipLibCheck false) reads these files: they name the lib
+# that declares Symbol.dispose themselves instead of requiring it in every host's tsconfig (TypeScript >= 5.2).
+for dts in $NEXT/core/guardian_core.d.ts $NEXT/forensics/forensics.d.ts; do
+  { echo '/// <reference lib="esnext.disposable" />'; cat "$dts"; } > "$dts.ref" && mv "$dts.ref" "$dts"
+done
 
 # wasm-opt from the npm package binaryen (Debian's 108 rejects current Rust output). The feature list is
 # what rustc emits for wasm32-unknown-unknown by default.
