@@ -11,7 +11,6 @@
 //! request's key are the *same* material there is no divergence at all; with a one-time-key count
 //! of 0 on /sync that is OTK exhaustion, otherwise some other cause.
 
-
 use crate::storm::conflict::Conflict;
 
 /// The evidence for [`diagnose`].

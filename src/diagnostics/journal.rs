@@ -453,7 +453,7 @@ impl Journal {
         let mut journal = Journal::new(capacity);
         match value.get("v").and_then(Value::as_u64) {
             Some(2) => {
-                let stored = serde_json::from_value::<StoredJournal>(value.clone()).ok()?;
+                let stored = serde_json::from_value::<StoredJournal>(value).ok()?;
                 journal.session = stored.session;
                 journal.total = stored.total;
                 journal.dropped = stored.dropped;
@@ -468,7 +468,7 @@ impl Journal {
             }
             None => {
                 // Format 1: replay the lines; counts are rebuilt from them.
-                let old = serde_json::from_value::<StoredV1>(value.clone()).ok()?;
+                let old = serde_json::from_value::<StoredV1>(value).ok()?;
                 for line in old.entries {
                     let level = line.level.as_deref().unwrap_or("log");
                     let sig = classify_console(&line.line)

@@ -307,7 +307,6 @@ pub fn check_store(
     StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason, others }
 }
 
-
 impl AccountPresence {
     pub fn as_str(self) -> &'static str {
         match self {

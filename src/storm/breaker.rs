@@ -27,7 +27,6 @@
 //! * A probe whose answer never comes (the tab aborted the fetch) is declared lost after
 //!   `probe_timeout_ms`, so the breaker cannot wedge in Probing.
 
-
 use std::collections::BTreeSet;
 
 use crate::storm::conflict::{LoopCause, UploadAnswer};
@@ -204,6 +203,14 @@ struct Episode {
     probes: u64,
 }
 
+impl Episode {
+    /// The failing request again: answered with the server's own last answer, counted.
+    fn answer_locally(&mut self) -> Decision {
+        self.local_answers += 1;
+        Decision::Replay { status: self.replay_status, body: self.replay_body.clone() }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum State {
     Closed,
@@ -315,12 +322,8 @@ impl Breaker {
                         };
                         Decision::Probe
                     } else {
-                        ep.local_answers += 1;
                         self.local_answers += 1;
-                        Decision::Replay {
-                            status: ep.replay_status,
-                            body: ep.replay_body.clone(),
-                        }
+                        ep.answer_locally()
                     }
                 } else {
                     Decision::PassThrough
@@ -329,12 +332,8 @@ impl Breaker {
             // One probe at a time: identical requests meanwhile are answered locally.
             State::Probing { ep, .. } => {
                 if ids.as_ref() == Some(&ep.failing) {
-                    ep.local_answers += 1;
                     self.local_answers += 1;
-                    Decision::Replay {
-                        status: ep.replay_status,
-                        body: ep.replay_body.clone(),
-                    }
+                    ep.answer_locally()
                 } else {
                     Decision::PassThrough
                 }

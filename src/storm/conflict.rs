@@ -26,7 +26,6 @@
 //! costs a storm. Hostile input (HTML error pages, truncated or huge bodies, invalid UTF-8, deep
 //! nesting) always yields a classification and never panics.
 
-
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};

@@ -24,7 +24,6 @@
 //! lets the server's own cap end the pile-up; at the cap the breaker holds the server to one rejected
 //! upload per backoff. Nothing is lost: no request is answered with anything the server did not say.
 
-
 use crate::storm::conflict::OtkLimit;
 use std::collections::BTreeMap;
 

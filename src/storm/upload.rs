@@ -5,7 +5,6 @@
 //! request again". Forensics also needs the public key the request holds under a given id, to
 //! compare with the server's "old key".
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;

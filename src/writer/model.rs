@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 
-
 /// matrix-js-sdk's default crypto store prefix; it also matches the `-meta` store.
 pub const DEFAULT_CRYPTO_STORE_PREFIX: &str = "matrix-js-sdk::matrix-sdk-crypto";
 const LOCK_ROOT: &str = "matrix-crypto-guardian/writer";
