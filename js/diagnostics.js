@@ -362,7 +362,7 @@ export class Diagnostics {
     }
     const module = await this.#loadModule();
     await this.#wake();
-    return JSON.parse(module.buildReport(input, this.#journal.toStoredJson(), this.#capacity));
+    return module.buildReport(input, this.#journal.toStoredJson(), this.#capacity);
   }
 
   /** Saves the report as `matrix-crypto-guardian-report-<UTC time>.json`; resolves to the file name. */

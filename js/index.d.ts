@@ -1,4 +1,9 @@
-// Types of matrix-crypto-guardian's public API.
+// Types of matrix-crypto-guardian's public API: the JS layer's own (Guardian, its options and events) here;
+// the shapes the wasm modules return come from their generated .d.ts and are re-exported.
+import type { OtkHealthKind, OtkFigures, OtkHealth, BreakerStateName, BreakerSnapshot, DiagnosisKind, Diagnosis, StormState, ConflictSummary, SessionFacts, StoreCheck, DeviceSentinel } from "./core/guardian_core.js";
+import type { Known, RemedyName, Loss, RecoveryFacts, RemedyOffer, LogoutOutcome, Ke, KeCounts, JournalEntry, JournalSnapshot } from "./forensics/forensics.js";
+export type { OtkHealthKind, OtkFigures, OtkHealth, BreakerStateName, BreakerSnapshot, DiagnosisKind, Diagnosis, StormState, ConflictSummary, SessionFacts, StoreCheck, DeviceSentinel };
+export type { Known, RemedyName, Loss, RecoveryFacts, RemedyOffer, LogoutOutcome, Ke, KeCounts, JournalEntry, JournalSnapshot };
 
 /** Options of Guardian.start(); every one is optional. An unknown or invalid one throws GuardianOptionError. */
 export interface GuardianOptions {
@@ -57,33 +62,10 @@ export interface SignOutOptions {
   reload?: boolean;
 }
 
-export type Known = "yes" | "no" | "unknown";
 /** Why the recovery prompt is shown: the store-loss check at start, or the storm's diagnosis. */
 export type RecoveryCause = "store-lost" | "identity-replaced" | "concurrent-writers" | "exhaustion-or-other" | "undetermined" | "pending";
-export type RemedyName = "export-keys" | "sign-out" | "repair" | "continue" | "snooze";
-export type Loss = "unbacked-history" | "maybe-history" | "this-device" | "messages-to-lost-keys" | "storm-continues";
 
-/** The facts shown before any choice. */
-export interface RecoveryFacts {
-  /** GET /room_keys/version. */
-  keyBackup: Known;
-  keyBackupVersion: string | null;
-  /** m.secret_storage.default_key in account data. */
-  secretStorage: Known;
-  /** A master cross-signing key on /keys/query (or m.cross_signing.master in account data). */
-  crossSigning: Known;
-  /** This device signed by its owner (the SDK's verification status when a client is attached). */
-  deviceVerified: Known;
-  /** Room keys an export would contain (null: not known). */
-  exportableKeys: number | null;
-}
 
-export interface RemedyOffer {
-  remedy: RemedyName;
-  recommended: boolean;
-  /** What choosing it loses; the prompt says each in words. */
-  loses: Loss[];
-}
 
 /** `guardian.recovery()` and the detail of the "recovery" and "recovery-facts" events. */
 export interface RecoveryView {
@@ -105,43 +87,9 @@ export interface StoreMismatch {
   message: string;
 }
 
-export type OtkHealthKind = "healthy" | "otk-inflation" | "otk-limit";
 
-/** The figures behind `guardian.otkHealth()` (docs/diagnostics.md). */
-export interface OtkFigures {
-  /** Accepted keys/upload requests that carried one-time keys, and the keys in them. */
-  acceptedUploads: number;
-  keysUploaded: number;
-  firstUploadAt: number | null;
-  lastUploadAt: number | null;
-  uploadsPerHour: number | null;
-  /** signed_curve25519 keys the server holds for this device (its last answer). */
-  serverCount: number | null;
-  peakServerCount: number | null;
-  /** Keys a healthy SDK keeps on the server (50) and private halves the device keeps (about 100). */
-  sdkTarget: number;
-  deviceCapacity: number;
-  /** The server's cap and what it held when it refused (Synapse: 500). */
-  limit: number | null;
-  heldAtLimit: number | null;
-  limitRejections: number;
-}
 
-/** `guardian.otkHealth()` and the detail of the "otk-inflation" / "otk-limit" events (those add `breaker`). */
-export interface OtkHealth {
-  kind: OtkHealthKind;
-  reason: string;
-  since: number | null;
-  figures: OtkFigures;
-}
 
-export type LogoutOutcome =
-  | { outcome: "signed-out" }
-  /** `error`: the server's text — show it as text only. */
-  | { outcome: "failed"; status: number; errcode: string | null; error: string | null }
-  | { outcome: "unreachable"; reason: string }
-  /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
-  | { outcome: "unconfirmed"; reason: string };
 
 /** Detail of the "remedy" event: one step of a remedy (journaled). */
 export interface RemedyEventDetail {
@@ -173,38 +121,7 @@ export interface RemedyArgs {
 
 export type GuardianPreset = "cinny" | "element" | "generic";
 
-/** The session as the store-loss check read it. */
-export interface SessionFacts {
-  userId: string;
-  deviceId: string;
-  homeserver: string | null;
-}
 
-/**
- * `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start (a page) or by
- * `checkBotStore()` (Node.js), which has the same shapes plus `new-device`, and `replaced` after `replaceDevice()`.
- */
-export type StoreCheck =
-  | { verdict: "not-checked" }
-  | { verdict: "no-session" }
-  /**
-   * `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store).
-   * `others` (pages): crypto stores of this origin that hold other accounts (a multi-account profile); never this session's.
-   * `serverIdentity` (Node.js): the device's ed25519 key on the server.
-   */
-  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others?: string[]; serverIdentity?: string }
-  /**
-   * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
-   * account (both empty in Node.js for an in-memory store); `knownIdentity`: the ed25519 key this device had —
-   * in a page the one the guardian saw it upload before (its sentinel), in Node.js the one on the server.
-   */
-  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others?: string[] }
-  /** The check could not tell (a store it could not attribute, or no database list): no hold, no prompt. */
-  | { verdict: "unknown"; session: SessionFacts; reason: string; others?: string[] }
-  /** Node.js: the server has no keys for the device yet (a first start); `store`: the database there, if any. */
-  | { verdict: "new-device"; session: SessionFacts; store: string | null }
-  /** Node.js, after `replaceDevice()`: the session is the new device's. */
-  | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
 
 /** Node.js: `checkBotStore()`'s verdict (src/remedy/headless.rs). */
 export type BotStoreCheck = Extract<StoreCheck, { verdict: "new-device" | "healthy" | "store-lost" | "unknown" }>;
@@ -243,64 +160,11 @@ export interface PersistenceState {
   quota: number | null;
 }
 
-export type BreakerStateName = "closed" | "open" | "probing";
 
-/** The circuit breaker on the keys/upload loop, as `guardian.storm().breaker` and in events. */
-export interface BreakerSnapshot {
-  state: BreakerStateName;
-  /** One-time/fallback key ids of the upload the server rejects (e.g. "signed_curve25519:AAAAAAAAAA0"). */
-  failingKeyIds: string[];
-  /** What keeps that upload failing: the key-id conflict or the server's one-time-key cap (null while closed). */
-  cause: "conflict" | "otk-limit" | null;
-  /** When the breaker opened (ms since the epoch), or null. */
-  since: number | null;
-  /** When the next real request will be let through as a probe, or null. */
-  nextProbeAt: number | null;
-  backoffMs: number | null;
-  /** Refusals the server sent that keep an upload failing (conflicts and the one-time-key cap). */
-  serverConflicts: number;
-  /** Uploads answered locally with the server's own last 400 while open. */
-  localAnswers: number;
-  probes: number;
-}
 
-export type DiagnosisKind = "pending" | "identity-replaced" | "concurrent-writers" | "exhaustion-or-other" | "undetermined";
 
-export interface Diagnosis {
-  kind: DiagnosisKind;
-  /** One sentence on why, in plain words. */
-  reason: string;
-}
 
-/** `guardian.storm()` and the detail of the "storm" event. */
-export interface StormState {
-  /** True once a keys/upload conflict has been seen in this page. */
-  active: boolean;
-  keyIds: string[];
-  diagnosis: Diagnosis;
-  breaker: BreakerSnapshot;
-  /** First conflict seen (ms since the epoch), or null. */
-  firstSeen: number | null;
-  /** Conflicting answers seen: from the server plus local replays. */
-  count: number;
-  /** The last conflict: read from the server's answer, its new key from the failing request. */
-  conflict: ConflictSummary | null;
-}
 
-export interface ConflictSummary {
-  kind: "one-time-key" | "fallback-key";
-  algorithm: string | null;
-  keyId: string | null;
-  /** The public key the server holds under `keyId`, as its answer shows it (Synapse does). */
-  oldKey: string | null;
-  /** The public key the failing keys/upload request holds under `keyId` (null if it holds none). */
-  newKey: string | null;
-  signerUserId: string | null;
-  signerDeviceId: string | null;
-  /** Key id and old key from the answer, new key from the request: all three known. */
-  detailsKnown: boolean;
-  homeserver: string;
-}
 
 export type WriterMode = "wait" | "ifAvailable" | "steal";
 export type WriterMechanism = "web-locks" | "lease" | "process"; // "process": Node.js (one process, one writer)
@@ -498,23 +362,7 @@ export declare const GUARDIAN_HEADER: string;
 
 // ---- diagnostics (docs/diagnostics.md) ----
 
-export type Ke = "KE-1" | "KE-2" | "KE-3" | "KE-4";
-export type KeCounts = Record<Ke, number>;
 
-export interface JournalEntry {
-  source: "console" | "network" | "guardian";
-  /** Console level ("error", "warn", "log", "info") or "event". */
-  level: string;
-  ke: Ke | null;
-  /** e.g. "otk-already-exists", "outgoing-request-failed", "storm", "breaker-open". */
-  signature: string;
-  /** Redacted, at most 800 characters. */
-  message: string;
-  firstAt: number;
-  lastAt: number;
-  /** Occurrences folded into this entry (repeats differing only in numbers count here). */
-  count: number;
-}
 
 /** The journal sleeps until trouble (or a read) wakes it; "unavailable" when its module could not load (tried again on the next need). */
 export interface JournalState {
@@ -523,16 +371,6 @@ export interface JournalState {
   reason?: string;
 }
 
-export interface JournalSnapshot {
-  /** Stored format version (2). */
-  v: number;
-  session: { userId: string; deviceId: string } | null;
-  capacity: number;
-  total: number;
-  dropped: number;
-  keCounts: Partial<KeCounts>;
-  entries: JournalEntry[];
-}
 
 export interface OwnDatabaseState {
   available: boolean;
@@ -542,14 +380,6 @@ export interface OwnDatabaseState {
   error?: string;
 }
 
-export interface DeviceSentinel {
-  userId: string;
-  deviceId: string;
-  ed25519: string | null;
-  previousEd25519: string | null;
-  firstSeen: number;
-  lastSeen: number;
-}
 
 /** `guardian.report()`: schema "matrix-crypto-guardian.report", version 1. Null sections were not measured. */
 export interface GuardianReport {

@@ -549,9 +549,10 @@ export class Guardian extends EventTarget {
         // Kept in memory only, for the diagnosis' /keys/query; never stored, logged or reported.
         if (authorization) this.#session.authorization = authorization;
         if (url) this.#session.uploadUrl = url;
-        const out = this.#core.beforeUpload(body, Date.now());
-        this.#emit(out.events);
-        return out.decision;
+        // An UploadVerdict: { action: "pass" | "probe" | "replay", status, body (Uint8Array), delayMs, events }.
+        const verdict = this.#core.beforeUpload(body, Date.now());
+        this.#emit(verdict.events);
+        return verdict;
       },
       afterUpload: (body, status, bytes, complete) => {
         const out = this.#core.afterUpload(body, status, bytes, complete, Date.now());

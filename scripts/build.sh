@@ -14,8 +14,7 @@ OUT=target/$TARGET/release
 
 # Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
 # (the core's wasm API), and one run would unify the features and put the core's exports in it too.
-# The core is built `standalone` (no std: its own allocator, a panic handler that only traps; src/lib.rs).
-cargo build --release --target $TARGET -p matrix-crypto-guardian --features standalone
+cargo build --release --target $TARGET -p matrix-crypto-guardian
 cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 
 # Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a
@@ -25,6 +24,12 @@ rm -rf "$NEXT"
 mkdir -p "$NEXT/core" "$NEXT/forensics"
 wasm-bindgen --target web --out-dir $NEXT/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
 wasm-bindgen --target web --out-dir $NEXT/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
+# The generated classes declare `[Symbol.dispose]()` (explicit resource management); index.d.ts re-exports the
+# modules' types, so a host type-checking the package (skipLibCheck false) reads these files: they name the lib
+# that declares Symbol.dispose themselves instead of requiring it in every host's tsconfig (TypeScript >= 5.2).
+for dts in $NEXT/core/guardian_core.d.ts $NEXT/forensics/forensics.d.ts; do
+  { echo '/// <reference lib="esnext.disposable" />'; cat "$dts"; } > "$dts.ref" && mv "$dts.ref" "$dts"
+done
 
 # wasm-opt from the npm package binaryen (Debian's 108 rejects current Rust output). The feature list is
 # what rustc emits for wasm32-unknown-unknown by default.

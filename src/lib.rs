@@ -14,41 +14,22 @@
 //! What must run synchronously before any wasm exists (the fetch tap, the crypto-store open gate, the
 //! console tap) and the custom elements are JavaScript, in `js/`. The report and remedy models run in
 //! the lazily loaded module (`forensics/`), which links this crate without its exports.
-#![cfg_attr(feature = "standalone", no_std)]
-extern crate alloc;
-
 pub mod storm;
 pub mod diagnosis;
 pub mod store_loss;
 pub mod writer;
 pub mod remedy;
 pub mod diagnostics;
-pub mod json;
-pub mod sorted;
 
+/// A model value as the plain JS object (or array, string, number, null) `JSON.parse` would make of its
+/// JSON: serde-wasm-bindgen's `json_compatible` serializer (maps as objects, integers as numbers). Both wasm
+/// modules cross with it: the core's adapters and the lazily loaded forensics module.
+///
+/// Through `serde_json::Value`: the model already serializes its types to a `Value` (event details), so
+/// serde-wasm-bindgen's serializer is instantiated for `Value` alone rather than once per crossing type.
 #[cfg(target_arch = "wasm32")]
-pub mod js_json;
-
-
-/// What every module uses from `alloc` (std's prelude has it; `no_std` does not).
-mod prelude {
-    pub use alloc::borrow::ToOwned;
-    pub use alloc::format;
-    pub use alloc::string::{String, ToString};
-    pub use alloc::vec;
-    pub use alloc::vec::Vec;
-}
-
-/// The core wasm's runtime, in place of std's: the allocator std would use on wasm32 (dlmalloc), and a
-/// panic handler that traps without formatting the message. A panic is a bug either way (every API call
-/// is total); the JS layer catches the trap and fails open, as it did with std's `panic = "abort"`.
-#[cfg(all(target_arch = "wasm32", feature = "standalone"))]
-mod standalone {
-    #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-    #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-        core::arch::wasm32::unreachable()
-    }
+pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> wasm_bindgen::JsValue {
+    use serde::Serialize;
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    serde_json::to_value(value).ok().and_then(|v| v.serialize(&serializer).ok()).unwrap_or(wasm_bindgen::JsValue::NULL)
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use matrix_crypto_guardian::json::ToJson;
 use matrix_crypto_guardian::storm::{
     classify_upload_answer, parse_upload_request, Breaker, BreakerConfig, BreakerEvent,
     CloseReason, Decision, ObservedAnswer, ParsedUpload, ReopenReason,
@@ -11,8 +10,8 @@ use matrix_crypto_guardian::storm::{
 use serde_json::Value;
 
 /// A model value as serde_json sees the JSON it writes.
-fn to_serde(x: &impl ToJson) -> Value {
-    serde_json::from_str(&x.to_json().to_json_string()).unwrap()
+fn to_serde(x: &impl serde::Serialize) -> Value {
+    serde_json::to_value(x).unwrap()
 }
 
 struct Fx {

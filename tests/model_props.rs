@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use matrix_crypto_guardian::storm::breaker::{BreakerConfig, MAX_REPLAY_BYTES};
 use matrix_crypto_guardian::storm::conflict::MAX_MESSAGE_BYTES;
 use matrix_crypto_guardian::storm::upload::SignedKey;
-use matrix_crypto_guardian::json::{self as model_json, ToJson};
 use matrix_crypto_guardian::diagnosis::keys_query::device_ed25519;
 use matrix_crypto_guardian::storm::model::{StormConfig, StormWatch, UploadDecision};
 use matrix_crypto_guardian::storm::{
@@ -38,22 +37,15 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 /// A model value as serde_json sees the JSON it writes.
-fn to_serde(x: &impl ToJson) -> Value {
-    serde_json::from_str(&x.to_json().to_json_string()).unwrap()
+fn to_serde(x: &impl serde::Serialize) -> Value {
+    serde_json::to_value(x).unwrap()
 }
 
-/// A serde_json value as the model's own JSON value (what the model reads).
-fn to_model(v: &Value) -> model_json::Value {
-    model_json::from_str(&v.to_string()).unwrap()
-}
-
-/// What the JS layer receives serialises: JSON text that reads back as the same value. (Read back
-/// with the model's parser, not serde_json: a server's number like `1e400` is kept as written and
-/// is fine for `JSON.parse`, but out of serde_json's range.)
-fn assert_serialises(x: &impl ToJson) {
-    let v = x.to_json();
-    let text = v.to_json_string();
-    assert_eq!(model_json::from_str(&text).as_ref(), Ok(&v), "{text}");
+/// What the JS layer receives serialises: JSON text that reads back as the same value.
+fn assert_serialises(x: &impl serde::Serialize) {
+    let v = serde_json::to_value(x).unwrap();
+    let text = v.to_string();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v, "{text}");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -401,7 +393,7 @@ proptest! {
         prop_assert_eq!(got.kind, KeyKind::OneTimeKey);
         prop_assert_eq!(got.errcode.as_deref(), Some("M_UNKNOWN"));
         prop_assert_eq!(&to_serde(&got.old_key.as_ref().unwrap().raw), &c.old);
-        let want_old = SignedKey::from_value(&to_model(&c.old));
+        let want_old = SignedKey::from_value(&c.old);
         prop_assert_eq!(got.old_key.as_ref(), want_old.as_ref());
         // The answer alone: the old key and its signer, no new key.
         prop_assert!(got.new_key.is_none() && !got.details_known);
@@ -413,7 +405,7 @@ proptest! {
         got.fill_new_key_from(&comparable(&c.request));
         prop_assert!(got.details_known, "{:?}", String::from_utf8_lossy(&c.body));
         prop_assert_eq!(&to_serde(&got.new_key.as_ref().unwrap().raw), &c.new);
-        let want_new = SignedKey::from_value(&to_model(&c.new));
+        let want_new = SignedKey::from_value(&c.new);
         prop_assert_eq!(got.new_key.as_ref(), want_new.as_ref());
         prop_assert_eq!(got.old_key.as_ref(), want_old.as_ref());
         prop_assert_eq!(got.key_material_differs(), Some(want_old.unwrap().key != want_new.as_ref().unwrap().key));
@@ -512,7 +504,7 @@ proptest! {
         let count_prefix = format!("{}-", r.key_ids().len());
         prop_assert!(r.key_ids_fingerprint.starts_with(&count_prefix));
         for (id, k) in otks.iter().chain(fbs.iter()) {
-            let want = SignedKey::from_value(&to_model(k)).map(|k| k.key);
+            let want = SignedKey::from_value(k).map(|k| k.key);
             // A fallback id equal to a one-time id: the fallback's key wins (read second).
             if !(want_otk.contains(id) && want_fb.contains(id)) {
                 prop_assert_eq!(r.public_key(id), want.as_deref());

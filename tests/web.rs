@@ -1,6 +1,7 @@
 //! The core's wasm API in a real JS engine (headless Chromium, wasm-bindgen-test-runner + chromedriver):
-//! values cross as JSON text, so what JS receives must be plain objects with the documented shapes, and
-//! what JS sends — including values `JSON.stringify` cannot write — must never panic.
+//! values cross typed (exported classes, and plain objects through serde-wasm-bindgen), so what JS receives
+//! must be plain objects with the documented shapes, and what JS sends — including values of the wrong
+//! shape — must come back as a value or a thrown error the JS layer catches, never a panic.
 //! Run with `cargo test --target wasm32-unknown-unknown` (scripts/test.sh does it).
 #![cfg(target_arch = "wasm32")]
 
@@ -8,7 +9,7 @@ use js_sys::{Array, Object, Reflect, JSON};
 use matrix_crypto_guardian::diagnostics::adapter::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
 use matrix_crypto_guardian::store_loss::adapter::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
 use matrix_crypto_guardian::writer::adapter::WriterLease;
-use matrix_crypto_guardian::storm::adapter::GuardianCore;
+use matrix_crypto_guardian::storm::adapter::{GuardianCore, UploadAction};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -31,10 +32,11 @@ const CONFLICT: &[u8] = br#"{"errcode":"M_UNKNOWN","error":"One time key signed_
 
 #[wasm_bindgen_test]
 fn storm_answers_are_plain_objects_and_the_replay_is_the_servers_own_400() {
-    let mut core = GuardianCore::new(js(r#"{"probeAfterMs": 60000}"#));
+    let mut core = GuardianCore::new(js(r#"{"probeAfterMs": 60000}"#)).unwrap();
     let first = core.before_upload(UPLOAD, 0.0);
-    assert_eq!(get(&first, "decision.action").as_string().as_deref(), Some("pass"), "{}", text(&first));
-    assert!(Array::is_array(&get(&first, "events")));
+    assert!(first.action() == UploadAction::Pass);
+    assert!(first.body().is_none() && first.status().is_none());
+    assert!(Array::is_array(&first.events()));
 
     let after = core.after_upload(UPLOAD, 400, CONFLICT, true, 10.0);
     assert!(Object::get_prototype_of(&after) == Object::get_prototype_of(&Object::new()), "a plain object");
@@ -43,21 +45,23 @@ fn storm_answers_are_plain_objects_and_the_replay_is_the_servers_own_400() {
 
     // While open, the same request is answered locally with the server's own 400, byte for byte.
     let replay = core.before_upload(UPLOAD, 20.0);
-    assert_eq!(get(&replay, "decision.action").as_string().as_deref(), Some("replay"), "{}", text(&replay));
-    assert_eq!(get(&replay, "decision.status").as_f64(), Some(400.0));
-    assert_eq!(js_sys::Uint8Array::new(&get(&replay, "decision.body")).to_vec(), CONFLICT, "a Uint8Array of the server's bytes");
+    assert!(replay.action() == UploadAction::Replay);
+    assert_eq!(replay.status(), Some(400));
+    assert_eq!(replay.body().expect("a replay has a body").to_vec(), CONFLICT, "a Uint8Array of the server's bytes");
     assert_eq!(get(&core.storm(), "breaker.state").as_string().as_deref(), Some("open"), "{}", text(&core.storm()));
 }
 
 #[wasm_bindgen_test]
-fn values_json_cannot_write_are_no_options_not_a_panic() {
-    // A cycle and a BigInt make JSON.stringify throw; a function is skipped: all read as "no options".
+fn odd_options_are_defaults_or_an_error_not_a_panic() {
+    // Unknown members (a cycle among them) are ignored; no options is the defaults; options of the wrong
+    // type are an error the JS layer catches (it then steps aside), never a trap.
     let cyclic = Object::new();
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
-    let _ = GuardianCore::new(cyclic.clone().into());
-    let _ = GuardianCore::new(js_sys::BigInt::from(1u32).into());
-    let _ = GuardianCore::new(JsValue::UNDEFINED);
-    let _ = WriterLease::new("tab".into(), cyclic.into());
+    assert!(GuardianCore::new(cyclic.clone().into()).is_ok());
+    assert!(GuardianCore::new(JsValue::UNDEFINED).is_ok());
+    assert!(GuardianCore::new(js_sys::BigInt::from(1u32).into()).is_err());
+    assert!(GuardianCore::new(js(r#"{"probeAfterMs": "soon"}"#)).is_err());
+    assert!(WriterLease::new("tab".into(), cyclic.into()).is_ok());
     assert_eq!(read_session_js("cinny", JsValue::NULL, JsValue::UNDEFINED), JsValue::NULL);
 }
 

@@ -1,11 +1,11 @@
 //! The guardian's models that run only after trouble, exported from this lazily loaded module: the
 //! redacted report (`crate::diagnostics::report`) and the remedy decisions (`crate::remedy::model`), so they
-//! stay out of the core wasm every page fetches. Like the rest of the model they read and write the
-//! model's own JSON (`model::json`, no serde). Translation only; values cross as JSON text
-//! (`JSON.stringify` in, `JSON.parse` out). Nothing here can panic on caller input.
-use matrix_crypto_guardian::js_json::{from_js, to_js};
+//! stay out of the core wasm every page fetches. Translation only; values cross typed, through
+//! serde-wasm-bindgen (the models' serde shapes as plain JS objects, JS objects read into model types).
+//! Nothing here can panic on caller input.
 use matrix_crypto_guardian::diagnostics::journal::Journal;
-use matrix_crypto_guardian::json::{self, ToJson};
+use matrix_crypto_guardian::to_js;
+use serde::Deserialize;
 use matrix_crypto_guardian::remedy::model::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
     session_plan, should_prompt, snooze_until, token_check, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
@@ -13,64 +13,109 @@ use matrix_crypto_guardian::remedy::model::{
 use matrix_crypto_guardian::diagnostics::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
 
-/// The redacted report as JSON text (compact; the caller parses it), from what the JS layer gathered
-/// (`input`, a plain object) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
+// The shapes of what the remedy decisions return, for the generated .d.ts (js/index.d.ts re-exports them).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r##"
+export type Known = "yes" | "no" | "unknown";
+export type RemedyName = "export-keys" | "sign-out" | "repair" | "continue" | "snooze";
+export type Loss = "unbacked-history" | "maybe-history" | "this-device" | "messages-to-lost-keys" | "storm-continues";
+/** The facts shown before any choice. */
+export interface RecoveryFacts {
+  /** GET /room_keys/version. */
+  keyBackup: Known;
+  keyBackupVersion: string | null;
+  /** m.secret_storage.default_key in account data. */
+  secretStorage: Known;
+  /** A master cross-signing key on /keys/query (or m.cross_signing.master in account data). */
+  crossSigning: Known;
+  /** This device signed by its owner (the SDK's verification status when a client is attached). */
+  deviceVerified: Known;
+  /** Room keys an export would contain (null: not known). */
+  exportableKeys: number | null;
+}
+export interface RemedyOffer {
+  remedy: RemedyName;
+  recommended: boolean;
+  /** What choosing it loses; the prompt says each in words. */
+  loses: Loss[];
+}
+export type LogoutOutcome =
+  | { outcome: "signed-out" }
+  /** `error`: the server's text — show it as text only. */
+  | { outcome: "failed"; status: number; errcode: string | null; error: string | null }
+  | { outcome: "unreachable"; reason: string }
+  /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
+  | { outcome: "unconfirmed"; reason: string };
+"##;
+
+/// The redacted report (a plain object), from what the JS layer gathered (`input`, a plain object; read as
+/// empty when it does not fit) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
 #[wasm_bindgen(js_name = buildReport)]
-pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> String {
-    let input = from_js(&input).and_then(|v| ReportInput::from_json(&v)).unwrap_or_default();
+pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> JsValue {
+    let input: ReportInput = serde_wasm_bindgen::from_value(input).unwrap_or_default();
     let journal = Journal::from_stored(journal_json, capacity as usize).unwrap_or_else(|| Journal::new(capacity as usize));
-    build_report(input, &journal).to_json_string()
+    to_js(&build_report(input, &journal))
 }
 
-fn facts_of(facts: &JsValue) -> Facts {
-    from_js(facts).and_then(|v| Facts::from_json(&v)).unwrap_or_default()
+fn facts_of(facts: JsValue) -> Facts {
+    serde_wasm_bindgen::from_value(facts).unwrap_or_default()
 }
 
 /// The remedies offered for a cause (`"store-lost"` or a diagnosis kind) and the facts, best first:
 /// `[{ remedy, recommended, loses: [...] }]`.
-#[wasm_bindgen(js_name = remedyOffers)]
+#[wasm_bindgen(js_name = remedyOffers, unchecked_return_type = "RemedyOffer[]")]
 pub fn remedy_offers(cause: &str, facts: JsValue) -> JsValue {
-    to_js(&offers(Cause::parse(cause), &facts_of(&facts)))
+    to_js(&offers(Cause::parse(cause), &facts_of(facts)))
 }
 
 /// Is the named remedy offered now? (`runRemedy` refuses anything else.)
 #[wasm_bindgen(js_name = remedyAllowed)]
 pub fn remedy_allowed(cause: &str, facts: JsValue, name: &str) -> bool {
-    Remedy::parse(name).is_some_and(|r| is_offered(Cause::parse(cause), &facts_of(&facts), r))
+    Remedy::parse(name).is_some_and(|r| is_offered(Cause::parse(cause), &facts_of(facts), r))
 }
 
 /// `GET /room_keys/version` → `{ known: "yes"|"no"|"unknown", version }`.
-#[wasm_bindgen(js_name = backupFact)]
+#[wasm_bindgen(js_name = backupFact, unchecked_return_type = "{ known: Known; version: string | null }")]
 pub fn backup_fact_js(status: u16, body: &[u8]) -> JsValue {
     let (known, version) = backup_fact(status, body);
-    to_js(&json::object([("known", known.to_json()), ("version", version.into())]))
+    to_js(&serde_json::json!({ "known": known, "version": version }))
 }
 
 /// An account-data read → `"yes"|"no"|"unknown"`.
-#[wasm_bindgen(js_name = presenceFact)]
+#[wasm_bindgen(js_name = presenceFact, unchecked_return_type = "Known")]
 pub fn presence_fact_js(status: u16, body: &[u8]) -> JsValue {
     to_js(&presence_fact(status, body))
 }
 
 /// Own `/keys/query` → `{ crossSigning, deviceVerified }`.
-#[wasm_bindgen(js_name = crossSigningFact)]
+#[wasm_bindgen(js_name = crossSigningFact, unchecked_return_type = "{ crossSigning: Known; deviceVerified: Known }")]
 pub fn cross_signing_fact_js(status: u16, body: &[u8], user_id: &str, device_id: &str) -> JsValue {
     let (cross_signing, device_verified) = cross_signing_fact(status, body, user_id, device_id);
-    to_js(&json::object([("crossSigning", cross_signing.to_json()), ("deviceVerified", device_verified.to_json())]))
+    to_js(&serde_json::json!({ "crossSigning": cross_signing, "deviceVerified": device_verified }))
 }
 
 /// Is the token found this device's own? From `GET /account/whoami` (`has_token` false: none found).
 /// `null` when confirmed (send `/logout`), else the sign-out's outcome `{ outcome: "unconfirmed"|"failed"|"unreachable", … }`.
-#[wasm_bindgen(js_name = tokenCheck)]
+#[wasm_bindgen(js_name = tokenCheck, unchecked_return_type = "LogoutOutcome | null")]
 pub fn token_check_js(has_token: bool, status: u16, body: &[u8], network_error: Option<String>, user_id: &str, device_id: &str) -> JsValue {
     to_js(&token_check(has_token, status, body, network_error.as_deref(), user_id, device_id))
 }
 
 /// `POST /logout`'s answer (`status` 0: none), sent with a token `tokenCheck` confirmed or not →
 /// `{ outcome: "signed-out"|"failed"|"unreachable"|"unconfirmed", … }`.
-#[wasm_bindgen(js_name = logoutOutcome)]
+#[wasm_bindgen(js_name = logoutOutcome, unchecked_return_type = "LogoutOutcome")]
 pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>, token_confirmed: bool) -> JsValue {
     to_js(&logout_outcome(status, body, network_error.as_deref(), token_confirmed))
+}
+
+/// `deletionPlan`'s `session`: the origin's databases, this session's own store, the other sessions' stores.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SessionStores {
+    databases: Vec<String>,
+    own_store: Option<String>,
+    others: Vec<String>,
+    user_id: String,
 }
 
 /// What may be deleted: the host's plan as it is, or the preset's narrowed to this session's own stores
@@ -78,12 +123,9 @@ pub fn logout_outcome_js(status: u16, body: &[u8], network_error: Option<String>
 /// an explicit "clear anyway"; `null` otherwise.
 #[wasm_bindgen(js_name = deletionPlan)]
 pub fn deletion_plan_js(signed_out: bool, clear_anyway: bool, preset: &str, host_plan: JsValue, session: JsValue) -> JsValue {
-    let plan = from_js(&host_plan).and_then(|v| DeletionPlan::from_json(&v)).unwrap_or_else(|| {
-        let s = from_js(&session).unwrap_or_default();
-        let names = |key: &str| s.get(key).and_then(json::strings).unwrap_or_default();
-        let own = s.get("ownStore").and_then(json::Value::as_str).map(str::to_owned);
-        let user = s.get("userId").and_then(json::Value::as_str).unwrap_or_default().to_owned();
-        session_plan(preset_stores(preset), &names("databases"), own.as_deref(), &names("others"), &user)
+    let plan = serde_wasm_bindgen::from_value::<Option<DeletionPlan>>(host_plan).ok().flatten().unwrap_or_else(|| {
+        let s: SessionStores = serde_wasm_bindgen::from_value(session).unwrap_or_default();
+        session_plan(preset_stores(preset), &s.databases, s.own_store.as_deref(), &s.others, &s.user_id)
     });
     let outcome = if signed_out { LogoutOutcome::SignedOut } else { LogoutOutcome::Unreachable { reason: String::new() } };
     to_js(&deletion_plan(&outcome, clear_anyway, plan))

@@ -1,24 +1,38 @@
 //! The headless hosts' decisions (`crate::remedy::headless`: bots on matrix-js-sdk in Node.js), exported from
 //! this module because only `js/headless.js` needs them: the browser's core never does. Translation only.
-use matrix_crypto_guardian::js_json::{from_js, to_js};
 use matrix_crypto_guardian::remedy::headless::{accept_replacement, check_bot_store, server_device, BotStore};
-use matrix_crypto_guardian::json::{strings, Value};
+use matrix_crypto_guardian::to_js;
+use serde::Deserialize;
 use matrix_crypto_guardian::remedy::model::logout_outcome;
 use matrix_crypto_guardian::store_loss::model::{SessionFacts, StoreContents};
 use wasm_bindgen::prelude::*;
 
 /// `{ kind: "memory" }` or `{ kind: "indexeddb", databases, cryptoStores, contents }`; anything else is
 /// read as an IndexedDB store with nothing listed (the check then cannot find an account either).
-fn store_of(v: &Value) -> BotStore {
-    if v.get("kind").and_then(Value::as_str) == Some("memory") {
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StoreFacts {
+    kind: Option<String>,
+    databases: Option<Vec<String>>,
+    crypto_stores: Option<Vec<String>>,
+    contents: Option<StoreContents>,
+}
+
+fn store_of(v: JsValue) -> BotStore {
+    let facts: StoreFacts = serde_wasm_bindgen::from_value(v).unwrap_or_default();
+    if facts.kind.as_deref() == Some("memory") {
         return BotStore::Memory;
     }
-    let list = |key: &str| v.get(key).and_then(strings).unwrap_or_default();
     BotStore::IndexedDb {
-        databases: list("databases"),
-        crypto_stores: list("cryptoStores"),
-        contents: v.get("contents").and_then(StoreContents::from_json),
+        databases: facts.databases.unwrap_or_default(),
+        crypto_stores: facts.crypto_stores.unwrap_or_default(),
+        contents: facts.contents,
     }
+}
+
+/// A session object (`{ userId, deviceId, homeserver? }`); `None` without userId/deviceId.
+fn session_of(v: JsValue) -> Option<SessionFacts> {
+    serde_wasm_bindgen::from_value(v).ok()
 }
 
 /// The verdict for a bot's store before its first upload, from the session (`{ userId, deviceId,
@@ -27,8 +41,8 @@ fn store_of(v: &Value) -> BotStore {
 /// `null` for a session without userId/deviceId.
 #[wasm_bindgen(js_name = checkBotStore)]
 pub fn check_bot_store_js(session: JsValue, store: JsValue, status: u16, body: &[u8], network_error: Option<String>) -> JsValue {
-    let Some(session) = from_js(&session).and_then(|v| SessionFacts::from_json(&v)) else { return JsValue::NULL };
-    let store = store_of(&from_js(&store).unwrap_or_default());
+    let Some(session) = session_of(session) else { return JsValue::NULL };
+    let store = store_of(store);
     let server = server_device(status, body, &session.user_id, &session.device_id, network_error.as_deref());
     to_js(&check_bot_store(session, &store, &server))
 }
@@ -49,8 +63,7 @@ pub fn accept_replacement_js(
     query_body: &[u8],
     network_error: Option<String>,
 ) -> Option<String> {
-    let session = |v: &JsValue| from_js(v).and_then(|v| SessionFacts::from_json(&v));
-    let (Some(old), Some(new)) = (session(&old), session(&new)) else {
+    let (Some(old), Some(new)) = (session_of(old), session_of(new)) else {
         return Some("a session without userId or deviceId".into());
     };
     let logout = logout_outcome(logout_status, logout_body, network_error.as_deref(), token_confirmed);

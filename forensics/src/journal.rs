@@ -7,11 +7,41 @@
 //! page so never downloads the journal's code nor writes a journal. Every call is total: bad input gives a
 //! value (false, null), never a panic.
 use matrix_crypto_guardian::diagnostics::journal::{Journal, SessionId, DEFAULT_CAPACITY};
-use matrix_crypto_guardian::json::Value;
 use matrix_crypto_guardian::diagnostics::redact::redact_text;
+use matrix_crypto_guardian::to_js;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use matrix_crypto_guardian::js_json::{from_js, to_js, value_to_js};
+// The journal's shapes, for the generated .d.ts (js/index.d.ts re-exports them).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r##"
+export type Ke = "KE-1" | "KE-2" | "KE-3" | "KE-4";
+export type KeCounts = Record<Ke, number>;
+export interface JournalEntry {
+  source: "console" | "network" | "guardian";
+  /** Console level ("error", "warn", "log", "info") or "event". */
+  level: string;
+  ke: Ke | null;
+  /** e.g. "otk-already-exists", "outgoing-request-failed", "storm", "breaker-open". */
+  signature: string;
+  /** Redacted, at most 800 characters. */
+  message: string;
+  firstAt: number;
+  lastAt: number;
+  /** Occurrences folded into this entry (repeats differing only in numbers count here). */
+  count: number;
+}
+export interface JournalSnapshot {
+  /** Stored format version (2). */
+  v: number;
+  session: { userId: string; deviceId: string } | null;
+  capacity: number;
+  total: number;
+  dropped: number;
+  keCounts: Partial<KeCounts>;
+  entries: JournalEntry[];
+}
+"##;
 
 #[wasm_bindgen]
 pub struct JournalCore {
@@ -35,7 +65,8 @@ impl JournalCore {
     /// Records a guardian event (type + detail); returns whether its type is journaled.
     #[wasm_bindgen(js_name = recordEvent)]
     pub fn record_event(&mut self, kind: &str, detail: JsValue, now_ms: f64) -> bool {
-        self.journal.record_event(kind, &from_js(&detail).unwrap_or(Value::Null), now_ms)
+        let detail: Value = serde_wasm_bindgen::from_value(detail).unwrap_or(Value::Null);
+        self.journal.record_event(kind, &detail, now_ms)
     }
 
     /// The session key (`user|device`) or undefined.
@@ -68,24 +99,27 @@ impl JournalCore {
         }
     }
 
-    /// The persisted form, as JSON text (also what `buildReport` reads).
+    /// The persisted form, as JSON text (also what `buildReport` reads): `JSON.stringify` of `snapshot()`,
+    /// so the stored text is what JS writes for the same object.
     #[wasm_bindgen(js_name = toStoredJson)]
     pub fn to_stored_json(&self) -> String {
-        self.journal.to_stored_json()
+        js_sys::JSON::stringify(&to_js(&self.journal.to_stored())).ok().and_then(|s| s.as_string()).unwrap_or_default()
     }
 
     /// `{ v, session, capacity, total, dropped, keCounts, entries }` (what `guardian.journal()` resolves to).
+    #[wasm_bindgen(unchecked_return_type = "JournalSnapshot")]
     pub fn snapshot(&self) -> JsValue {
         to_js(&self.journal.to_stored())
     }
 
     /// `{ "KE-1": n, … }`, every KE present.
-    #[wasm_bindgen(js_name = keCounts)]
+    #[wasm_bindgen(js_name = keCounts, unchecked_return_type = "Partial<KeCounts>")]
     pub fn ke_counts(&self) -> JsValue {
-        value_to_js(&self.journal.ke_counts_json())
+        to_js(&self.journal.ke_counts())
     }
 
     /// The most recent `n` entries, most recent last.
+    #[wasm_bindgen(unchecked_return_type = "JournalEntry[]")]
     pub fn last(&self, n: u32) -> JsValue {
         to_js(&self.journal.last(n as usize))
     }

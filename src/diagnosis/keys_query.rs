@@ -1,16 +1,12 @@
 //! The device's own ed25519 key from a `POST /_matrix/client/v3/keys/query` answer.
 //! Any answer the homeserver gives is possible: anything unexpected is simply "not known".
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-use crate::json;
-
 /// `device_keys[user_id][device_id].keys["ed25519:<device_id>"]` of a 200 answer, if present.
 pub fn device_ed25519(status: u16, body: &[u8], user_id: &str, device_id: &str) -> Option<String> {
     if status != 200 {
         return None;
     }
-    let answer = json::from_slice(body).ok()?;
+    let answer = serde_json::from_slice::<serde_json::Value>(body).ok()?;
     let key = answer
         .get("device_keys")?
         .get(user_id)?

@@ -3,9 +3,6 @@
 //! * [`model`]: the decision over the evidence; [`keys_query`]: this device's ed25519 key from a
 //!   `/keys/query` answer. The evidence on the old key comes from the lazily loaded module.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 pub mod keys_query;
 pub mod model;
 

@@ -11,11 +11,7 @@
 //! request's key are the *same* material there is no divergence at all; with a one-time-key count
 //! of 0 on /sync that is OTK exhaustion, otherwise some other cause.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use crate::storm::conflict::Conflict;
-use crate::json::{self, ToJson, Value};
 
 /// The evidence for [`diagnose`].
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +28,8 @@ pub struct DiagnosisInput<'a> {
     pub request_had_device_keys: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "kind", rename_all = "kebab-case"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Diagnosis {
     /// The old key was made by another identity: the store was lost; only a new device fixes it.
     IdentityReplaced { reason: String },
@@ -64,14 +59,6 @@ impl Diagnosis {
             | Diagnosis::ExhaustionOrOther { reason }
             | Diagnosis::Undetermined { reason } => reason,
         }
-    }
-}
-
-/// `{"kind": "identity-replaced" | "concurrent-writers" | "exhaustion-or-other" | "undetermined",
-/// "reason"}`
-impl ToJson for Diagnosis {
-    fn to_json(&self) -> Value {
-        json::object([("kind", self.kind().into()), ("reason", self.reason().into())])
     }
 }
 
@@ -232,21 +219,8 @@ mod tests {
     #[test]
     fn serialises_kebab_case() {
         let c = synapse_conflict("A", "B");
-        let v = json::to_serde(&diagnose(&input(&c, Some(false))));
+        let v = serde_json::to_value(&diagnose(&input(&c, Some(false)))).unwrap();
         assert_eq!(v["kind"], "identity-replaced");
         assert!(v["reason"].as_str().unwrap().contains("new device"));
-    }
-
-    #[test]
-    fn json_shape_is_the_serde_one() {
-        use crate::storm::conflict::test_support::assert_same_json;
-        for d in [
-            Diagnosis::IdentityReplaced { reason: "a".into() },
-            Diagnosis::ConcurrentWriters { reason: "b".into() },
-            Diagnosis::ExhaustionOrOther { reason: "c".into() },
-            Diagnosis::Undetermined { reason: "d \"quoted\"".into() },
-        ] {
-            assert_same_json(&d);
-        }
     }
 }

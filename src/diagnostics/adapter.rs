@@ -3,13 +3,12 @@
 //! page never needs them. Used by `js/diagnostics.js`. Every call is total: bad input gives a value
 //! (false, null), never a panic.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::js_json::to_js;
+use serde_json::Value;
+
 use crate::diagnostics::journal;
-use crate::json::{self, Value};
+use crate::to_js;
 use crate::storm::upload::{parse_upload_request, ParsedUpload};
 
 /// Whether a guardian event wakes the journal: any journaled event but the routine ones every page
@@ -34,20 +33,20 @@ pub fn console_signature(text: &str) -> Option<String> {
 
 /// What an accepted keys/upload tells the diagnostics: `{ ed25519, userId, deviceId, otkCounts }`
 /// (each null when the request or answer does not say).
-#[wasm_bindgen(js_name = readAcceptedUpload)]
+#[wasm_bindgen(js_name = readAcceptedUpload, unchecked_return_type = "{ userId: string | null, deviceId: string | null, ed25519: string | null, otkCounts: Record<string, number> | null }")]
 pub fn read_accepted_upload(request_body: &str, answer: &[u8]) -> JsValue {
     let keys = match parse_upload_request(request_body.as_bytes()) {
         ParsedUpload::Comparable(req) => req.device_keys,
         _ => None,
     };
-    let otk_counts = json::from_slice(answer)
+    let otk_counts = serde_json::from_slice::<Value>(answer)
         .ok()
         .and_then(|v| v.get("one_time_key_counts").filter(|c| c.is_object()).cloned())
         .unwrap_or(Value::Null);
-    to_js(&json::object([
-        ("userId", keys.as_ref().map(|k| k.user_id.clone()).into()),
-        ("deviceId", keys.as_ref().map(|k| k.device_id.clone()).into()),
-        ("ed25519", keys.and_then(|k| k.ed25519).into()),
-        ("otkCounts", otk_counts),
-    ]))
+    to_js(&serde_json::json!({
+        "userId": keys.as_ref().map(|k| &k.user_id),
+        "deviceId": keys.as_ref().map(|k| &k.device_id),
+        "ed25519": keys.as_ref().and_then(|k| k.ed25519.as_ref()),
+        "otkCounts": otk_counts,
+    }))
 }

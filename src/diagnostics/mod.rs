@@ -1,9 +1,6 @@
 //! Diagnostics: the journal of what happened ([`journal`]), the redacted report ([`report`], [`redact`]),
 //! and `adapter` (the journal's wasm surface).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 pub mod journal;
 pub mod redact;
 pub mod report;

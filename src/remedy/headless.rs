@@ -8,9 +8,7 @@
 //! publishes a new identity under the old device id — the storm. Only the device's public keys on the
 //! server and the store's key *names* are read, never a secret.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-use crate::json::{self, ToJson, Value};
+use serde_json::Value;
 use crate::remedy::model::LogoutOutcome;
 use crate::store_loss::model::{account_presence, AccountPresence, SessionFacts, StoreContents};
 
@@ -41,10 +39,10 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
     if status == 0 {
         return unreadable(network_error.unwrap_or("no answer"));
     }
-    let answer = json::from_slice(body).ok();
+    let answer = serde_json::from_slice::<Value>(body).ok();
     if status != 200 {
         let code = answer.as_ref().and_then(|a| a.get("errcode")).and_then(Value::as_str).unwrap_or("no errcode");
-        return unreadable(&["keys/query answered ", &json::decimal(status.into()), " (", code, ")"].concat());
+        return unreadable(&["keys/query answered ", &status.to_string(), " (", code, ")"].concat());
     }
     let Some(users) = answer.as_ref().and_then(|a| a.get("device_keys")).and_then(Value::as_object) else {
         return unreadable("keys/query answer without device_keys");
@@ -58,9 +56,8 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
 
 /// The verdict for a bot's store, before its first upload. `healthy`, `store-lost` and `unknown` have the page
 /// check's shapes ([`crate::store_loss::model::StoreCheck`]), so a host reads both alike.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum BotStoreCheck {
     /// The server has no keys for this device: the SDK will create and upload them, nothing to collide with.
     NewDevice { session: SessionFacts, store: Option<String> },
@@ -150,40 +147,6 @@ pub fn accept_replacement(old: &SessionFacts, logout: &LogoutOutcome, new: &Sess
             Err(["device ", &new.device_id, " already has keys on the server: it is not a new device"].concat())
         }
         ServerDevice::Unreadable { reason } => Err(["the new device could not be checked: ", reason].concat()),
-    }
-}
-
-// ---- JSON shapes (what js/headless.js reads; pinned to serde's below) ----
-
-/// `{ verdict: "new-device", session, store }` (`store`: null when none is there or in memory),
-/// `{ verdict: "healthy", session, store, account, serverIdentity }`, `{ verdict: "store-lost", session,
-/// missing, emptyStore, knownIdentity, reason }`, `{ verdict: "unknown", session, reason }`.
-impl ToJson for BotStoreCheck {
-    fn to_json(&self) -> Value {
-        let verdict = self.verdict().into();
-        match self {
-            BotStoreCheck::NewDevice { session, store } => {
-                json::object([("verdict", verdict), ("session", session.to_json()), ("store", store.as_deref().into())])
-            }
-            BotStoreCheck::Healthy { session, store, account, server_identity } => json::object([
-                ("verdict", verdict),
-                ("session", session.to_json()),
-                ("store", store.as_str().into()),
-                ("account", account.to_json()),
-                ("serverIdentity", server_identity.as_str().into()),
-            ]),
-            BotStoreCheck::StoreLost { session, missing, empty_store, known_identity, reason } => json::object([
-                ("verdict", verdict),
-                ("session", session.to_json()),
-                ("missing", missing.clone().into()),
-                ("emptyStore", empty_store.as_deref().into()),
-                ("knownIdentity", known_identity.as_deref().into()),
-                ("reason", reason.as_str().into()),
-            ]),
-            BotStoreCheck::Unknown { session, reason } => {
-                json::object([("verdict", verdict), ("session", session.to_json()), ("reason", reason.as_str().into())])
-            }
-        }
     }
 }
 
@@ -302,25 +265,4 @@ mod tests {
         assert!(accept_replacement(&bot("OLD"), &ok, &bot("NEW"), &unread).is_err());
     }
 
-    #[test]
-    fn json_shapes_are_serdes() {
-        use crate::json::to_serde;
-        let checks = [
-            BotStoreCheck::NewDevice { session: bot("B"), store: None },
-            BotStoreCheck::NewDevice { session: bot("B"), store: Some("s".into()) },
-            BotStoreCheck::Healthy { session: bot("B"), store: "s".into(), account: AccountPresence::Unknown, server_identity: "E".into() },
-            BotStoreCheck::StoreLost {
-                session: bot("B"),
-                missing: vec!["m".into()],
-                empty_store: None,
-                known_identity: Some("E".into()),
-                reason: "r \"q\"\n".into(),
-            },
-            BotStoreCheck::StoreLost { session: bot("B"), missing: vec![], empty_store: Some("s".into()), known_identity: None, reason: "r".into() },
-            BotStoreCheck::Unknown { session: bot("B"), reason: "why".into() },
-        ];
-        for c in &checks {
-            assert_eq!(to_serde(c), serde_json::to_value(c).unwrap());
-        }
-    }
 }

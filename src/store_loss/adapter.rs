@@ -2,14 +2,59 @@
 //! verdict, and the sentinel to remember. `js/index.js` gathers the browser's facts (localStorage
 //! snapshot, `indexedDB.databases()`, the store probe, the guardian's own database) around these calls.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::js_json::{from_js, to_js};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use crate::diagnostics::journal::{sentinel_update, Sentinel};
-use crate::json::Value;
+use crate::to_js;
 use crate::store_loss::model::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
+
+// The shapes of what the store-loss check returns, for the generated .d.ts (js/index.d.ts re-exports them).
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r##"
+/** The session as the store-loss check read it. */
+export interface SessionFacts {
+  userId: string;
+  deviceId: string;
+  homeserver: string | null;
+}
+/**
+ * `guardian.storeCheck()` and the detail of "store-lost": the store-loss check made at start (a page) or by
+ * `checkBotStore()` (Node.js), which has the same shapes plus `new-device`, and `replaced` after `replaceDevice()`.
+ */
+export type StoreCheck =
+  | { verdict: "not-checked" }
+  | { verdict: "no-session" }
+  /**
+   * `account`: what the store was seen to hold ("unknown": not readable, e.g. a passphrase-encrypted store).
+   * `others` (pages): crypto stores of this origin that hold other accounts (a multi-account profile); never this session's.
+   * `serverIdentity` (Node.js): the device's ed25519 key on the server.
+   */
+  | { verdict: "healthy"; session: SessionFacts; store: string; account: "present" | "absent" | "unknown"; others?: string[]; serverIdentity?: string }
+  /**
+   * `missing`: the store names looked for when none exists; `emptyStore`: the store that exists but holds no
+   * account (both empty in Node.js for an in-memory store); `knownIdentity`: the ed25519 key this device had —
+   * in a page the one the guardian saw it upload before (its sentinel), in Node.js the one on the server.
+   */
+  | { verdict: "store-lost"; session: SessionFacts; missing: string[]; emptyStore: string | null; knownIdentity: string | null; reason: string; others?: string[] }
+  /** The check could not tell (a store it could not attribute, or no database list): no hold, no prompt. */
+  | { verdict: "unknown"; session: SessionFacts; reason: string; others?: string[] }
+  /** Node.js: the server has no keys for the device yet (a first start); `store`: the database there, if any. */
+  | { verdict: "new-device"; session: SessionFacts; store: string | null }
+  /** Node.js, after `replaceDevice()`: the session is the new device's. */
+  | { verdict: "replaced"; session: SessionFacts; replacedDevice: string };
+export interface DeviceSentinel {
+  userId: string;
+  deviceId: string;
+  ed25519: string | null;
+  previousEd25519: string | null;
+  firstSeen: number;
+  lastSeen: number;
+}
+"##;
 
 /// The localStorage keys a preset's session lives under (the JS layer snapshots exactly these at start).
 #[wasm_bindgen(js_name = sessionKeys)]
@@ -23,19 +68,28 @@ pub fn preset_crypto_stores(preset: &str) -> Vec<String> {
     SessionPreset::parse(preset).map(|p| p.crypto_stores().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
 }
 
-fn session_of(v: &Value) -> Option<SessionFacts> {
-    SessionFacts::from_json(v)
+/// Plain data from the JS layer (the localStorage snapshot, what the probe read) as the model type it
+/// should be, through a `serde_json::Value` (serde-wasm-bindgen's deserializer is instantiated for `Value`
+/// alone); `None` for anything else (undefined, null, the wrong shape).
+fn typed<T: serde::de::DeserializeOwned>(value: JsValue) -> Option<T> {
+    serde_json::from_value(serde_wasm_bindgen::from_value::<Value>(value).ok()?).ok()
+}
+
+/// A session object (`{ userId, deviceId, homeserver? }`), from the host or `readSession`: only those
+/// members are read, so a host's object with anything else in it (even a cycle) is read all the same.
+fn session_of(value: JsValue) -> Option<SessionFacts> {
+    serde_wasm_bindgen::from_value(value).ok()
 }
 
 /// The session at start: `host_session` (`{ userId, deviceId, homeserver? }`) when the host names it
 /// itself, else read from `values` (`{ key: value | null }`, the preset's localStorage snapshot).
 /// `{ userId, deviceId, homeserver }` or `null`.
-#[wasm_bindgen(js_name = readSession)]
+#[wasm_bindgen(js_name = readSession, unchecked_return_type = "SessionFacts | null")]
 pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> JsValue {
-    if let Some(session) = session_of(&from_js(&host_session).unwrap_or_default()) {
+    if let Some(session) = session_of(host_session) {
         return to_js(&session);
     }
-    let values = from_js(&values).unwrap_or_default();
+    let values: BTreeMap<String, Value> = typed(values).unwrap_or_default();
     let session = SessionPreset::parse(preset)
         .and_then(|p| read_session(p, |k| values.get(k).and_then(Value::as_str).map(str::to_owned)));
     to_js(&session)
@@ -52,21 +106,22 @@ pub fn stores_to_read_js(databases: Vec<String>, crypto_stores: Vec<String>) -> 
 /// (`undefined` where they cannot be listed); `seen`: `[{ name, contents }]`, what the probe read of each
 /// store `storesToRead` named (`contents` null: not read); `sentinel`: this device's sentinel as stored
 /// (JSON text, or null).
-#[wasm_bindgen(js_name = checkStore)]
+#[wasm_bindgen(js_name = checkStore, unchecked_return_type = "StoreCheck")]
 pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, seen: JsValue, sentinel: Option<String>) -> JsValue {
-    let session = session_of(&from_js(&session).unwrap_or_default());
-    let seen: Vec<SeenStore> = from_js(&seen)
-        .as_ref()
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(SeenStore::from_json).collect())
-        .unwrap_or_default();
+    let session = session_of(session);
+    // Each store on its own: one the probe could not describe does not hide the others.
+    let seen: Vec<SeenStore> = typed::<Vec<Value>>(seen)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| serde_json::from_value(s).ok())
+        .collect();
     let sentinel = stored_sentinel(sentinel);
     to_js(&check_store(session, databases.as_deref(), &crypto_stores, &seen, sentinel.as_ref()))
 }
 
 /// The sentinel to store after observing the session (and an ed25519 from an accepted upload), or
 /// `null` when the stored one (`stored`, JSON text or null) needs no write.
-#[wasm_bindgen(js_name = sentinelUpdate)]
+#[wasm_bindgen(js_name = sentinelUpdate, unchecked_return_type = "DeviceSentinel | null")]
 pub fn sentinel_update_js(stored: Option<String>, user_id: &str, device_id: &str, ed25519: Option<String>, now_ms: f64) -> JsValue {
     let stored = stored_sentinel(stored);
     to_js(&sentinel_update(stored.as_ref(), user_id, device_id, ed25519.as_deref(), now_ms))

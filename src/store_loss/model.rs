@@ -7,9 +7,7 @@
 //! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
 //! store holds when it is there (a store without an account is as lost as a missing one).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-use crate::json::{self, optional, string, strings, ToJson, Value};
+use serde_json::Value;
 
 /// Where a client keeps its session in localStorage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +47,8 @@ impl SessionPreset {
 }
 
 /// The session found in localStorage (never the token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionFacts {
     pub user_id: String,
     pub device_id: String,
@@ -65,7 +62,7 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
     match preset {
         SessionPreset::Cinny => {
             if let Some(raw) = nonempty("matrixSessions") {
-                if let Ok(Value::Array(sessions)) = json::from_str(&raw) {
+                if let Ok(Value::Array(sessions)) = serde_json::from_slice::<Value>(raw.as_bytes()) {
                     let first = sessions.first()?;
                     let field = |name: &str| first.get(name).and_then(Value::as_str).map(str::to_owned);
                     return Some(SessionFacts {
@@ -92,9 +89,8 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
 /// What the guardian remembers of a device (kept in its own database by the journal code).
 pub use crate::diagnostics::journal::Sentinel;
 
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
 pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
     NoSession,
@@ -130,9 +126,8 @@ impl StoreCheck {
 
 /// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
 /// writes nothing). Key names, and of the account only whose it is (its user and device id).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase", default))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct StoreContents {
     /// The database's object stores (none: a database created blank, e.g. by an interrupted first open).
     pub object_stores: Vec<String>,
@@ -147,9 +142,8 @@ pub struct StoreContents {
 }
 
 /// Whether a crypto store holds this device's account (its identity keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AccountPresence {
     Present,
     Absent,
@@ -211,8 +205,7 @@ fn crypto_databases(databases: &[String], crypto_stores: &[String]) -> Vec<Strin
 }
 
 /// A crypto store as the check saw it: its name and what the probe read (`None`: not read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Deserialize))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct SeenStore {
     pub name: String,
     pub contents: Option<StoreContents>,
@@ -314,31 +307,6 @@ pub fn check_store(
     StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason, others }
 }
 
-// ---- JSON shapes (what the JS layer reads; the test at the end pins them to serde's) ----
-
-/// `{ userId, deviceId, homeserver }` (`homeserver`: null when unknown).
-impl ToJson for SessionFacts {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("userId", self.user_id.as_str().into()),
-            ("deviceId", self.device_id.as_str().into()),
-            ("homeserver", self.homeserver.as_deref().into()),
-        ])
-    }
-}
-
-impl SessionFacts {
-    /// Reads `{ userId, deviceId, homeserver? }` (e.g. the session a host names itself); `None` when
-    /// `userId` or `deviceId` is not a string, or `homeserver` is neither a string nor null.
-    pub fn from_json(v: &Value) -> Option<SessionFacts> {
-        Some(SessionFacts {
-            user_id: v.get("userId")?.as_str()?.to_owned(),
-            device_id: v.get("deviceId")?.as_str()?.to_owned(),
-            homeserver: optional(v, "homeserver", string)?,
-        })
-    }
-}
-
 impl AccountPresence {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -346,74 +314,6 @@ impl AccountPresence {
             AccountPresence::Absent => "absent",
             AccountPresence::Unknown => "unknown",
         }
-    }
-}
-
-/// `"present" | "absent" | "unknown"`.
-impl ToJson for AccountPresence {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
-    }
-}
-
-/// `{ verdict: "no-session" }`, `{ verdict: "healthy", session, store, account, others }`,
-/// `{ verdict: "store-lost", session, missing, emptyStore, knownIdentity, reason, others }` (nulls kept),
-/// `{ verdict: "unknown", session, reason, others }`.
-impl ToJson for StoreCheck {
-    fn to_json(&self) -> Value {
-        let verdict = self.verdict().into();
-        match self {
-            StoreCheck::NoSession => json::object([("verdict", verdict)]),
-            StoreCheck::Healthy { session, store, account, others } => json::object([
-                ("verdict", verdict),
-                ("session", session.to_json()),
-                ("store", store.as_str().into()),
-                ("account", account.to_json()),
-                ("others", others.clone().into()),
-            ]),
-            StoreCheck::StoreLost { session, missing, empty_store, known_identity, reason, others } => json::object([
-                ("verdict", verdict),
-                ("session", session.to_json()),
-                ("missing", missing.clone().into()),
-                ("emptyStore", empty_store.as_deref().into()),
-                ("knownIdentity", known_identity.as_deref().into()),
-                ("reason", reason.as_str().into()),
-                ("others", others.clone().into()),
-            ]),
-            StoreCheck::Unknown { session, reason, others } => json::object([
-                ("verdict", verdict),
-                ("session", session.to_json()),
-                ("reason", reason.as_str().into()),
-                ("others", others.clone().into()),
-            ]),
-        }
-    }
-}
-
-impl StoreContents {
-    /// Reads what `js/store-probe.js` resolves to: `{ objectStores?, coreKeys?, legacyAccounts?,
-    /// accountUserId?, accountDeviceId? }`, every
-    /// member optional (missing: the default), `coreKeys`/`legacyAccounts` may be null. `None` for a
-    /// non-object or a member of the wrong type (the store then counts as not read).
-    pub fn from_json(v: &Value) -> Option<StoreContents> {
-        v.as_object()?;
-        Some(StoreContents {
-            object_stores: match v.get("objectStores") {
-                None => Vec::new(),
-                Some(list) => strings(list)?,
-            },
-            core_keys: optional(v, "coreKeys", strings)?,
-            legacy_accounts: optional(v, "legacyAccounts", |n| n.as_u64().and_then(|n| u32::try_from(n).ok()))?,
-            account_user_id: optional(v, "accountUserId", string)?,
-            account_device_id: optional(v, "accountDeviceId", string)?,
-        })
-    }
-}
-
-impl SeenStore {
-    /// Reads `{ name, contents }` (`contents`: what the probe resolved to, or null); `None` without a name.
-    pub fn from_json(v: &Value) -> Option<SeenStore> {
-        Some(SeenStore { name: v.get("name")?.as_str()?.to_owned(), contents: v.get("contents").and_then(StoreContents::from_json) })
     }
 }
 
@@ -639,68 +539,4 @@ mod tests {
         assert_eq!(stores_to_read(&many, &stores).len(), MAX_STORES_READ);
     }
 
-    /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
-    #[test]
-    fn json_shapes_are_serdes() {
-        use crate::json::to_serde;
-        let bare = SessionFacts { homeserver: None, ..alice() };
-        let checks = [
-            StoreCheck::NoSession,
-            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Present, others: names(&["o"]) },
-            StoreCheck::Healthy { session: bare.clone(), store: "s".into(), account: AccountPresence::Absent, others: vec![] },
-            StoreCheck::Healthy { session: alice(), store: "s".into(), account: AccountPresence::Unknown, others: vec![] },
-            StoreCheck::StoreLost {
-                session: alice(),
-                missing: names(&["a", "b"]),
-                empty_store: Some("e".into()),
-                known_identity: Some("ED".into()),
-                reason: "r \"q\"\n".into(),
-                others: names(&["o1", "o2"]),
-            },
-            StoreCheck::StoreLost { session: bare.clone(), missing: vec![], empty_store: None, known_identity: None, reason: "r".into(), others: vec![] },
-            StoreCheck::Unknown { session: alice(), reason: "why".into(), others: vec![] },
-        ];
-        for c in &checks {
-            assert_eq!(to_serde(c), serde_json::to_value(c).unwrap());
-        }
-        assert_eq!(to_serde(&bare), serde_json::to_value(&bare).unwrap());
-
-        let sessions = [
-            r#"{"userId":"@a:hs","deviceId":"D","homeserver":"https://hs"}"#,
-            r#"{"userId":"@a:hs","deviceId":"D","homeserver":null}"#,
-            r#"{"userId":"@a:hs","deviceId":"D","extra":1}"#,
-            r#"{"userId":"@a:hs"}"#,
-            r#"{"userId":"@a:hs","deviceId":7}"#,
-            r#"{"userId":"@a:hs","deviceId":"D","homeserver":1}"#,
-            r#"null"#,
-        ];
-        for text in sessions {
-            let ours = json::from_str(text).ok().and_then(|v| SessionFacts::from_json(&v));
-            assert_eq!(ours, serde_json::from_str::<SessionFacts>(text).ok(), "{text}");
-        }
-
-        let contents = [
-            r#"{"objectStores":["core","devices"],"coreKeys":["account"],"legacyAccounts":null}"#,
-            r#"{"objectStores":["core"],"coreKeys":["account"],"accountUserId":"@a:hs","accountDeviceId":"D"}"#,
-            r#"{"accountUserId":1}"#,
-            r#"{"objectStores":[],"coreKeys":null,"legacyAccounts":2}"#,
-            r#"{"objectStores":["account"],"legacyAccounts":0}"#,
-            r#"{}"#,
-            r#"{"other":true}"#,
-            r#"{"objectStores":null}"#,
-            r#"{"objectStores":[1]}"#,
-            r#"{"coreKeys":"account"}"#,
-            r#"{"legacyAccounts":-1}"#,
-            r#"{"legacyAccounts":1.5}"#,
-            r#"{"legacyAccounts":4294967296}"#,
-            r#""x""#,
-        ];
-        // The one difference: serde also took a struct as an array of its fields (`[[], null, 1]`);
-        // no probe writes that, and it is now "not read".
-        assert_eq!(StoreContents::from_json(&json::from_str("[]").unwrap()), None);
-        for text in contents {
-            let ours = json::from_str(text).ok().and_then(|v| StoreContents::from_json(&v));
-            assert_eq!(ours, serde_json::from_str::<StoreContents>(text).ok(), "{text}");
-        }
-    }
 }

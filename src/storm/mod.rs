@@ -7,9 +7,6 @@
 //! * [`otk_health`]: one-time-key inflation and the server's cap on keys per device.
 //! * [`model`]: ties them together ([`StormWatch`]); `adapter`: its wasm surface (the JS fetch tap calls it).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 pub mod breaker;
 pub mod conflict;
 pub mod model;

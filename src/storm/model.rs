@@ -5,14 +5,17 @@
 //! — and turns every state change into a named event (`storm`, `breaker-open`, `breaker-probe`,
 //! `breaker-closed`, `diagnosis`) with a serialisable detail. Pure: the clock is passed in.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use crate::storm::breaker::{Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, Decision, ObservedAnswer};
 use crate::storm::conflict::{classify_upload_answer, Conflict, UploadAnswer};
 use crate::diagnosis::model::{diagnose, Diagnosis, DiagnosisInput};
-use crate::json::{self, ToJson, Value};
+use serde_json::Value;
 use crate::storm::otk_health::{OtkFinding, OtkHealth, OtkHealthState};
 use crate::storm::upload::{parse_upload_request, ParsedUpload, UploadRequest};
+
+/// An event detail: the model value's JSON (its serde shape).
+fn to_value(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct StormConfig {
@@ -31,96 +34,50 @@ impl Default for StormConfig {
 }
 
 /// One event for the host: `type` is the DOM event name, `detail` its payload.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GuardianEvent {
-    #[cfg_attr(test, serde(rename = "type"))]
+    #[serde(rename = "type")]
     pub kind: &'static str,
-    #[cfg_attr(test, serde(serialize_with = "crate::storm::conflict::test_support::serde_value"))]
     pub detail: Value,
 }
 
-/// `{"type", "detail"}`
-impl ToJson for GuardianEvent {
-    fn to_json(&self) -> Value {
-        json::object([("type", self.kind.into()), ("detail", self.detail.clone())])
-    }
-}
-
 /// What to do with an upload, for the fetch tap.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "action", rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
 pub enum UploadDecision {
-    #[cfg_attr(test, serde(rename = "pass"))]
+    #[serde(rename = "pass")]
     Pass,
-    #[cfg_attr(test, serde(rename = "probe"))]
+    #[serde(rename = "probe")]
     Probe,
     /// The server's own last answer, byte for byte (a `Uint8Array` on the JS side).
-    #[cfg_attr(test, serde(rename = "replay"))]
+    #[serde(rename = "replay")]
     Replay {
         status: u16,
-        #[cfg_attr(test, serde(serialize_with = "tests::as_bytes"))]
         body: Vec<u8>,
         /// Wait this long before answering (see [`StormConfig::replay_spacing_ms`]); 0 for the first.
-        #[cfg_attr(test, serde(rename = "delayMs"))]
+        #[serde(rename = "delayMs")]
         delay_ms: f64,
     },
 }
 
-/// `{"action":"pass"}`, `{"action":"probe"}`, `{"action":"replay","status","body":[byte, …],"delayMs"}`
-/// (the body as an array of numbers, as serde_json writes bytes; the API layer may hand JS a
-/// `Uint8Array` instead).
-impl ToJson for UploadDecision {
-    fn to_json(&self) -> Value {
-        match self {
-            UploadDecision::Pass => json::object([("action", "pass".into())]),
-            UploadDecision::Probe => json::object([("action", "probe".into())]),
-            UploadDecision::Replay { status, body, delay_ms } => json::object([
-                ("action", "replay".into()),
-                ("status", (*status).into()),
-                ("body", Value::Array(body.iter().map(|&b| Value::from(b)).collect())),
-                ("delayMs", (*delay_ms).into()),
-            ]),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BeforeUpload {
     pub decision: UploadDecision,
     pub events: Vec<GuardianEvent>,
 }
 
-/// `{"decision", "events"}`
-impl ToJson for BeforeUpload {
-    fn to_json(&self) -> Value {
-        json::object([("decision", self.decision.to_json()), ("events", self.events.to_json())])
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AfterUpload {
     pub events: Vec<GuardianEvent>,
     /// A conflict that has not been diagnosed yet: the JS layer should gather the evidence.
     pub needs_diagnosis: bool,
 }
 
-/// `{"events", "needsDiagnosis"}`
-impl ToJson for AfterUpload {
-    fn to_json(&self) -> Value {
-        json::object([("events", self.events.to_json()), ("needsDiagnosis", self.needs_diagnosis.into())])
-    }
-}
-
 /// The evidence the JS layer fetches for a diagnosis (the old key is checked by the forensics module).
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DiagnosisNeeds {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -130,22 +87,9 @@ pub struct DiagnosisNeeds {
     pub current_ed25519: Option<String>,
 }
 
-/// `{"userId", "deviceId", "oldKeyJson", "currentEd25519"}` (each `null` when unknown)
-impl ToJson for DiagnosisNeeds {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("userId", self.user_id.as_deref().into()),
-            ("deviceId", self.device_id.as_deref().into()),
-            ("oldKeyJson", self.old_key_json.as_deref().into()),
-            ("currentEd25519", self.current_ed25519.as_deref().into()),
-        ])
-    }
-}
-
 /// `guardian.storm()` and the detail of `storm` / `diagnosis`.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StormState {
     pub active: bool,
     pub key_ids: Vec<String>,
@@ -157,39 +101,15 @@ pub struct StormState {
     pub conflict: Option<ConflictSummary>,
 }
 
-/// `{"active", "keyIds", "diagnosis", "breaker", "firstSeen", "count", "conflict"}`
-impl ToJson for StormState {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("active", self.active.into()),
-            ("keyIds", self.key_ids.clone().into()),
-            ("diagnosis", self.diagnosis.to_json()),
-            ("breaker", self.breaker.to_json()),
-            ("firstSeen", self.first_seen.into()),
-            ("count", self.count.into()),
-            ("conflict", self.conflict.to_json()),
-        ])
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DiagnosisView {
     pub kind: &'static str,
     pub reason: String,
 }
 
-/// `{"kind", "reason"}`
-impl ToJson for DiagnosisView {
-    fn to_json(&self) -> Value {
-        json::object([("kind", self.kind.into()), ("reason", self.reason.as_str().into())])
-    }
-}
-
 /// A conflict without its raw JSON: what a host, a report or a prompt needs.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConflictSummary {
     pub kind: &'static str,
     pub algorithm: Option<String>,
@@ -201,24 +121,6 @@ pub struct ConflictSummary {
     pub signer_device_id: Option<String>,
     pub details_known: bool,
     pub homeserver: crate::storm::conflict::Homeserver,
-}
-
-/// `{"kind", "algorithm", "keyId", "oldKey", "newKey", "signerUserId", "signerDeviceId",
-/// "detailsKnown", "homeserver"}` (the keys as their public key strings)
-impl ToJson for ConflictSummary {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("kind", self.kind.into()),
-            ("algorithm", self.algorithm.as_deref().into()),
-            ("keyId", self.key_id.as_deref().into()),
-            ("oldKey", self.old_key.as_deref().into()),
-            ("newKey", self.new_key.as_deref().into()),
-            ("signerUserId", self.signer_user_id.as_deref().into()),
-            ("signerDeviceId", self.signer_device_id.as_deref().into()),
-            ("detailsKnown", self.details_known.into()),
-            ("homeserver", self.homeserver.to_json()),
-        ])
-    }
 }
 
 impl ConflictSummary {
@@ -344,7 +246,7 @@ impl StormWatch {
                 // The storm starts at the first conflict, even one we could not replay.
                 let opened = matches!(breaker_event, Some(BreakerEvent::Opened { .. }));
                 if first || opened {
-                    events.push(GuardianEvent { kind: "storm", detail: self.state().to_json() });
+                    events.push(GuardianEvent { kind: "storm", detail: to_value(&self.state()) });
                 }
             }
             _ => {}
@@ -367,7 +269,7 @@ impl StormWatch {
         Some(DiagnosisNeeds {
             user_id: conflict.signer_user_id.clone().or_else(|| announced.map(|d| d.user_id.clone())),
             device_id: conflict.signer_device_id.clone().or_else(|| announced.map(|d| d.device_id.clone())),
-            old_key_json: conflict.old_key.as_ref().map(|k| k.raw.to_json_string()),
+            old_key_json: conflict.old_key.as_ref().map(|k| k.raw.to_string()),
             current_ed25519: announced.and_then(|d| d.ed25519.clone()),
         })
     }
@@ -393,7 +295,7 @@ impl StormWatch {
             request_had_device_keys: self.failing_request.as_ref().is_some_and(|r| r.has_device_keys),
         };
         self.diagnosis = Some(diagnose(&input));
-        AfterUpload { events: vec![GuardianEvent { kind: "diagnosis", detail: self.state().to_json() }], needs_diagnosis: false }
+        AfterUpload { events: vec![GuardianEvent { kind: "diagnosis", detail: to_value(&self.state()) }], needs_diagnosis: false }
     }
 
     /// The next identical upload goes through as a probe now (a remedy drained the stale keys).
@@ -432,9 +334,9 @@ impl StormWatch {
     /// `otk-inflation` / `otk-limit`: the finding with its figures, plus the breaker (which stops the loop
     /// at the cap).
     fn otk_event(&self, finding: OtkFinding) -> GuardianEvent {
-        let mut detail = self.otk.state().to_json();
+        let mut detail = to_value(&self.otk.state());
         if let Value::Object(map) = &mut detail {
-            map.insert("breaker".into(), self.breaker.snapshot().to_json());
+            map.insert("breaker".into(), to_value(&self.breaker.snapshot()));
         }
         GuardianEvent { kind: finding.as_str(), detail }
     }
@@ -446,9 +348,9 @@ impl StormWatch {
             BreakerEvent::Probe { .. } => "breaker-probe",
             BreakerEvent::Closed { .. } => "breaker-closed",
         };
-        let mut detail = event.to_json();
+        let mut detail = to_value(&event);
         if let Value::Object(map) = &mut detail {
-            map.insert("breaker".into(), self.breaker.snapshot().to_json());
+            map.insert("breaker".into(), to_value(&self.breaker.snapshot()));
         }
         GuardianEvent { kind, detail }
     }
@@ -458,56 +360,33 @@ impl StormWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storm::conflict::test_support::assert_same_json;
-
-    /// What serde_json writes for bytes (the test-only derive's `serialize_with`).
-    pub(super) fn as_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
-    }
 
     const REQUEST: &str = r#"{"device_keys":{"user_id":"@u:hs","device_id":"DEV","keys":{"ed25519:DEV":"edKey"}},"one_time_keys":{"signed_curve25519:AAAAAAAAAA0":{"key":"b","signatures":{"@u:hs":{"ed25519:DEV":"t"}}}}}"#;
     const CONFLICT: &[u8] = br#"{"errcode":"M_UNKNOWN","error":"One time key signed_curve25519:AAAAAAAAAA0 already exists. Old key: {\"key\":\"a\",\"signatures\":{\"@u:hs\":{\"ed25519:DEV\":\"s\"}}}; new key: {'key': 'b', 'signatures': {'@u:hs': {'ed25519:DEV': 't'}}}"}"#;
 
     #[test]
-    fn json_shape_is_the_serde_one() {
+    fn json_shape() {
         let mut w = StormWatch::new(StormConfig::default());
         // Nothing seen yet: no conflict, no first-seen time, a closed breaker.
-        assert_same_json(&w.state());
-        assert_same_json(&w.diagnosis_input());
         let pass = w.before_upload(REQUEST, 1_000.0);
         assert_eq!(pass.decision, UploadDecision::Pass);
-        assert_same_json(&pass);
         // The conflict: breaker-open (with its snapshot) and storm events.
         let after = w.after_upload(REQUEST, 400, CONFLICT, true, 1_500.5);
         assert!(after.needs_diagnosis);
         assert_eq!(after.events.len(), 2);
-        assert_same_json(&after);
-        assert_same_json(&w.diagnosis_input());
         let replay = w.before_upload(REQUEST, 2_000.0);
         assert!(matches!(replay.decision, UploadDecision::Replay { status: 400, .. }));
-        assert_same_json(&replay);
-        assert_same_json(&w.diagnose(Some("invalid"), Some("edKey"), 2_500.0));
         let probe = w.before_upload(REQUEST, 1_000_000.0);
         assert_eq!(probe.decision, UploadDecision::Probe);
-        assert_same_json(&probe);
-        assert_same_json(&w.upload_failed(REQUEST, "offline", 1_000_001.0));
         w.request_probe(1_000_002.0);
         w.before_upload(REQUEST, 1_000_003.0);
         let closed = w.after_upload(REQUEST, 200, br#"{"one_time_key_counts":{"signed_curve25519":0}}"#, true, 1_000_004.25);
-        assert_same_json(&closed);
-        assert_same_json(&w.state());
-        // A Dendrite conflict answering an unreadable request: no keys anywhere, so `null` old and
-        // new keys in the summary.
-        let mut d = StormWatch::new(StormConfig::default());
-        let dendrite = br#"{"@a:b":{"D":{"error":"@a:b device D: algorithm / key ID signed_curve25519:X one-time key already exists"}}}"#;
-        assert_same_json(&d.after_upload("not json", 400, dendrite, true, 5.0));
-        assert_same_json(&d.state());
-        assert_same_json(&d.diagnosis_input());
+        assert_eq!(serde_json::to_value(&closed).unwrap()["events"][0]["type"], "breaker-closed");
         // The shapes themselves, as the JS layer reads them.
-        let v = json::to_serde(&replay);
+        let v = serde_json::to_value(&replay).unwrap();
         assert_eq!(v["decision"]["action"], "replay");
         assert_eq!(v["decision"]["body"][0], u64::from(b'{'));
-        let v = json::to_serde(&after);
+        let v = serde_json::to_value(&after).unwrap();
         assert_eq!(v["needsDiagnosis"], true);
         assert_eq!(v["events"][0]["type"], "breaker-open");
         assert_eq!(v["events"][0]["detail"]["type"], "opened");

@@ -24,12 +24,8 @@
 //! lets the server's own cap end the pile-up; at the cap the breaker holds the server to one rejected
 //! upload per backoff. Nothing is lost: no request is answered with anything the server did not say.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use crate::storm::conflict::OtkLimit;
-use crate::json::{self, ToJson, Value};
-use crate::sorted::SortedMap;
+use std::collections::BTreeMap;
 
 /// The algorithm the SDKs upload one-time keys for.
 pub const OTK_ALGORITHM: &str = "signed_curve25519";
@@ -52,9 +48,8 @@ impl Default for OtkHealthConfig {
 }
 
 /// What the model has found, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OtkFinding {
     Healthy,
     OtkInflation,
@@ -72,16 +67,9 @@ impl OtkFinding {
     }
 }
 
-impl ToJson for OtkFinding {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
-    }
-}
-
 /// The figures behind a finding, as the panel, the report and the events show them.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OtkFigures {
     /// Accepted uploads that carried one-time keys.
     pub accepted_uploads: u64,
@@ -104,49 +92,15 @@ pub struct OtkFigures {
     pub limit_rejections: u64,
 }
 
-/// `{"acceptedUploads","keysUploaded","firstUploadAt","lastUploadAt","uploadsPerHour","serverCount",
-/// "peakServerCount","sdkTarget","deviceCapacity","limit","heldAtLimit","limitRejections"}`
-impl ToJson for OtkFigures {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("acceptedUploads", self.accepted_uploads.into()),
-            ("keysUploaded", self.keys_uploaded.into()),
-            ("firstUploadAt", self.first_upload_at.into()),
-            ("lastUploadAt", self.last_upload_at.into()),
-            ("uploadsPerHour", self.uploads_per_hour.into()),
-            ("serverCount", self.server_count.into()),
-            ("peakServerCount", self.peak_server_count.into()),
-            ("sdkTarget", self.sdk_target.into()),
-            ("deviceCapacity", self.device_capacity.into()),
-            ("limit", self.limit.into()),
-            ("heldAtLimit", self.held_at_limit.into()),
-            ("limitRejections", self.limit_rejections.into()),
-        ])
-    }
-}
-
 /// `guardian.otkHealth()` and the detail of the `otk-inflation` / `otk-limit` events.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OtkHealthState {
     pub kind: OtkFinding,
     pub reason: String,
     /// When the current finding was first made.
     pub since: Option<f64>,
     pub figures: OtkFigures,
-}
-
-/// `{"kind", "reason", "since", "figures"}`
-impl ToJson for OtkHealthState {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("kind", self.kind.to_json()),
-            ("reason", self.reason.as_str().into()),
-            ("since", self.since.into()),
-            ("figures", self.figures.to_json()),
-        ])
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -192,7 +146,7 @@ impl OtkHealth {
 
     /// An accepted keys/upload: `uploaded` one-time keys in the request, the server's counts in its
     /// answer. Returns the finding when it just got worse (the host's event).
-    pub fn on_accepted(&mut self, now_ms: f64, uploaded: u64, counts: &SortedMap<String, u64>) -> Option<OtkFinding> {
+    pub fn on_accepted(&mut self, now_ms: f64, uploaded: u64, counts: &BTreeMap<String, u64>) -> Option<OtkFinding> {
         let count = counts.get(OTK_ALGORITHM).copied();
         let previous = self.figures.server_count;
         if count.is_some() {
@@ -253,7 +207,7 @@ impl OtkHealth {
     /// One sentence with the figures (the docs and the prompt strings explain; the core stays small).
     fn reason(&self) -> String {
         let f = &self.figures;
-        let n = |v: Option<u64>| v.map_or_else(|| "?".into(), json::decimal);
+        let n = |v: Option<u64>| v.map_or_else(|| "?".into(), |n| n.to_string());
         let held = ["the server holds ", &n(f.server_count), " one-time keys"].concat();
         match self.finding {
             OtkFinding::Healthy => held,
@@ -286,11 +240,10 @@ const ISSUE_5501: &str = " (matrix-js-sdk issue 5501: update matrix-js-sdk)";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storm::conflict::test_support::assert_same_json;
     use crate::storm::conflict::{classify_upload_answer, UploadAnswer};
     use proptest::prelude::*;
 
-    fn counts(n: u64) -> SortedMap<String, u64> {
+    fn counts(n: u64) -> BTreeMap<String, u64> {
         [(OTK_ALGORITHM.to_owned(), n)].into_iter().collect()
     }
 
@@ -375,21 +328,6 @@ mod tests {
         assert!(h.state().reason.contains("it holds ?, limit ?"), "{}", h.state().reason);
     }
 
-    #[test]
-    fn json_shape_is_the_serde_one() {
-        let mut h = OtkHealth::default();
-        assert_same_json(&h.state());
-        h.on_accepted(0.0, 50, &counts(50));
-        h.on_accepted(1.5, 50, &counts(150));
-        assert_same_json(&h.state());
-        h.on_limit(2.0, &limit(AT_CAP));
-        assert_same_json(&h.state());
-        let v = json::to_serde(&h.state());
-        assert_eq!(v["kind"], "otk-limit");
-        assert_eq!(v["figures"]["heldAtLimit"], 500);
-        assert_eq!(v["figures"]["deviceCapacity"], 100);
-    }
-
     proptest! {
         /// A device whose server never holds more than the SDK's target is never called inflated, whatever
         /// it uploads and whenever.
@@ -446,5 +384,17 @@ mod tests {
             prop_assert_eq!(h.state().figures.limit_rejections, refused);
             prop_assert_eq!(refused > 0, h.finding() == OtkFinding::OtkLimit);
         }
+    }
+
+    #[test]
+    fn json_shape() {
+        let mut h = OtkHealth::default();
+        h.on_accepted(0.0, 50, &counts(50));
+        h.on_accepted(1.5, 50, &counts(150));
+        h.on_limit(2.0, &limit(AT_CAP));
+        let v = serde_json::to_value(&h.state()).unwrap();
+        assert_eq!(v["kind"], "otk-limit");
+        assert_eq!(v["figures"]["heldAtLimit"], 500);
+        assert_eq!(v["figures"]["deviceCapacity"], 100);
     }
 }

@@ -5,48 +5,23 @@
 //! request again". Forensics also needs the public key the request holds under a given id, to
 //! compare with the server's "old key".
 
-#[allow(unused_imports)]
-use crate::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sorted::{SortedMap, SortedSet};
-
-use crate::json::{self, ToJson, Value};
+use serde_json::Value;
 
 /// A (possibly signed) public key as it appears in keys/upload: `{"key": …, "signatures": …}`, or
 /// a bare base64 string for legacy unsigned `curve25519:` keys.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignedKey {
     /// The public key, unpadded base64.
     pub key: String,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<bool>,
     /// user id -> ("ed25519:DEVICE" -> signature)
-    pub signatures: SortedMap<String, SortedMap<String, String>>,
+    pub signatures: BTreeMap<String, BTreeMap<String, String>>,
     /// The object as the server (or request) gave it; signature checks need the exact fields.
-    #[cfg_attr(test, serde(serialize_with = "crate::storm::conflict::test_support::serde_value"))]
     pub raw: Value,
-}
-
-/// `{"key", "fallback"?, "signatures": {user: {key id: signature}}, "raw"}`
-impl ToJson for SignedKey {
-    fn to_json(&self) -> Value {
-        let signatures = self
-            .signatures
-            .iter()
-            .map(|(user, sigs)| {
-                let sigs = sigs.iter().map(|(k, s)| (k.clone(), Value::from(s))).collect();
-                (user.clone(), Value::Object(sigs))
-            })
-            .collect();
-        json::object_skip_none([
-            ("key", Some(self.key.as_str().into())),
-            ("fallback", self.fallback.map(Value::from)),
-            ("signatures", Some(Value::Object(signatures))),
-            ("raw", Some(self.raw.clone())),
-        ])
-    }
 }
 
 impl SignedKey {
@@ -55,16 +30,16 @@ impl SignedKey {
             Value::String(s) => Some(SignedKey {
                 key: s.clone(),
                 fallback: None,
-                signatures: SortedMap::new(),
+                signatures: BTreeMap::new(),
                 raw: v.clone(),
             }),
             Value::Object(o) => {
                 let key = o.get("key")?.as_str()?.to_owned();
-                let mut signatures = SortedMap::new();
+                let mut signatures = BTreeMap::new();
                 if let Some(Value::Object(users)) = o.get("signatures") {
                     for (user, sigs) in users {
                         if let Value::Object(sigs) = sigs {
-                            let per_user: SortedMap<String, String> = sigs
+                            let per_user: BTreeMap<String, String> = sigs
                                 .iter()
                                 .filter_map(|(k, s)| Some((k.clone(), s.as_str()?.to_owned())))
                                 .collect();
@@ -109,9 +84,8 @@ impl SignedKey {
 pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 
 /// The identity part of `device_keys`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeviceKeysSummary {
     pub user_id: String,
     pub device_id: String,
@@ -119,18 +93,6 @@ pub struct DeviceKeysSummary {
     pub ed25519: Option<String>,
     /// `keys["curve25519:<device_id>"]`
     pub curve25519: Option<String>,
-}
-
-/// `{"userId", "deviceId", "ed25519", "curve25519"}` (the keys `null` when absent).
-impl ToJson for DeviceKeysSummary {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("userId", self.user_id.as_str().into()),
-            ("deviceId", self.device_id.as_str().into()),
-            ("ed25519", self.ed25519.as_deref().into()),
-            ("curve25519", self.curve25519.as_deref().into()),
-        ])
-    }
 }
 
 /// A readable keys/upload request.
@@ -141,17 +103,17 @@ pub struct UploadRequest {
     /// Whether the request carried a non-null `device_keys` at all (a store-loss upload does).
     pub has_device_keys: bool,
     /// e.g. `signed_curve25519:AAAAAAAAAA0`
-    pub one_time_key_ids: SortedSet<String>,
-    pub fallback_key_ids: SortedSet<String>,
+    pub one_time_key_ids: BTreeSet<String>,
+    pub fallback_key_ids: BTreeSet<String>,
     /// Short stable digest of all key ids, for journals: `"<count>-<16 hex>"`.
     pub key_ids_fingerprint: String,
-    keys: SortedMap<String, SignedKey>,
+    keys: BTreeMap<String, SignedKey>,
 }
 
 impl UploadRequest {
     /// One-time and fallback key ids together: what the breaker compares.
-    pub fn key_ids(&self) -> SortedSet<String> {
-        self.one_time_key_ids.union(&self.fallback_key_ids)
+    pub fn key_ids(&self) -> BTreeSet<String> {
+        self.one_time_key_ids.union(&self.fallback_key_ids).cloned().collect()
     }
 
     /// The public key (base64) the request holds under `key_id`.
@@ -194,14 +156,14 @@ pub fn parse_upload_request(body: &[u8]) -> ParsedUpload {
     if body.len() > MAX_REQUEST_BYTES {
         return not("request body too large");
     }
-    let Ok(value) = json::from_slice(body) else {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return not("request body is not JSON");
     };
     let Value::Object(obj) = value else {
         return not("request body is not a JSON object");
     };
-    let mut keys = SortedMap::new();
-    let mut id_sets = [SortedSet::new(), SortedSet::new()];
+    let mut keys = BTreeMap::new();
+    let mut id_sets = [BTreeSet::new(), BTreeSet::new()];
     for (field, ids) in ["one_time_keys", "fallback_keys"]
         .iter()
         .zip(id_sets.iter_mut())
@@ -259,7 +221,7 @@ fn device_keys_summary(v: &Value) -> Option<DeviceKeysSummary> {
 /// `"<count>-<FNV-1a 64 of the sorted, de-duplicated ids, hex>"`: short, stable across runs and
 /// platforms, and not a secret (key ids are public).
 pub fn key_ids_fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> String {
-    let set: SortedSet<&String> = ids.into_iter().collect();
+    let set: BTreeSet<&String> = ids.into_iter().collect();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for id in &set {
         for b in id.bytes().chain(core::iter::once(b'\n')) {
@@ -267,7 +229,7 @@ pub fn key_ids_fingerprint<'a>(ids: impl IntoIterator<Item = &'a String>) -> Str
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    [json::decimal(set.len() as u64), "-".into(), json::hex16(h)].concat()
+    format!("{}-{h:016x}", set.len())
 }
 
 #[cfg(test)]
@@ -318,23 +280,6 @@ mod tests {
         assert_eq!(r.public_key("nope"), None);
         assert!(r.key_ids_fingerprint.starts_with("3-"));
         assert_eq!(r.key_ids_fingerprint.len(), 2 + 16);
-    }
-
-    #[test]
-    fn json_shape_is_the_serde_one() {
-        use crate::storm::conflict::test_support::assert_same_json;
-        let full = DeviceKeysSummary {
-            user_id: "@u:hs".into(),
-            device_id: "DEV".into(),
-            ed25519: Some("ed".into()),
-            curve25519: Some("curve".into()),
-        };
-        assert_same_json(&full);
-        assert_same_json(&DeviceKeysSummary { ed25519: None, curve25519: None, ..full.clone() });
-        assert_eq!(
-            json::to_serde(&full),
-            json!({"userId": "@u:hs", "deviceId": "DEV", "ed25519": "ed", "curve25519": "curve"})
-        );
     }
 
     #[test]
@@ -401,6 +346,20 @@ mod tests {
             ParsedUpload::NotComparable {
                 reason: "request body too large".into()
             }
+        );
+    }
+
+    #[test]
+    fn json_shape() {
+        let full = DeviceKeysSummary {
+            user_id: "@u:hs".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ed".into()),
+            curve25519: Some("curve".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"userId": "@u:hs", "deviceId": "DEV", "ed25519": "ed", "curve25519": "curve"})
         );
     }
 }

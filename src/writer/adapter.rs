@@ -1,12 +1,10 @@
 //! Writer surface: the lock name and the localStorage lease / census state machines for `js/writer.js`.
 //! Translation only; the decisions are `crate::writer::model`'s.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::storm::adapter::ms_option;
-use crate::js_json::{from_js, to_js};
+use crate::storm::adapter::options;
+use crate::to_js;
 use crate::writer::model::{acquire_step, after_unavailable, lock_name, AcquireStep, Census, Lease, LeaseConfig, LeaseRecord, Mode, Role};
 
 /// The writer lock's name (see `model::writer::lock_name`).
@@ -48,6 +46,15 @@ pub fn writer_after_unavailable(joined: Vec<String>) -> Option<String> {
 
 /// The localStorage lease of one tab. Every call takes the entry's raw value as read just now and returns
 /// `{ write: {op:"put", record} | {op:"remove"} | null, events: [{kind,…}], ping, nextTickMs }`.
+/// `new WriterLease(tabId, options)`: `{ heartbeatMs?, staleAfterMs?, settleMs? }`.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LeaseOptions {
+    heartbeat_ms: Option<f64>,
+    stale_after_ms: Option<f64>,
+    settle_ms: Option<f64>,
+}
+
 #[wasm_bindgen]
 pub struct WriterLease {
     lease: Lease,
@@ -57,15 +64,15 @@ pub struct WriterLease {
 impl WriterLease {
     /// `options`: `{ heartbeatMs?, staleAfterMs?, settleMs? }`.
     #[wasm_bindgen(constructor)]
-    pub fn new(tab_id: String, options: JsValue) -> WriterLease {
-        let o = from_js(&options).unwrap_or_default();
+    pub fn new(tab_id: String, options: JsValue) -> Result<WriterLease, JsError> {
+        let o: LeaseOptions = self::options(options)?;
         let d = LeaseConfig::default();
         let config = LeaseConfig {
-            heartbeat_ms: ms_option(&o, "heartbeatMs").unwrap_or(d.heartbeat_ms),
-            stale_after_ms: ms_option(&o, "staleAfterMs").unwrap_or(d.stale_after_ms),
-            settle_ms: ms_option(&o, "settleMs").unwrap_or(d.settle_ms),
+            heartbeat_ms: o.heartbeat_ms.unwrap_or(d.heartbeat_ms),
+            stale_after_ms: o.stale_after_ms.unwrap_or(d.stale_after_ms),
+            settle_ms: o.settle_ms.unwrap_or(d.settle_ms),
         };
-        WriterLease { lease: Lease::new(tab_id, config) }
+        Ok(WriterLease { lease: Lease::new(tab_id, config) })
     }
 
     /// `mode`: "wait" | "ifAvailable" | "steal" (anything else: "wait").

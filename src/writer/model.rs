@@ -23,11 +23,7 @@
 //! * **Clean close releases at once** (`pagehide` → remove → a `storage` event wakes the waiters); a crashed
 //!   holder is taken over after `stale_after_ms`.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-use crate::sorted::SortedMap;
-
-use crate::json::{self, ToJson, Value};
+use std::collections::BTreeMap;
 
 /// matrix-js-sdk's default crypto store prefix; it also matches the `-meta` store.
 pub const DEFAULT_CRYPTO_STORE_PREFIX: &str = "matrix-js-sdk::matrix-sdk-crypto";
@@ -67,42 +63,28 @@ const RUST_META_SUFFIX: &str = "::matrix-sdk-crypto-meta";
 // the lease
 
 /// What the lease's localStorage entry holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LeaseRecord {
     /// The holder's (or claimer's) tab id.
     pub owner: String,
     /// Heartbeat counter: bumped by the holder on every heartbeat.
     pub beat: u64,
     /// Set by a steal: the tab it was taken from (so that tab knows it was a steal, not a crash takeover).
-    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stolen_from: Option<String>,
 }
 
 impl LeaseRecord {
     /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten).
     pub fn parse(raw: Option<&str>) -> Option<LeaseRecord> {
-        let value = json::from_str(raw?).ok()?;
-        LeaseRecord::from_json(&value).filter(|r| !r.owner.is_empty())
-    }
-
-    /// Reads `{ owner, beat, stolenFrom? }` (`beat` a non-negative integer, `stolenFrom` a string, null or
-    /// missing; other members ignored).
-    pub fn from_json(v: &Value) -> Option<LeaseRecord> {
-        Some(LeaseRecord {
-            owner: v.get("owner")?.as_str()?.to_owned(),
-            beat: v.get("beat")?.as_u64()?,
-            stolen_from: match v.get("stolenFrom") {
-                None | Some(Value::Null) => None,
-                Some(s) => Some(s.as_str()?.to_owned()),
-            },
-        })
+        let value = serde_json::from_slice(raw?.as_bytes()).ok()?;
+        serde_json::from_value::<LeaseRecord>(value).ok().filter(|r| !r.owner.is_empty())
     }
 
     /// The entry's text, as the JS layer writes it to localStorage.
     pub fn to_json_string(&self) -> String {
-        self.to_json().to_json_string()
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -122,9 +104,8 @@ impl Default for LeaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Mode {
     /// Resolve when acquired.
     Wait,
@@ -145,9 +126,8 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LostReason {
     /// Another tab took over with "Use here".
     Stolen,
@@ -155,9 +135,8 @@ pub enum LostReason {
     Superseded,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "kind", rename_all = "kebab-case"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum LeaseEvent {
     Acquired,
     /// Waiting for `holder` (first time the wait starts, and when the holder changes).
@@ -168,17 +147,15 @@ pub enum LeaseEvent {
 }
 
 /// What the JS layer must write to the lease entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(tag = "op", rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
 pub enum LeaseWrite {
     Put { record: LeaseRecord },
     Remove,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LeaseStep {
     pub write: Option<LeaseWrite>,
     pub events: Vec<LeaseEvent>,
@@ -209,9 +186,8 @@ pub struct Lease {
     waiting_for: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum LeasePhase {
     Idle,
     Waiting,
@@ -402,9 +378,8 @@ impl Lease {
 // acquiring: one request under way per tab
 
 /// What `acquireWriter(mode)` does, given whether this tab writes and which request it has under way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AcquireStep {
     /// This tab is the writer: true at once.
     AlreadyWriter,
@@ -451,9 +426,8 @@ pub fn after_unavailable(joined: &[Mode]) -> Option<Mode> {
 // ------------------------------------------------------------------------------------------------
 // the census
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "kebab-case"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Holds the writer lock.
     Writer,
@@ -465,9 +439,8 @@ pub enum Role {
     Idle,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[cfg_attr(test, serde(rename_all = "camelCase"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CensusSnapshot {
     /// Open tabs of this session that answered, this one included.
     pub tabs: usize,
@@ -485,12 +458,12 @@ pub struct CensusSnapshot {
 pub struct Census {
     me: String,
     my_role: Role,
-    tabs: SortedMap<String, (Role, f64)>,
+    tabs: BTreeMap<String, (Role, f64)>,
 }
 
 impl Census {
     pub fn new(me: impl Into<String>) -> Census {
-        Census { me: me.into(), my_role: Role::Idle, tabs: SortedMap::new() }
+        Census { me: me.into(), my_role: Role::Idle, tabs: BTreeMap::new() }
     }
 
     pub fn set_my_role(&mut self, role: Role) {
@@ -534,17 +507,6 @@ impl Census {
 // ------------------------------------------------------------------------------------------------
 // JSON shapes (what the JS layer reads; the test at the end pins them to serde's)
 
-/// `{ owner, beat, stolenFrom? }` (`stolenFrom` left out when `None`).
-impl ToJson for LeaseRecord {
-    fn to_json(&self) -> Value {
-        json::object_skip_none([
-            ("owner", Some(self.owner.as_str().into())),
-            ("beat", Some(self.beat.into())),
-            ("stolenFrom", self.stolen_from.as_deref().map(Value::from)),
-        ])
-    }
-}
-
 impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -552,13 +514,6 @@ impl Mode {
             Mode::IfAvailable => "ifAvailable",
             Mode::Steal => "steal",
         }
-    }
-}
-
-/// `"wait" | "ifAvailable" | "steal"` (read back with [`Mode::parse`]).
-impl ToJson for Mode {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
     }
 }
 
@@ -571,50 +526,6 @@ impl LostReason {
     }
 }
 
-/// `"stolen" | "superseded"`.
-impl ToJson for LostReason {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
-    }
-}
-
-/// `{ kind: "acquired" }`, `{ kind: "waiting", holder }` (holder: null when none), `{ kind: "unavailable",
-/// holder }`, `{ kind: "lost", reason, by }`.
-impl ToJson for LeaseEvent {
-    fn to_json(&self) -> Value {
-        match self {
-            LeaseEvent::Acquired => json::object([("kind", "acquired".into())]),
-            LeaseEvent::Waiting { holder } => json::object([("kind", "waiting".into()), ("holder", holder.as_deref().into())]),
-            LeaseEvent::Unavailable { holder } => json::object([("kind", "unavailable".into()), ("holder", holder.as_str().into())]),
-            LeaseEvent::Lost { reason, by } => {
-                json::object([("kind", "lost".into()), ("reason", reason.to_json()), ("by", by.as_str().into())])
-            }
-        }
-    }
-}
-
-/// `{ op: "put", record }` or `{ op: "remove" }`.
-impl ToJson for LeaseWrite {
-    fn to_json(&self) -> Value {
-        match self {
-            LeaseWrite::Put { record } => json::object([("op", "put".into()), ("record", record.to_json())]),
-            LeaseWrite::Remove => json::object([("op", "remove".into())]),
-        }
-    }
-}
-
-/// `{ write, events, ping, nextTickMs }` (`write`, `nextTickMs`: null when none).
-impl ToJson for LeaseStep {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("write", self.write.to_json()),
-            ("events", self.events.to_json()),
-            ("ping", self.ping.into()),
-            ("nextTickMs", self.next_tick_ms.into()),
-        ])
-    }
-}
-
 impl LeasePhase {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -624,13 +535,6 @@ impl LeasePhase {
             LeasePhase::Holding => "holding",
             LeasePhase::Lost => "lost",
         }
-    }
-}
-
-/// `"idle" | "waiting" | "claiming" | "holding" | "lost"`.
-impl ToJson for LeasePhase {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
     }
 }
 
@@ -653,27 +557,6 @@ impl Role {
             "idle" => Some(Role::Idle),
             _ => None,
         }
-    }
-}
-
-/// `"writer" | "waiting" | "lost" | "idle"`.
-impl ToJson for Role {
-    fn to_json(&self) -> Value {
-        self.as_str().into()
-    }
-}
-
-/// `{ tabs, writer, waiting, conflictingWriters, me, writerIsMe }` (`writer`: null when none).
-impl ToJson for CensusSnapshot {
-    fn to_json(&self) -> Value {
-        json::object([
-            ("tabs", self.tabs.into()),
-            ("writer", self.writer.as_deref().into()),
-            ("waiting", self.waiting.into()),
-            ("conflictingWriters", self.conflicting_writers.into()),
-            ("me", self.me.as_str().into()),
-            ("writerIsMe", self.writer_is_me.into()),
-        ])
     }
 }
 
@@ -968,74 +851,4 @@ mod tests {
         assert!(snap.writer_is_me);
     }
 
-    /// The hand-written JSON is exactly what the serde derives wrote (the JS layer reads these).
-    #[test]
-    fn json_shapes_are_serdes() {
-        use crate::json::to_serde;
-        /// Numbers compare as JS sees them: serde wrote an integral f64 as `60.0`, we write `60`.
-        fn js(v: serde_json::Value) -> serde_json::Value {
-            match v {
-                serde_json::Value::Number(n) => serde_json::json!(n.as_f64()),
-                serde_json::Value::Array(a) => a.into_iter().map(js).collect(),
-                serde_json::Value::Object(m) => m.into_iter().map(|(k, v)| (k, js(v))).collect(),
-                other => other,
-            }
-        }
-        fn same<T: ToJson + serde::Serialize>(x: &T) {
-            assert_eq!(js(to_serde(x)), js(serde_json::to_value(x).unwrap()));
-        }
-        let plain = LeaseRecord { owner: "a".into(), beat: 3, stolen_from: None };
-        let stolen = LeaseRecord { owner: "b\"\\".into(), beat: 0, stolen_from: Some("a".into()) };
-        same(&plain);
-        same(&stolen);
-        let events = vec![
-            LeaseEvent::Acquired,
-            LeaseEvent::Waiting { holder: None },
-            LeaseEvent::Waiting { holder: Some("a".into()) },
-            LeaseEvent::Unavailable { holder: "a".into() },
-            LeaseEvent::Lost { reason: LostReason::Stolen, by: "b".into() },
-            LeaseEvent::Lost { reason: LostReason::Superseded, by: "c".into() },
-        ];
-        for step in [
-            LeaseStep::default(),
-            LeaseStep { write: Some(LeaseWrite::Put { record: plain.clone() }), events: events.clone(), ping: true, next_tick_ms: Some(60.0) },
-            LeaseStep { write: Some(LeaseWrite::Put { record: stolen.clone() }), events: vec![], ping: false, next_tick_ms: Some(3999.5) },
-            LeaseStep { write: Some(LeaseWrite::Remove), events: vec![LeaseEvent::Acquired], ping: false, next_tick_ms: None },
-        ] {
-            same(&step);
-        }
-        for phase in [LeasePhase::Idle, LeasePhase::Waiting, LeasePhase::Claiming, LeasePhase::Holding, LeasePhase::Lost] {
-            same(&phase);
-        }
-        for mode in [Mode::Wait, Mode::IfAvailable, Mode::Steal] {
-            same(&mode);
-            let text = serde_json::to_string(&mode).unwrap();
-            assert_eq!(Mode::parse(mode.as_str()), serde_json::from_str(&text).ok());
-        }
-        for role in [Role::Writer, Role::Waiting, Role::Lost, Role::Idle] {
-            same(&role);
-            let text = serde_json::to_string(&role).unwrap();
-            assert_eq!(Role::parse(role.as_str()), serde_json::from_str(&text).ok());
-        }
-        same(&CensusSnapshot { tabs: 3, writer: Some("w".into()), waiting: 1, conflicting_writers: 0, me: "me".into(), writer_is_me: false });
-        same(&CensusSnapshot { tabs: 1, writer: None, waiting: 0, conflicting_writers: 2, me: "me".into(), writer_is_me: true });
-
-        // The lease entry: what the old code wrote reads the same, and junk is junk for both.
-        for text in [
-            serde_json::to_string(&plain).unwrap(),
-            serde_json::to_string(&stolen).unwrap(),
-            r#"{"owner":"a","beat":1,"stolenFrom":null,"other":[1]}"#.into(),
-            r#"{"owner":"a","beat":1.5}"#.into(),
-            r#"{"owner":"a","beat":-1}"#.into(),
-            r#"{"owner":"a"}"#.into(),
-            r#"{"owner":1,"beat":1}"#.into(),
-            r#"{"owner":"a","beat":1,"stolenFrom":2}"#.into(),
-            r#"{"owner":"","beat":1}"#.into(),
-            "null".into(),
-        ] {
-            let theirs = serde_json::from_str::<LeaseRecord>(&text).ok().filter(|r| !r.owner.is_empty());
-            assert_eq!(LeaseRecord::parse(Some(&text)), theirs, "{text}");
-        }
-        assert_eq!(LeaseRecord::parse(Some(&stolen.to_json_string())), Some(stolen));
-    }
 }
