@@ -197,6 +197,13 @@ pub(super) fn with<R>(cell: &Cell, f: impl FnOnce(&mut Shared) -> R) -> Option<R
         let out = f(&mut s);
         (out, core::mem::take(&mut s.effects))
     };
+    run_effects(cell, effects);
+    Some(out)
+}
+
+/// Not generic, so one copy serves every `with` (the wasm carries it once).
+#[inline(never)]
+fn run_effects(cell: &Cell, effects: Vec<Effect>) {
     for effect in effects {
         match effect {
             Effect::Emit(events) => {
@@ -217,7 +224,6 @@ pub(super) fn with<R>(cell: &Cell, f: impl FnOnce(&mut Shared) -> R) -> Option<R
             }
         }
     }
-    Some(out)
 }
 
 /// The same from a callback's `Weak`.
