@@ -146,6 +146,12 @@ fn role(l: &WriterLock) -> String {
     get(&l.state(), "role").as_string().unwrap_or_default()
 }
 
+/// A `pagehide`/`pageshow` of this page, `persisted`: into (or back from) the back/forward cache.
+fn page_transition(kind: &str, persisted: bool) {
+    let fire = js_sys::Function::new_with_args("type, persisted", "dispatchEvent(new PageTransitionEvent(type, { persisted }))");
+    fire.call2(&JsValue::NULL, &kind.into(), &persisted.into()).unwrap();
+}
+
 /// Web Locks' own view: how many locks of this name are held.
 async fn held_locks(name: &str) -> usize {
     let query = js_sys::Function::new_with_args("name", "return navigator.locks.query().then((s) => s.held.filter((l) => l.name === name).length)");
@@ -206,6 +212,16 @@ async fn two_web_locks_tabs_one_holds_the_other_waits_release_hands_over_and_ste
     assert_eq!(get(&census, "tabs").as_f64(), Some(2.0), "{}", text(&census));
     assert_eq!(get(&census, "writer"), get(&a.state(), "tabId"));
     assert_eq!(census_answers(&name).await, 2);
+
+    // The back/forward cache: a page entering it keeps its Web Lock (Chromium does not cache a page that
+    // holds one); a page going away lets it go at once, without waiting for the document's teardown.
+    page_transition("pagehide", true);
+    page_transition("pageshow", true);
+    sleep(50).await;
+    assert_eq!((held_locks(&name).await, role(&a)), (1, "writer".to_owned()));
+    page_transition("pagehide", false);
+    sleep(50).await;
+    assert_eq!(held_locks(&name).await, 0, "pagehide let the lock go");
 
     // stop(): the lock, the listeners and the census channel go.
     a.stop();
@@ -273,6 +289,16 @@ async fn without_web_locks_the_lease_hands_over_steals_and_stop_removes_its_entr
     assert_eq!((role(&a), role(&b)), ("writer".to_owned(), "lost".to_owned()));
     assert!(b_log.borrow().contains(&"writer-lost:stolen".to_owned()), "{:?}", b_log.borrow());
 
+    // A page entering the back/forward cache gives its lease up (another tab may take it meanwhile), and
+    // coming back it knows it is no longer the writer.
+    page_transition("pagehide", true);
+    assert_eq!(entry(), None, "pagehide released the lease");
+    page_transition("pageshow", true);
+    assert_eq!(role(&a), "lost");
+    assert_eq!(get(&a.state(), "lost.reason").as_string().as_deref(), Some("suspended"));
+
+    assert_eq!(resolved(a.acquire("wait")).await, JsValue::TRUE, "and asks again");
+    assert!(entry().is_some());
     a.stop();
     b.stop();
     assert_eq!(entry(), None, "stop() gave the lease up");
