@@ -11,8 +11,8 @@ import initCore, { GuardianCore, coreVersion, consoleSignature, sessionKeys, pre
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
-import { WriterLease, WriterCensus, writerLockName, writerAcquireStep, writerAfterUnavailable } from "./core/guardian_core.js";
-import { WriterLock, writerHeldElsewhere, writerMechanism } from "./writer.js";
+// The writer election is the core's (src/writer/lock.rs: Web Locks, the lease fallback, the tab census).
+import { WriterLock, writerLockName, writerHeldElsewhere, writerMechanism } from "./core/guardian_core.js";
 import { snapshotSession, startPersistence, sessionToken } from "./prevention.js";
 import { storeProber, databaseNames } from "./store-probe.js";
 import { OwnDb } from "./own-db.js";
@@ -366,16 +366,26 @@ export class Guardian extends EventTarget {
         deviceId ?? this.#session.deviceId ?? undefined,
       );
       const emit = (events) => this.#emit(events);
-      this.#writer = isNode()
-        ? new ProcessWriter({ emit })
-        : new WriterLock({ name, emit, core: { WriterLease, WriterCensus, writerAcquireStep, writerAfterUnavailable } });
+      try {
+        this.#writer = isNode() ? new ProcessWriter({ emit }) : new WriterLock(name, emit, undefined);
+      } catch (err) {
+        return Promise.reject(err); // the drop-in then lets the crypto store open (fail open)
+      }
     }
-    return this.#writer.acquire(mode);
+    try {
+      return this.#writer.acquire(mode);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Gives the writer role up (or stops waiting for it). */
   releaseWriter() {
-    this.#writer?.release();
+    try {
+      this.#writer?.release();
+    } catch {
+      // a failed core call: nothing more to give up here
+    }
   }
 
   /** { mechanism: "web-locks" | "lease", name, tabId, role, isWriter, since, lost, census }. */
@@ -519,6 +529,11 @@ export class Guardian extends EventTarget {
     uninstallConsoleTap(globalThis);
     this.#letUploadsGo();
     this.releaseWriter();
+    try {
+      this.#writer?.stop?.(); // the browser's WriterLock: its listeners, timers and census channel go too
+    } catch {
+      // fail open: the rest of stop() goes on
+    }
     await this.flushJournal().catch(() => {});
     starting = null;
   }

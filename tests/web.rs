@@ -8,7 +8,7 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use matrix_crypto_guardian::diagnostics::adapter::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
 use matrix_crypto_guardian::store_loss::adapter::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
-use matrix_crypto_guardian::writer::adapter::WriterLease;
+use matrix_crypto_guardian::writer::lock::{writer_held_elsewhere, writer_mechanism, WriterLock};
 use matrix_crypto_guardian::storm::adapter::{GuardianCore, UploadAction};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -61,7 +61,7 @@ fn odd_options_are_defaults_or_an_error_not_a_panic() {
     assert!(GuardianCore::new(JsValue::UNDEFINED).is_ok());
     assert!(GuardianCore::new(js_sys::BigInt::from(1u32).into()).is_err());
     assert!(GuardianCore::new(js(r#"{"probeAfterMs": "soon"}"#)).is_err());
-    assert!(WriterLease::new("tab".into(), cyclic.into()).is_ok());
+    WriterLock::new("tab".into(), js_sys::Function::new_no_args(""), cyclic.into()).stop();
     assert_eq!(read_session_js("cinny", JsValue::NULL, JsValue::UNDEFINED), JsValue::NULL);
 }
 
@@ -109,4 +109,205 @@ fn trouble_wakes_the_journal_and_an_accepted_upload_tells_its_identity() {
     assert_eq!(get(&seen, "otkCounts.signed_curve25519").as_f64(), Some(50.0));
     let nothing = read_accepted_upload("not json", b"<html>");
     assert!(get(&nothing, "ed25519").is_null());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The writer lock (src/writer/lock.rs): two WriterLocks on one name in one page stand for two tabs (Web
+// Locks and BroadcastChannel both work between the objects of one page; localStorage `storage` events do
+// not, so the lease's waiters find changes on their ticks).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen_futures::JsFuture;
+
+async fn sleep(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
+
+async fn resolved(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.unwrap()
+}
+
+/// A lock with an `emit` that records "type" or "type:reason" of every event.
+fn lock(name: &str, options: &str) -> (WriterLock, Rc<RefCell<Vec<String>>>) {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let seen = log.clone();
+    let emit = Closure::<dyn FnMut(JsValue)>::new(move |events: JsValue| {
+        for e in Array::from(&events).iter() {
+            let kind = get(&e, "type").as_string().unwrap_or_default();
+            let reason = get(&e, "detail.reason").as_string();
+            seen.borrow_mut().push(reason.map_or(kind.clone(), |r| format!("{kind}:{r}")));
+        }
+    });
+    (WriterLock::new(name.into(), emit.into_js_value().unchecked_into(), js(options)), log)
+}
+
+fn unique(what: &str) -> String {
+    format!("test/{what}/{}", js_sys::Math::random())
+}
+
+fn role(l: &WriterLock) -> String {
+    get(&l.state(), "role").as_string().unwrap_or_default()
+}
+
+/// A `pagehide`/`pageshow` of this page, `persisted`: into (or back from) the back/forward cache.
+fn page_transition(kind: &str, persisted: bool) {
+    let fire = js_sys::Function::new_with_args("type, persisted", "dispatchEvent(new PageTransitionEvent(type, { persisted }))");
+    fire.call2(&JsValue::NULL, &kind.into(), &persisted.into()).unwrap();
+}
+
+/// Web Locks' own view: how many locks of this name are held.
+async fn held_locks(name: &str) -> usize {
+    let query = js_sys::Function::new_with_args("name", "return navigator.locks.query().then((s) => s.held.filter((l) => l.name === name).length)");
+    resolved(query.call1(&JsValue::NULL, &name.into()).unwrap().unchecked_into()).await.as_f64().unwrap() as usize
+}
+
+/// The tabs answering a roll call on the census channel of `name`, asked from outside the locks.
+async fn census_answers(name: &str) -> usize {
+    let ask = js_sys::Function::new_with_args(
+        "name",
+        "const c = new BroadcastChannel('matrix-crypto-guardian:census:' + name); const tabs = new Set();
+         c.onmessage = (e) => tabs.add(e.data.tab); c.postMessage({ kind: 'who', tab: 'outsider', role: 'idle' });
+         return new Promise((r) => setTimeout(() => { c.close(); r(tabs.size); }, 150));",
+    );
+    resolved(ask.call1(&JsValue::NULL, &name.into()).unwrap().unchecked_into()).await.as_f64().unwrap() as usize
+}
+
+/// One test, its scenarios in turn: wasm-bindgen-test runs async tests concurrently, and the lease scenario
+/// removes navigator.locks from the page for a while.
+#[wasm_bindgen_test]
+async fn writer_lock_scenarios() {
+    two_web_locks_tabs_one_holds_the_other_waits_release_hands_over_and_steal_moves_it().await;
+    a_release_during_a_waiting_steal_never_makes_a_writer().await;
+    without_web_locks_the_lease_hands_over_steals_and_stop_removes_its_entry().await;
+}
+
+async fn two_web_locks_tabs_one_holds_the_other_waits_release_hands_over_and_steal_moves_it() {
+    assert_eq!(writer_mechanism(), "web-locks");
+    let name = unique("web-locks");
+    let (a, a_log) = lock(&name, "{}");
+    let (b, b_log) = lock(&name, "{}");
+    assert_eq!(resolved(a.acquire("wait")).await, JsValue::TRUE);
+    assert_eq!(role(&a), "writer");
+    assert_eq!(get(&a.state(), "mechanism").as_string().as_deref(), Some("web-locks"));
+    assert_eq!(resolved(writer_held_elsewhere(vec![name.clone()])).await, JsValue::TRUE);
+    assert_eq!(resolved(b.acquire("ifAvailable")).await, JsValue::FALSE, "held by a");
+
+    let b_waits = b.acquire("wait");
+    sleep(100).await;
+    assert_eq!(role(&b), "waiting");
+    assert!(b_log.borrow().contains(&"writer-waiting".to_owned()), "{:?}", b_log.borrow());
+    assert_eq!(resolved(b.acquire("ifAvailable")).await, JsValue::FALSE, "an ifAvailable leaves the wait alone");
+
+    a.release();
+    assert_eq!(resolved(b_waits).await, JsValue::TRUE, "the release handed the lock over");
+    assert_eq!((role(&a), role(&b)), ("idle".to_owned(), "writer".to_owned()));
+    assert_eq!(held_locks(&name).await, 1);
+
+    // "Use here" in a: b is told (writer-lost: stolen), says it stopped, then a writes.
+    assert_eq!(resolved(a.acquire("steal")).await, JsValue::TRUE);
+    assert_eq!((role(&a), role(&b)), ("writer".to_owned(), "lost".to_owned()));
+    assert_eq!(get(&b.state(), "lost.reason").as_string().as_deref(), Some("stolen"));
+    assert!(b_log.borrow().contains(&"writer-lost:stolen".to_owned()), "{:?}", b_log.borrow());
+    assert_eq!(a_log.borrow().iter().filter(|e| *e == "writer-acquired").count(), 2, "{:?}", a_log.borrow());
+    assert_eq!(held_locks(&name).await, 1, "never two holders");
+
+    let census = resolved(a.census()).await;
+    assert_eq!(get(&census, "tabs").as_f64(), Some(2.0), "{}", text(&census));
+    assert_eq!(get(&census, "writer"), get(&a.state(), "tabId"));
+    assert_eq!(census_answers(&name).await, 2);
+
+    // The back/forward cache: a page entering it keeps its Web Lock (Chromium does not cache a page that
+    // holds one); a page going away lets it go at once, without waiting for the document's teardown.
+    page_transition("pagehide", true);
+    page_transition("pageshow", true);
+    sleep(50).await;
+    assert_eq!((held_locks(&name).await, role(&a)), (1, "writer".to_owned()));
+    page_transition("pagehide", false);
+    sleep(50).await;
+    assert_eq!(held_locks(&name).await, 0, "pagehide let the lock go");
+
+    // stop(): the lock, the listeners and the census channel go.
+    a.stop();
+    b.stop();
+    sleep(50).await; // the lock manager lets a lock go once its promise has settled (a task later)
+    assert_eq!(held_locks(&name).await, 0);
+    assert_eq!(census_answers(&name).await, 0, "no listener answers after stop()");
+    assert_eq!(resolved(a.acquire("wait")).await, JsValue::FALSE, "a stopped lock is never granted");
+}
+
+async fn a_release_during_a_waiting_steal_never_makes_a_writer() {
+    let name = unique("release-during-steal");
+    // A hung old writer: a holder that never says "stopped" (no census), so the steal waits its full second.
+    let hold = js_sys::Function::new_with_args("name", "navigator.locks.request(name, () => new Promise(() => {})).catch(() => {})");
+    hold.call1(&JsValue::NULL, &name.clone().into()).unwrap();
+    sleep(50).await;
+    let (b, b_log) = lock(&name, "{}");
+    let steal = b.acquire("steal");
+    sleep(200).await;
+    assert_eq!(held_locks(&name).await, 1, "b holds the stolen lock");
+    assert_ne!(role(&b), "writer", "the steal waits for the old writer to stop");
+    b.release();
+    assert_eq!(resolved(steal).await, JsValue::FALSE);
+    sleep(1_000).await; // past the steal's wait for "stopped"
+    assert_eq!(role(&b), "idle");
+    assert!(!b_log.borrow().contains(&"writer-acquired".to_owned()), "{:?}", b_log.borrow());
+    assert_eq!(held_locks(&name).await, 0, "b let the lock go");
+    b.stop();
+}
+
+async fn without_web_locks_the_lease_hands_over_steals_and_stop_removes_its_entry() {
+    // As in an engine without navigator.locks (the e2e "lease" mode removes it the same way).
+    let remove = js_sys::Function::new_no_args(
+        "const d = Object.getOwnPropertyDescriptor(Navigator.prototype, 'locks'); delete Navigator.prototype.locks;
+         return () => Object.defineProperty(Navigator.prototype, 'locks', d);",
+    );
+    let restore: js_sys::Function = remove.call0(&JsValue::NULL).unwrap().unchecked_into();
+    let name = unique("lease");
+    // Fast, and a claim settles slower than a heartbeat: without `storage` events (one page), b still sees
+    // a's steal on a tick before a confirms it.
+    let fast = r#"{"heartbeatMs": 40, "staleAfterMs": 400, "settleMs": 120}"#;
+    let (a, _) = lock(&name, fast);
+    let (b, b_log) = lock(&name, fast);
+    assert_eq!(writer_mechanism(), "lease");
+    assert_eq!(get(&a.state(), "mechanism").as_string().as_deref(), Some("lease"));
+    let entry = || {
+        let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+        storage.get_item(&format!("matrix-crypto-guardian:lease:{name}")).unwrap().map(|t| js(&t))
+    };
+
+    assert_eq!(resolved(a.acquire("wait")).await, JsValue::TRUE);
+    assert_eq!(entry().map(|e| get(&e, "owner")), Some(get(&a.state(), "tabId")));
+    assert_eq!(resolved(writer_held_elsewhere(vec![name.clone()])).await, JsValue::TRUE);
+    assert_eq!(resolved(b.acquire("ifAvailable")).await, JsValue::FALSE);
+    let b_waits = b.acquire("wait");
+    sleep(200).await;
+    assert_eq!(role(&b), "waiting");
+    assert_eq!(role(&a), "writer", "a live holder keeps its lease");
+
+    a.release();
+    assert_eq!(resolved(b_waits).await, JsValue::TRUE);
+    assert_eq!(entry().map(|e| get(&e, "owner")), Some(get(&b.state(), "tabId")));
+
+    assert_eq!(resolved(a.acquire("steal")).await, JsValue::TRUE);
+    assert_eq!((role(&a), role(&b)), ("writer".to_owned(), "lost".to_owned()));
+    assert!(b_log.borrow().contains(&"writer-lost:stolen".to_owned()), "{:?}", b_log.borrow());
+
+    // A page entering the back/forward cache gives its lease up (another tab may take it meanwhile), and
+    // coming back it knows it is no longer the writer.
+    page_transition("pagehide", true);
+    assert_eq!(entry(), None, "pagehide released the lease");
+    page_transition("pageshow", true);
+    assert_eq!(role(&a), "lost");
+    assert_eq!(get(&a.state(), "lost.reason").as_string().as_deref(), Some("suspended"));
+
+    assert_eq!(resolved(a.acquire("wait")).await, JsValue::TRUE, "and asks again");
+    assert!(entry().is_some());
+    a.stop();
+    b.stop();
+    assert_eq!(entry(), None, "stop() gave the lease up");
+    sleep(200).await;
+    assert_eq!(entry(), None, "and no heartbeat wrote it back");
+    restore.call0(&JsValue::NULL).unwrap();
+    assert_eq!(writer_mechanism(), "web-locks");
 }

@@ -1,6 +1,14 @@
 //! One crypto writer per session across tabs: [`model`] (lock name, the localStorage lease, the tab
-//! census, how acquire calls combine) and `adapter` (its wasm surface).
+//! census, how acquire calls combine: the decisions, pure) and, in the browser, `lock` (the `WriterLock`
+//! on Web Locks), `lease` (its localStorage fallback), `census` (the tab census over BroadcastChannel) and
+//! `adapter` (the lock name for JS).
 
 pub mod model;
 #[cfg(all(target_arch = "wasm32", feature = "exports"))]
 pub mod adapter;
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+pub mod lock;
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+mod lease;
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+mod census;
