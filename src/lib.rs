@@ -14,7 +14,6 @@
 //! What must run synchronously before any wasm exists (the fetch tap, the crypto-store open gate, the
 //! console tap) and the custom elements are JavaScript, in `js/`. The report and remedy models run in
 //! the lazily loaded module (`forensics/`), which links this crate without its exports.
-#![cfg_attr(feature = "standalone", no_std)]
 extern crate alloc;
 
 pub mod storm;
@@ -23,6 +22,7 @@ pub mod store_loss;
 pub mod writer;
 pub mod remedy;
 pub mod diagnostics;
+pub mod persistence;
 pub mod json;
 pub mod sorted;
 
@@ -37,18 +37,4 @@ mod prelude {
     pub use alloc::string::{String, ToString};
     pub use alloc::vec;
     pub use alloc::vec::Vec;
-}
-
-/// The core wasm's runtime, in place of std's: the allocator std would use on wasm32 (dlmalloc), and a
-/// panic handler that traps without formatting the message. A panic is a bug either way (every API call
-/// is total); the JS layer catches the trap and fails open, as it did with std's `panic = "abort"`.
-#[cfg(all(target_arch = "wasm32", feature = "standalone"))]
-mod standalone {
-    #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-    #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-        core::arch::wasm32::unreachable()
-    }
 }

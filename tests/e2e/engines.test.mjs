@@ -114,7 +114,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
       assert.ok(facts.check.missing.includes('matrix-js-sdk::matrix-sdk-crypto'), JSON.stringify(facts.check));
       assert.equal(facts.cause, 'store-lost');
       // Where indexedDB.databases() is missing the check probes the database names one by one instead
-      // (js/store-probe.js); every engine here has it, and the check's verdict above is the same either way.
+      // (src/store_loss/probe.rs, tests/web_probe.rs); every engine here has it, and the check's verdict above is the same either way.
       const apis = await engineApis(page);
       console.log(`# ${ENGINE}: ${JSON.stringify(apis)}`);
 
