@@ -210,7 +210,9 @@ pub async fn database_names(candidates: Option<Vec<String>>) -> JsValue {
     let Ok(factory) = DBFactory::new() else { return JsValue::NULL };
     if let Ok(listing) = factory.databases() {
         if let Ok(list) = listing.await {
-            let names = list.filter_map(Result::ok).map(|d| d.name().to_owned()).filter(|n| !n.is_empty());
+            // Version 0 is no database: WebKit keeps listing one whose creation was aborted (this probe's own
+            // look at a missing store, for one), and opening it again starts from nothing.
+            let names = list.filter_map(Result::ok).filter(|d| d.version() > 0.0).map(|d| d.name().to_owned()).filter(|n| !n.is_empty());
             return names.map(JsValue::from).collect::<Array>().into();
         }
     }
