@@ -14,8 +14,8 @@ OUT=target/$TARGET/release
 
 # Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
 # (the core's wasm API), and one run would unify the features and put the core's exports in it too.
-# The core is built `standalone` (no std: its own allocator, a panic handler that only traps; src/lib.rs).
-cargo build --release --target $TARGET -p matrix-crypto-guardian --features standalone
+# The core is built with std (indexed_db_futures, the own database and the store probe, needs it).
+cargo build --release --target $TARGET -p matrix-crypto-guardian
 cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 
 # Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a

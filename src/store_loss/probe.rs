@@ -12,6 +12,10 @@
 //! that does not finish in time is "not read" (null), not "empty" — and it still closes when it lands.
 //! The drop-in's gate (js/idb-gate.js) holds the host's crypto-store opens until this check is done: the
 //! probe's own open passes it (`bypass`), or it would wait for itself.
+//!
+//! The factory is the one indexed_db_futures finds: `window.indexedDB` in a page, `self.indexedDB` in a
+//! worker, `global.indexedDB` in Node.js (a shim such as `fake-indexeddb/auto`); none (Node.js without a
+//! shim) → the listing is null and no store is read, without errors.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
