@@ -3,7 +3,7 @@
 //   - console tap: a tapped console call vs the bare original (non-matching and matching lines)
 //   - journal: classify + record per line (wasm, in the lazily loaded module where the journal lives)
 //   - persistence: one journal save (200 entries, the worst case, coalesced to ≤ 1/s) through
-//     js/own-db.js (open, put, close per save) vs a bare IndexedDB put of the same bytes in the same page
+//     the core's own database (src/diagnostics/own_db.rs: open, put, close per save) vs a bare IndexedDB put of the same bytes in the same page
 //   - memory after a simulated 10-minute storm (fake clock): stored size, wasm memory
 import { ensureWwwBuilt } from "../scripts/build-www.mjs";
 import { serve } from "../scripts/serve.mjs";
@@ -20,7 +20,7 @@ export async function diagnosticsFigures() {
       // The journal's code is in the lazily loaded module (it wakes on trouble).
       const core = await import("/pkg/forensics/forensics.js");
       const exports = await core.default();
-      const { OwnDb } = await import("/pkg/own-db.js");
+      const { OwnDb } = await import("/pkg/core/guardian_core.js"); // initialised by the page's guardian
       const { installConsoleTap } = await import("/pkg/console-tap.js");
       const now = () => performance.now();
       const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];

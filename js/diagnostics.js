@@ -1,5 +1,5 @@
 // Diagnostics glue: feeds the journal (console tap + guardian events), persists it per session in the
-// guardian's own IndexedDB (./own-db.js), keeps the per-device sentinel, and builds / downloads / copies
+// guardian's own IndexedDB (src/diagnostics/own_db.rs), keeps the per-device sentinel, and builds / downloads / copies
 // the redacted report. Classification, bounds, de-duplication and redaction are the model's
 // (src/diagnostics/journal.rs, redact.rs), run by the lazily loaded module like the report (report.rs).
 //
@@ -11,7 +11,7 @@
 // This file only gathers browser facts and schedules writes. Every failure here is swallowed and
 // journaled or printed once with the guardian's prefix: diagnostics never break the host or the guardian.
 import { consoleLineWakesJournal, readAcceptedUpload, sentinelUpdate, wakesJournal } from "./core/guardian_core.js";
-import { OwnDb } from "./own-db.js";
+import { OwnDb } from "./core/guardian_core.js";
 import { OWN_PREFIX } from "./console-tap.js";
 
 /** Journal writes are coalesced: at most one per this many ms during a storm. */

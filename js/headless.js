@@ -8,7 +8,7 @@
 //   gathered here, the decisions are the model's (src/remedy/headless.rs), run by the lazily loaded module.
 // The prompt, the panel, Web Locks and persistent storage simply do not exist here (their own feature
 // tests already say so); nothing in this file keeps the process alive.
-import { databaseNames, storeProber } from "./store-probe.js";
+import { databaseNames, probeCryptoStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
 
 /** True in Node.js (not in a browser page or worker, even one that polyfills `process`). */
@@ -94,11 +94,12 @@ export async function checkBotStore(bot, m) {
   const session = { userId: bot.userId, deviceId: bot.deviceId, homeserver: bot.homeserver };
   let store = { kind: "memory" };
   if (bot.indexedDB) {
-    const scope = { indexedDB: bot.indexedDB };
+    // Read through the global `indexedDB` (src/store_loss/probe.rs), the factory matrix-sdk-crypto-wasm
+    // opens its store with: the shim must be installed globally (as `fake-indexeddb/auto` does).
     const cryptoStores = bot.cryptoStores || DEFAULT_CRYPTO_STORES;
-    const databases = (await databaseNames(scope)) || [];
+    const databases = (await databaseNames(cryptoStores).catch(() => null)) || [];
     const found = cryptoStores.find((name) => databases.includes(name));
-    const contents = found ? await storeProber(scope)(found, bot.userId, bot.deviceId) : null;
+    const contents = found ? await probeCryptoStore(found, 3000).catch(() => null) : null;
     store = { kind: "indexeddb", databases, cryptoStores, contents };
   }
   const query = await queryDevice(bot, bot.deviceId);

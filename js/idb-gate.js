@@ -58,6 +58,7 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
   const listeners = new Set();
   const log = []; // { name, at, held } for diagnostics and tests
   let currentPrefix = prefix;
+  let bypassing = 0; // > 0 while the guardian's own probe opens (gate.bypass)
 
   const notify = () => {
     for (const fn of listeners) {
@@ -90,7 +91,7 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
   };
 
   function gatedOpen(name, ...rest) {
-    if (!isCryptoStore(String(name), currentPrefix)) return originalOpen.call(this, name, ...rest);
+    if (bypassing > 0 || !isCryptoStore(String(name), currentPrefix)) return originalOpen.call(this, name, ...rest);
     log.push({ name: String(name), at: Date.now(), held: holds.size > 0 });
     if (holds.size === 0) return track(originalOpen.call(this, name, ...rest));
     let proxy;
@@ -175,11 +176,12 @@ export function installIdbGate(global, { prefix = DEFAULT_CRYPTO_STORE_PREFIX } 
       return currentPrefix;
     },
     /**
-     * Opens past the gate, unlogged: the guardian's own read of the crypto store before the SDK starts
-     * (js/store-probe.js) must not wait behind the very hold that waits for it.
+     * `bypass(+1)` … `bypass(-1)`: opens made in between (synchronously) pass the gate, unlogged — the
+     * guardian's own read of the crypto store before the SDK starts (src/store_loss/probe.rs) must not wait
+     * behind the very hold that waits for it.
      */
-    openUngated(factory, name) {
-      return originalOpen.call(factory, name);
+    bypass(delta) {
+      bypassing = Math.max(0, bypassing + (delta > 0 ? 1 : -1));
     },
     /** Removes every hold (fail open) and lets waiting opens proceed. */
     releaseAll() {

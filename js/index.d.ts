@@ -126,7 +126,7 @@ export type GuardianPreset = "cinny" | "element" | "generic";
 /** Node.js: `checkBotStore()`'s verdict (src/remedy/headless.rs). */
 export type BotStoreCheck = Extract<StoreCheck, { verdict: "new-device" | "healthy" | "store-lost" | "unknown" }>;
 
-/** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses, or null for an in-memory store. */
+/** Node.js: what `checkBotStore()` checks. `indexedDB`: the IDBFactory the SDK uses (the global one: the guardian reads the store through `globalThis.indexedDB`, where matrix-sdk-crypto-wasm opens it), or null for an in-memory store. */
 export interface BotSession {
   homeserver: string;
   userId: string;

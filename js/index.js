@@ -13,9 +13,9 @@ import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 // The writer election is the core's (src/writer/lock.rs: Web Locks, the lease fallback, the tab census).
 import { WriterLock, writerLockName, writerHeldElsewhere, writerMechanism } from "./core/guardian_core.js";
-import { snapshotSession, startPersistence, sessionToken } from "./prevention.js";
-import { storeProber, databaseNames } from "./store-probe.js";
-import { OwnDb } from "./own-db.js";
+import { snapshotSession, sessionToken } from "./prevention.js";
+// The own database, the store probe, the database listing and persistent storage are the core's too.
+import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core/guardian_core.js";
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./language.js";
 import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
@@ -142,7 +142,7 @@ export class Guardian extends EventTarget {
       if (tap) tap.attach(guardian.#uploadHandler());
       // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
       if (!isNode()) await guardian.#checkStore(sessionAtStart);
-      if (options.persist !== false) guardian.#requestPersistence = startPersistence((s) => guardian.#persistenceChanged(s));
+      if (options.persist !== false) guardian.#startPersistence();
       return guardian;
     })();
     starting.catch(() => {
@@ -285,9 +285,18 @@ export class Guardian extends EventTarget {
 
   /** Asks for persistent storage now (call it from a user gesture, e.g. at login). */
   async requestPersistence() {
-    this.#requestPersistence ??= startPersistence((s) => this.#persistenceChanged(s));
-    await this.#requestPersistence();
+    this.#startPersistence();
+    await this.#requestPersistence?.request();
     return this.persistence();
+  }
+
+  /** The core's persistent-storage request (src/persistence/adapter.rs): asks now or on the first gesture. */
+  #startPersistence() {
+    try {
+      this.#requestPersistence ??= startPersistence((s) => this.#persistenceChanged(s));
+    } catch {
+      // Fail open: no persistence request, the rest of the guardian works.
+    }
   }
 
   /**
@@ -310,20 +319,27 @@ export class Guardian extends EventTarget {
     const fallbackStores = stores.length ? stores : ["matrix-js-sdk::matrix-sdk-crypto"];
     // The browser's facts, gathered here; the verdict is the core's (src/store_loss/model.rs).
     const session = readSession(preset, values || {}, this.#options.session || null);
-    const databases = await databaseNames(globalThis);
+    // Where indexedDB.databases() is missing, the client's own store names are probed one by one.
+    const databases = await databaseNames(fallbackStores).catch(() => null);
     const seen = [];
     let sentinel = null;
     if (session) {
       // The identity this device was last seen uploading (any failure: none; the check then rests on the store).
       sentinel = await new OwnDb(this.#options.ownDatabaseName).loadSentinel(`${session.userId}|${session.deviceId}`).catch(() => null);
-      const probe = storeProber(globalThis, {
-        // The session's lock, or the store-wide one a tab takes without a known session (the drop-in).
-        writerElsewhere: (userId, deviceId) =>
-          writerHeldElsewhere([
+      // The store is not opened at all while another tab is this session's crypto writer (the session's
+      // lock, or the store-wide one a tab takes without a known session, the drop-in): a tab that is not
+      // the writer never opens the crypto store — and the writer's own start checked it.
+      const probe = async (name, userId, deviceId) => {
+        try {
+          const elsewhere = await writerHeldElsewhere([
             writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, userId, deviceId),
             writerLockName(this.#options.writerLockName, this.#options.cryptoStorePrefix, undefined, undefined),
-          ]),
-      });
+          ]);
+          return elsewhere ? null : await probeCryptoStore(name, 3000);
+        } catch {
+          return null;
+        }
+      };
       // The client's own store names and every `*::matrix-sdk-crypto` (a per-session prefix): whose each
       // one is, its account says.
       const names = databases ? storesToRead(databases, fallbackStores) : [];
@@ -526,6 +542,7 @@ export class Guardian extends EventTarget {
   async stop() {
     globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
     this.#bots.stop();
+    this.#requestPersistence?.stop(); // its first-gesture listeners
     uninstallConsoleTap(globalThis);
     this.#letUploadsGo();
     this.releaseWriter();

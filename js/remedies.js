@@ -2,7 +2,7 @@
 // which remedy is offered, what the drain does next, what may be deleted — is the model's
 // (src/remedy/model.rs), run by the lazily loaded module (`m`: the forensics module, loaded after trouble
 // only). Tokens stay in memory; nothing here logs one.
-import { countRoomKeys } from "./store-probe.js";
+import { countRoomKeys } from "./core/guardian_core.js";
 
 /** fetch as it was before the guardian's tap (our own calls must not go through the storm watch). */
 function originalFetch() {
@@ -78,7 +78,7 @@ export async function gatherFacts(session, client, m) {
       // keep the server's view
     }
     // Counted in the store itself (IndexedDB count): no room key leaves the store only to be counted.
-    facts.exportableKeys = await countRoomKeys(session.ownStore || "matrix-js-sdk::matrix-sdk-crypto");
+    facts.exportableKeys = await countRoomKeys(session.ownStore || "matrix-js-sdk::matrix-sdk-crypto", 3000).catch(() => null);
   }
   return facts;
 }

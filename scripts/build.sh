@@ -14,7 +14,7 @@ OUT=target/$TARGET/release
 
 # Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
 # (the core's wasm API), and one run would unify the features and put the core's exports in it too.
-# The core links std: serde_json, and the writer election on web-sys and gloo (src/writer/lock.rs).
+# The core links std: serde_json, the writer election on web-sys and gloo, indexed_db_futures.
 cargo build --release --target $TARGET -p matrix-crypto-guardian
 cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 

@@ -64,7 +64,7 @@ suite_wasm() { # engine
     webkit) run=(xvfb-run -a env -u CHROMEDRIVER SAFARIDRIVER="$(command -v WebKitWebDriver)") ;;
   esac
   echo "== wasm-bindgen-test in $engine (browser adapters)"
-  "${run[@]}" cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web --test web_own_db 2>&1 | tee "$log" \
+  "${run[@]}" cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web --test web_own_db --test web_probe 2>&1 | tee "$log" \
     | grep -E '^(test |test result|error|Running headless)'
   tally "wasm-bindgen-test ($engine)" "${PIPESTATUS[0]}" $(cargo_counts "$log")
 }

@@ -20,6 +20,7 @@ pub mod store_loss;
 pub mod writer;
 pub mod remedy;
 pub mod diagnostics;
+pub mod persistence;
 
 /// A model value as the plain JS object (or array, string, number, null) `JSON.parse` would make of its
 /// JSON: serde-wasm-bindgen's `json_compatible` serializer (maps as objects, integers as numbers). Both wasm

@@ -1,35 +1,42 @@
-//! The guardian's own IndexedDB database (`js/own-db.js`, the JS adapter) in headless Chromium, with the
+//! The guardian's own IndexedDB database (src/diagnostics/own_db.rs, indexed_db_futures) in a browser, with the
 //! core's journal model: creation, round trips, the sentinel, and the migration of a database written by
 //! the older schema (made by hand with raw IndexedDB).
 //! Run with `cargo test --target wasm32-unknown-unknown -p matrix-crypto-guardian --test web_own_db`.
 #![cfg(target_arch = "wasm32")]
 
 use matrix_crypto_guardian::diagnostics::journal::{sentinel_update, Journal, Sentinel, SessionId};
+use matrix_crypto_guardian::diagnostics::own_db;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/js/own-db.js")]
-extern "C" {
-    type OwnDb;
-    #[wasm_bindgen(constructor)]
-    fn new(name: &str) -> OwnDb;
-    #[wasm_bindgen(method)]
-    fn open(this: &OwnDb) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = loadJournal)]
-    fn load_journal(this: &OwnDb, key: &str) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = saveJournal)]
-    fn save_journal(this: &OwnDb, key: &str, json: &str) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = journalSessions)]
-    fn journal_sessions(this: &OwnDb) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = loadSentinel)]
-    fn load_sentinel(this: &OwnDb, key: &str) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = saveSentinel)]
-    fn save_sentinel(this: &OwnDb, key: &str, json: &str) -> js_sys::Promise;
-    #[wasm_bindgen(thread_local_v2, js_name = SCHEMA_VERSION)]
-    static SCHEMA_VERSION: f64;
+/// The core's own database (src/diagnostics/own_db.rs) as the JS layer calls it.
+struct OwnDb(own_db::OwnDb);
+
+impl OwnDb {
+    fn new(name: &str) -> OwnDb {
+        OwnDb(own_db::OwnDb::new(Some(name.to_owned())))
+    }
+    fn open(&self) -> js_sys::Promise {
+        self.0.open()
+    }
+    fn load_journal(&self, key: &str) -> js_sys::Promise {
+        self.0.load_journal(key.to_owned())
+    }
+    fn save_journal(&self, key: &str, json: &str) -> js_sys::Promise {
+        self.0.save_journal(key.to_owned(), json.to_owned())
+    }
+    fn journal_sessions(&self) -> js_sys::Promise {
+        self.0.journal_sessions()
+    }
+    fn load_sentinel(&self, key: &str) -> js_sys::Promise {
+        self.0.load_sentinel(key.to_owned())
+    }
+    fn save_sentinel(&self, key: &str, json: &str) -> js_sys::Promise {
+        self.0.save_sentinel(key.to_owned(), json.to_owned())
+    }
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -86,7 +93,7 @@ fn field(v: &JsValue, name: &str) -> JsValue {
 }
 
 fn schema_version() -> u32 {
-    SCHEMA_VERSION.with(|v| *v as u32)
+    own_db::SCHEMA_VERSION
 }
 
 async fn shape(name: &str) -> (u32, Vec<String>) {

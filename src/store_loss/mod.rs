@@ -4,3 +4,6 @@
 pub mod model;
 #[cfg(all(target_arch = "wasm32", feature = "exports"))]
 pub mod adapter;
+/// The browser side of the check: the database listing and the store probe (indexed_db_futures).
+#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+pub mod probe;

@@ -114,7 +114,7 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
       assert.ok(facts.check.missing.includes('matrix-js-sdk::matrix-sdk-crypto'), JSON.stringify(facts.check));
       assert.equal(facts.cause, 'store-lost');
       // Where indexedDB.databases() is missing the check probes the database names one by one instead
-      // (js/store-probe.js); every engine here has it, and the check's verdict above is the same either way.
+      // (src/store_loss/probe.rs, tests/web_probe.rs); every engine here has it, and the check's verdict above is the same either way.
       const apis = await engineApis(page);
       console.log(`# ${ENGINE}: ${JSON.stringify(apis)}`);
 
@@ -269,7 +269,8 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `${ENGINE}-persist` });
     await withArtifacts(`engine-${ENGINE}-persist`, [page], async () => {
       await waitForAppState(page, 'login', { timeout: LOGIN_TIMEOUT_MS });
-      await page.waitForFunction(() => window.demo.guardian?.persistence().outcome !== 'pending', null, { timeout: 15_000 });
+      // The drop-in's guardian first (the login form can show before it is ready), then its first answer.
+      await page.waitForFunction(() => !!window.demo.guardian && window.demo.guardian.persistence().outcome !== 'pending', null, { timeout: 15_000 });
       const atLoad = await page.evaluate(async () => ({
         reported: window.demo.guardian.persistence(),
         permission: await navigator.permissions?.query({ name: 'persistent-storage' }).then((p) => p.state, () => null),

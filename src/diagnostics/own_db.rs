@@ -1,0 +1,206 @@
+//! The guardian's own IndexedDB database, "matrix-crypto-guardian" (never the SDK's stores): the journal
+//! and the per-device sentinel, through indexed_db_futures. Values are the core's JSON text, stored as
+//! they are.
+//!
+//! Schema (IndexedDB version = [`SCHEMA_VERSION`]):
+//!  * v1 (pre-release shape): object store "journal" only; records were format-1 journals (one element per
+//!    console line, no counts, no session).
+//!  * v2: "journal" (key "user|device" → JSON text of a format-2 journal) and "sentinel" (key "user|device"
+//!    → JSON text of the core's Sentinel).
+//!
+//! Migrations are additive steps run in `upgradeneeded` (old < n ⇒ apply step n), so a database of any
+//! older version reaches the current one. Records migrate lazily: the journal model reads every stored
+//! format and the next write stores the current one — nothing is rewritten inside the upgrade transaction,
+//! so an interrupted upgrade cannot lose a journal. Every call opens, acts and closes, so the guardian never
+//! holds a connection that would block another tab's upgrade.
+
+use std::rc::Rc;
+use core::cell::Cell;
+
+use gloo_events::EventListener;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::error::{Error, OpenDbError};
+use indexed_db_futures::internals::SystemRepr;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+pub const OWN_DB_NAME: &str = "matrix-crypto-guardian";
+pub const SCHEMA_VERSION: u32 = 2;
+const JOURNAL: &str = "journal";
+const SENTINEL: &str = "sentinel";
+
+/// The error every call rejects with: `matrix-crypto-guardian own database: <what>: <why>`, where <why>
+/// is the browser's own message (the DOMException's). The crate's error types are not formatted: their
+/// `Display` would link float formatting into every page's download.
+fn failure(what: &str, error: impl Into<Error>) -> JsValue {
+    let why = match error.into() {
+        Error::DomException(e) => message_of(&e.into()),
+        Error::Unknown(e) => message_of(&e.into()),
+        _ => None,
+    };
+    let why = why.unwrap_or_else(|| "failed".to_owned());
+    js_sys::Error::new(&["matrix-crypto-guardian own database: ", what, ": ", &why].concat()).into()
+}
+
+fn message_of(value: &JsValue) -> Option<String> {
+    Reflect::get(value, &"message".into()).ok()?.as_string().filter(|m| !m.is_empty())
+}
+
+/// `OpenDbError` carries the same `Error` (or says there is no IndexedDB at all).
+fn open_failure(error: OpenDbError) -> JsValue {
+    match error {
+        OpenDbError::Base(e) => failure("open", e),
+        _ => js_sys::Error::new("matrix-crypto-guardian own database: open: no IndexedDB here").into(),
+    }
+}
+
+/// An open connection that closes itself at once when another tab upgrades (a newer guardian steps in).
+struct Connection {
+    db: Database,
+    _on_version_change: EventListener,
+}
+
+impl Connection {
+    /// Opens (creating or migrating): the connection and the version it had before (0: it did not exist).
+    async fn open(name: &str) -> Result<(Connection, f64), JsValue> {
+        let previous = Rc::new(Cell::new(f64::from(SCHEMA_VERSION))); // no upgrade ran: it was current
+        let seen = previous.clone();
+        let request = Database::open(name).with_version(SCHEMA_VERSION).build().map_err(open_failure)?;
+        // The upgrade on the request itself (not the crate's `with_on_upgrade_needed`, whose error path
+        // formats the crate's errors): a step that fails aborts the upgrade, and the open fails with it.
+        let raw: web_sys::IdbOpenDbRequest = request.as_sys().clone();
+        let upgrading = raw.clone();
+        let _on_upgrade = EventListener::new(&raw, "upgradeneeded", move |event| {
+            let old = event.dyn_ref::<web_sys::IdbVersionChangeEvent>().map_or(0.0, |e| e.old_version());
+            seen.set(old);
+            let Some(db) = upgrading.result().ok().and_then(|db| db.dyn_into::<web_sys::IdbDatabase>().ok()) else { return };
+            let has = |store: &str| db.object_store_names().contains(store);
+            let mut ok = true;
+            if old < 1.0 && !has(JOURNAL) {
+                ok &= db.create_object_store(JOURNAL).is_ok(); // step 1: the journal
+            }
+            if old < 2.0 && !has(SENTINEL) {
+                ok &= db.create_object_store(SENTINEL).is_ok(); // step 2: the sentinel
+            }
+            if !ok {
+                if let Some(tx) = upgrading.transaction() {
+                    let _ = tx.abort();
+                }
+            }
+        });
+        let db = request.await.map_err(open_failure)?;
+        let raw: web_sys::IdbDatabase = db.as_sys().clone().unchecked_into();
+        let closing = raw.clone();
+        let on_version_change = EventListener::new(&raw, "versionchange", move |_| closing.close());
+        Ok((Connection { db, _on_version_change: on_version_change }, previous.get()))
+    }
+
+    fn close(self) {
+        self.db.close();
+    }
+}
+
+async fn load(name: String, store: &'static str, key: String) -> Result<JsValue, JsValue> {
+    let (conn, _) = Connection::open(&name).await?;
+    let read = async {
+        let tx = conn.db.transaction(store).build()?;
+        let value: Option<String> = tx.object_store(store)?.get(key.as_str()).primitive()?.await?;
+        Ok::<_, indexed_db_futures::error::Error>(value)
+    }
+    .await;
+    conn.close();
+    let value = read.map_err(|e| failure(&format!("{store} readonly"), e))?;
+    Ok(value.map_or(JsValue::NULL, |v| JsValue::from_str(&v)))
+}
+
+async fn save(name: String, store: &'static str, key: String, json: String) -> Result<JsValue, JsValue> {
+    let (conn, _) = Connection::open(&name).await?;
+    let written = async {
+        // indexed_db_futures rolls a transaction back unless it is committed.
+        let tx = conn.db.transaction(store).with_mode(TransactionMode::Readwrite).build()?;
+        tx.object_store(store)?.put(json.as_str()).with_key(key.as_str()).primitive()?;
+        tx.commit().await
+    }
+    .await;
+    conn.close();
+    written.map_err(|e| failure(&format!("{store} readwrite"), e))?;
+    Ok(JsValue::UNDEFINED)
+}
+
+async fn keys(name: String, store: &'static str) -> Result<JsValue, JsValue> {
+    let (conn, _) = Connection::open(&name).await?;
+    let read = async {
+        let tx = conn.db.transaction(store).build()?;
+        let keys = tx.object_store(store)?.get_all_keys::<JsValue>().primitive()?.await?;
+        keys.map(|k| k.map(|k| k.as_string().unwrap_or_default())).collect::<Result<Vec<String>, _>>()
+    }
+    .await;
+    conn.close();
+    let keys = read.map_err(|e| failure(&format!("{store} readonly"), e))?;
+    Ok(keys.into_iter().map(JsValue::from).collect::<js_sys::Array>().into())
+}
+
+/// One database of the guardian's (`name`: another one for tests). Every method opens, acts and closes.
+#[wasm_bindgen]
+pub struct OwnDb {
+    name: String,
+}
+
+#[wasm_bindgen]
+impl OwnDb {
+    #[wasm_bindgen(constructor)]
+    pub fn new(name: Option<String>) -> OwnDb {
+        OwnDb { name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| OWN_DB_NAME.to_owned()) }
+    }
+
+    /// Opens (and migrates) once: `{ previousVersion, version }`.
+    pub fn open(&self) -> Promise {
+        let name = self.name.clone();
+        future_to_promise(async move {
+            let (conn, previous) = Connection::open(&name).await?;
+            conn.close();
+            let out = Object::new();
+            Reflect::set(&out, &"previousVersion".into(), &JsValue::from_f64(previous))?;
+            Reflect::set(&out, &"version".into(), &JsValue::from(SCHEMA_VERSION))?;
+            Ok(out.into())
+        })
+    }
+
+    /// The stored journal of a session (JSON text) or null.
+    #[wasm_bindgen(js_name = loadJournal)]
+    pub fn load_journal(&self, session_key: String) -> Promise {
+        future_to_promise(load(self.name.clone(), JOURNAL, session_key))
+    }
+
+    #[wasm_bindgen(js_name = saveJournal)]
+    pub fn save_journal(&self, session_key: String, json: String) -> Promise {
+        future_to_promise(save(self.name.clone(), JOURNAL, session_key, json))
+    }
+
+    /// Keys (`user|device`) of every stored journal.
+    #[wasm_bindgen(js_name = journalSessions)]
+    pub fn journal_sessions(&self) -> Promise {
+        future_to_promise(keys(self.name.clone(), JOURNAL))
+    }
+
+    /// The stored sentinel of a session (JSON text) or null.
+    #[wasm_bindgen(js_name = loadSentinel)]
+    pub fn load_sentinel(&self, session_key: String) -> Promise {
+        future_to_promise(load(self.name.clone(), SENTINEL, session_key))
+    }
+
+    #[wasm_bindgen(js_name = saveSentinel)]
+    pub fn save_sentinel(&self, session_key: String, json: String) -> Promise {
+        future_to_promise(save(self.name.clone(), SENTINEL, session_key, json))
+    }
+}
+
+/// The own database's schema version (IndexedDB version).
+#[wasm_bindgen(js_name = ownDbSchemaVersion)]
+pub fn own_db_schema_version() -> u32 {
+    SCHEMA_VERSION
+}
