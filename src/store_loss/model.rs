@@ -124,7 +124,7 @@ impl StoreCheck {
     }
 }
 
-/// What the guardian read of a crypto store before the SDK opened it (`js/store-probe.js` reads it and
+/// What the guardian read of a crypto store before the SDK opened it (`super::probe` reads it and
 /// writes nothing). Key names, and of the account only whose it is (its user and device id).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
