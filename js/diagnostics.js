@@ -49,8 +49,11 @@ export class Diagnostics {
 
   #sdkVersion;
 
-  /** `loadModule`: resolves to the lazily loaded module (the report is built there). */
-  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion, loadModule } = {}) {
+  /**
+   * `loadModule`: resolves to the lazily loaded module (the report is built there). `signal`: the guardian's
+   * lifetime; its abort (Guardian.stop(), which then flushes) removes the page listeners.
+   */
+  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion, loadModule, signal } = {}) {
     this.#guardian = guardian;
     this.#sdkVersion = sdkVersion ?? null;
     this.#capacity = capacity ?? 200;
@@ -61,9 +64,9 @@ export class Diagnostics {
       (err) => (this.#ownDb = { available: false, createdThisPage: false, previousVersion: null, error: String(err) }),
     );
     if (consoleTap) consoleTap.attach((level, text, at) => this.#recordConsole(level, text, at));
-    globalThis.addEventListener?.("pagehide", () => this.#leaveTail());
+    globalThis.addEventListener?.("pagehide", () => this.#leaveTail(), { signal });
     // Back from the back/forward cache: this page lives on and saves as usual; its tail is stale.
-    globalThis.addEventListener?.("pageshow", (e) => e.persisted && this.#journal && this.#takeTail(this.#journal.sessionKey()));
+    globalThis.addEventListener?.("pageshow", (e) => e.persisted && this.#journal && this.#takeTail(this.#journal.sessionKey()), { signal });
   }
 
   #leaveTail() {

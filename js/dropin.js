@@ -46,6 +46,15 @@ import { readDropInConfig } from "./dropin-config.js";
     gate = null;
   }
   const base = script && script.src ? new URL(".", script.src) : new URL("./", location.href);
+  // The core wasm starts downloading and compiling now, beside the ESM entry's module graph, rather than
+  // after it (index.js takes the compiled module; on any failure it fetches the wasm itself, as the npm path does).
+  try {
+    const compiling = WebAssembly.compileStreaming(tap.original.call(window, new URL("core/guardian_core_bg.wasm", base)));
+    compiling.catch(() => {});
+    window[Symbol.for("matrix-crypto-guardian/core-module")] = compiling;
+  } catch {
+    /* no streaming compile here: index.js fetches the wasm */
+  }
   let markReady;
   const ready = new Promise((resolve) => (markReady = resolve));
   window.matrixCryptoGuardian = { loading: true, ready };

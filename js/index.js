@@ -32,6 +32,9 @@ export class GuardianOptionError extends TypeError {
   }
 }
 
+/** The core wasm, compiling since the drop-in's first line (a Promise<WebAssembly.Module>; js/dropin.js). */
+const CORE_MODULE_KEY = Symbol.for("matrix-crypto-guardian/core-module");
+
 /** Marks a client's initRustCrypto wrapped by the guardian (once per client). */
 const CRYPTO_INIT_WATCH = Symbol.for("matrix-crypto-guardian/crypto-init-watch");
 
@@ -112,6 +115,9 @@ export class Guardian extends EventTarget {
   #recovery = null;
   #bots; // Node.js: checkBotStore / replaceDevice / wrapFetch (js/headless.js)
   #storeMismatch = null; // { at, message } once initRustCrypto() refused another account's store
+  // stop() aborts it: every tap, listener, timer, lock and request of this guardian ends through it (each
+  // registers its own teardown on the signal where it is set up).
+  #lifetime = new AbortController();
 
   /** The version of the guardian (npm package and wasm core are released together). */
   static get version() {
@@ -135,10 +141,17 @@ export class Guardian extends EventTarget {
     // a login later in this page is never mistaken for a surviving session.
     const sessionAtStart = { preset: options.preset || "generic", values: snapshotSession(PRESET_SESSION_KEYS[options.preset] || []) };
     starting = (async () => {
-      // Node reads the wasm from the package's files (its fetch cannot read file: URLs); browsers fetch it.
-      const coreWasm = (await wasmBytes(options.coreWasmUrl || CORE_WASM)) || options.coreWasmUrl;
+      // The drop-in has started compiling the core already (js/dropin.js); else Node reads the wasm from the
+      // package's files (its fetch cannot read file: URLs) and browsers fetch it.
+      const early = options.coreWasmUrl ? null : globalThis[CORE_MODULE_KEY];
+      delete globalThis[CORE_MODULE_KEY];
+      const coreWasm = (early && (await early.catch(() => null))) || (await wasmBytes(options.coreWasmUrl || CORE_WASM)) || options.coreWasmUrl;
       await initCore(coreWasm ? { module_or_path: coreWasm } : undefined);
       const guardian = new Guardian(options);
+      guardian.#onStop(() => {
+        globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
+        uninstallConsoleTap(globalThis);
+      });
       if (tap) tap.attach(guardian.#uploadHandler());
       // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
       if (!isNode()) await guardian.#checkStore(sessionAtStart);
@@ -168,6 +181,7 @@ export class Guardian extends EventTarget {
         sdkVersion: options.sdkVersion,
         consoleTap: consoleTapOf(globalThis),
         loadModule: () => this.#forensicsModule(),
+        signal: this.#lifetime.signal,
       });
     } catch {
       // Fail open: the guardian works without its journal.
@@ -182,6 +196,11 @@ export class Guardian extends EventTarget {
       holdUploads: () => (this.#uploadsHeld ??= new Promise((resolve) => (this.#releaseUploads = resolve))),
       letUploadsGo: () => this.#letUploadsGo(),
     });
+    this.#onStop(() => {
+      this.#bots.stop();
+      // Without a guardian nothing holds the host's uploads.
+      this.#letUploadsGo();
+    });
     this.#recovery = new RecoveryFlow(this, {
       options: this.#options,
       core: this.#core,
@@ -190,7 +209,21 @@ export class Guardian extends EventTarget {
       forensics: () => this.#forensicsModule(),
       emit: (events) => this.#emit(events),
       storeMismatch: () => this.storeMismatch(),
+      signal: this.#lifetime.signal,
     });
+  }
+
+  /** Runs `teardown` when stop() ends this guardian (at once if it already has); a throw stops nothing else. */
+  #onStop(teardown) {
+    const run = () => {
+      try {
+        teardown();
+      } catch {
+        // fail open: the other teardowns run all the same
+      }
+    };
+    if (this.#lifetime.signal.aborted) run();
+    else this.#lifetime.signal.addEventListener("abort", run, { once: true });
   }
 
   get version() {
@@ -292,8 +325,11 @@ export class Guardian extends EventTarget {
 
   /** The core's persistent-storage request (src/persistence/adapter.rs): asks now or on the first gesture. */
   #startPersistence() {
+    if (this.#requestPersistence || this.#lifetime.signal.aborted) return;
     try {
-      this.#requestPersistence ??= startPersistence((s) => this.#persistenceChanged(s));
+      const request = startPersistence((s) => this.#persistenceChanged(s));
+      this.#requestPersistence = request;
+      this.#onStop(() => request.stop()); // its first-gesture listeners
     } catch {
       // Fail open: no persistence request, the rest of the guardian works.
     }
@@ -374,6 +410,7 @@ export class Guardian extends EventTarget {
     if (!["wait", "ifAvailable", "steal"].includes(mode)) {
       return Promise.reject(new TypeError(`matrix-crypto-guardian: acquireWriter mode must be "wait", "ifAvailable" or "steal"`));
     }
+    if (this.#lifetime.signal.aborted) return Promise.reject(new Error("matrix-crypto-guardian: stopped"));
     if (!this.#writer) {
       const name = writerLockName(
         this.#options.writerLockName,
@@ -383,7 +420,13 @@ export class Guardian extends EventTarget {
       );
       const emit = (events) => this.#emit(events);
       try {
-        this.#writer = isNode() ? new ProcessWriter({ emit }) : new WriterLock(name, emit, undefined);
+        const writer = isNode() ? new ProcessWriter({ emit }) : new WriterLock(name, emit, undefined);
+        this.#writer = writer;
+        // The browser's WriterLock: the lock or lease, its listeners, timers and census channel.
+        this.#onStop(() => {
+          writer.release();
+          writer.stop?.();
+        });
       } catch (err) {
         return Promise.reject(err); // the drop-in then lets the crypto store open (fail open)
       }
@@ -535,22 +578,14 @@ export class Guardian extends EventTarget {
   }
 
   /**
-   * Takes the guardian down (a bot shutting down, a test): the fetch and console taps are removed, held
-   * uploads are let go (without a guardian nothing holds them), the writer role released, the journal
-   * written. Guardian.start() starts a new one afterwards.
+   * Takes the guardian down (a bot shutting down, a test, a host that signs out): one abort of its
+   * lifetime removes the fetch and console taps, the persistence request's gesture listeners, the writer's
+   * lock or lease with its listeners, timers and census channel, the journal's page listeners and the
+   * prompt; held uploads are let go (without a guardian nothing holds them); then the journal is written.
+   * Guardian.start() starts a new one afterwards.
    */
   async stop() {
-    globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")]?.uninstall?.();
-    this.#bots.stop();
-    this.#requestPersistence?.stop(); // its first-gesture listeners
-    uninstallConsoleTap(globalThis);
-    this.#letUploadsGo();
-    this.releaseWriter();
-    try {
-      this.#writer?.stop?.(); // the browser's WriterLock: its listeners, timers and census channel go too
-    } catch {
-      // fail open: the rest of stop() goes on
-    }
+    this.#lifetime.abort();
     await this.flushJournal().catch(() => {});
     starting = null;
   }

@@ -36,9 +36,11 @@ export class RecoveryFlow {
   #generation = 0; // which needed() is the latest: a retry of an older one gives way
   #storeLossSettled = false; // store-loss-accepted seen: the store-lost prompt is moot
 
+  /** `ctx.signal`: the guardian's lifetime; Guardian.stop() closes the prompt and ends the module retries. */
   constructor(guardian, ctx) {
     this.#guardian = guardian;
     this.#ctx = ctx;
+    ctx.signal?.addEventListener("abort", () => this.#closePrompt(), { once: true });
   }
 
   view() {
@@ -84,7 +86,7 @@ export class RecoveryFlow {
     } catch (err) {
       // A network blip at the wrong moment should not cost the user the prompt: try again a few times, in
       // the background (a remedy asked for meanwhile does not wait for the retries).
-      if (attempt < MODULE_RETRY_MS.length) {
+      if (attempt < MODULE_RETRY_MS.length && !this.#ctx.signal?.aborted) {
         const retry = () => (this.#pending = this.#needed(generation, cause, reason, serverConflict, attempt + 1));
         setTimeout(retry, MODULE_RETRY_MS[attempt])?.unref?.(); // Node: never keeps the process alive
         return;

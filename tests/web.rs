@@ -179,6 +179,7 @@ async fn census_answers(name: &str) -> usize {
 async fn writer_lock_scenarios() {
     two_web_locks_tabs_one_holds_the_other_waits_release_hands_over_and_steal_moves_it().await;
     a_release_during_a_waiting_steal_never_makes_a_writer().await;
+    a_steal_let_go_at_once_hands_the_lock_on_only_after_the_old_writer_stopped().await;
     without_web_locks_the_lease_hands_over_steals_and_stop_removes_its_entry().await;
 }
 
@@ -254,6 +255,44 @@ async fn a_release_during_a_waiting_steal_never_makes_a_writer() {
     assert!(!b_log.borrow().contains(&"writer-acquired".to_owned()), "{:?}", b_log.borrow());
     assert_eq!(held_locks(&name).await, 0, "b let the lock go");
     b.stop();
+}
+
+/// "Use here" in a third tab and released at once (the e2e stress does this): the waiting tab must not get the
+/// lock while the old writer's engine still runs — it learns of the steal asynchronously. The lock is handed
+/// on only after the old writer said "stopped" (here a hung one: after the steal's full wait).
+async fn a_steal_let_go_at_once_hands_the_lock_on_only_after_the_old_writer_stopped() {
+    let name = unique("steal-released");
+    // A hung old writer: it holds the lock and never says "stopped" (no census).
+    let hold = js_sys::Function::new_with_args("name", "navigator.locks.request(name, () => new Promise(() => {})).catch(() => {})");
+    hold.call1(&JsValue::NULL, &name.clone().into()).unwrap();
+    sleep(50).await;
+    let (waiting, waiting_log) = lock(&name, "{}");
+    let waits = waiting.acquire("wait");
+    let (stealer, _) = lock(&name, "{}");
+    let steal = stealer.acquire("steal");
+    stealer.release();
+    assert_eq!(resolved(steal).await, JsValue::FALSE, "released: the steal makes no writer");
+    sleep(300).await;
+    assert_ne!(role(&waiting), "writer", "the old writer has not stopped: the lock is not handed on yet");
+    assert_eq!(held_locks(&name).await, 1, "the stealer keeps it meanwhile");
+    assert_eq!(resolved(waits).await, JsValue::TRUE, "then the waiting tab gets it (the wait timed out)");
+    assert!(waiting_log.borrow().contains(&"writer-acquired".to_owned()), "{:?}", waiting_log.borrow());
+
+    // With an old writer that answers: the lock goes on as soon as it said "stopped".
+    let name = unique("steal-released-answered");
+    let (old, old_log) = lock(&name, "{}");
+    assert_eq!(resolved(old.acquire("wait")).await, JsValue::TRUE);
+    let (next, _) = lock(&name, "{}");
+    let next_waits = next.acquire("wait");
+    let (stealer2, _) = lock(&name, "{}");
+    let steal = stealer2.acquire("steal");
+    stealer2.release();
+    assert_eq!(resolved(steal).await, JsValue::FALSE);
+    assert_eq!(resolved(next_waits).await, JsValue::TRUE);
+    assert!(old_log.borrow().contains(&"writer-lost:stolen".to_owned()), "the old writer was told first: {:?}", old_log.borrow());
+    for l in [waiting, stealer, old, next, stealer2] {
+        l.stop();
+    }
 }
 
 async fn without_web_locks_the_lease_hands_over_steals_and_stop_removes_its_entry() {

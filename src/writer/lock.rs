@@ -171,8 +171,12 @@ pub(super) struct Shared {
     // web locks
     abort_pending: Option<AbortController>,
     release_held: Option<Function>,
-    // after a steal: (ack id, request id) waiting for the old writer's "stopped", and its timeout
-    stopped_ack: Option<(u32, u32)>,
+    // A lock taken by a steal that this tab let go (released, or the steal superseded) before the old writer
+    // said "stopped": it is handed on to a waiting tab only once the old writer has (or the wait timed out).
+    hand_on: Option<Function>,
+    // after a steal: (ack id, the request it would make a writer, if any) waiting for the old writer's
+    // "stopped", and its timeout
+    stopped_ack: Option<(u32, Option<u32>)>,
     acks: u32,
     ack_timeout: Option<Timeout>,
     // lease
@@ -301,7 +305,16 @@ impl Shared {
     /// The lock manager's answer: `Some(promise)` to hold the lock until it resolves, `None` to let it go.
     fn lock_callback(&mut self, serial: u32, mode: Mode, granted: bool) -> Option<Promise> {
         if serial != self.serial || self.stopped {
-            return None; // superseded by a later request (a steal), or released
+            // Superseded by a later request, or released: let it go. But a lock taken by a steal may still be
+            // in use by the old writer's engine, which learns of the steal asynchronously: hand it on only
+            // once the old writer said "stopped", never straight to a waiting tab that would open the store.
+            if mode == Mode::Steal && granted {
+                let mut release = None;
+                let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+                self.hand_on_after_old_writer(release);
+                return Some(held);
+            }
+            return None;
         }
         self.abort_pending = None;
         if !granted {
@@ -365,6 +378,12 @@ impl Shared {
         // The old writer learns of the steal asynchronously; let it stop its engine (writer-lost handlers
         // run synchronously, then it posts "stopped") before this tab's engine starts.
         let Some(request) = self.request.as_ref().map(|r| r.id) else { return };
+        self.wait_for_old_writer(Some(request));
+    }
+
+    /// Waits (at most STOPPED_ACK_MS) for the old writer's "stopped"; then `request`, if still wanted, makes
+    /// this tab the writer, and a lock to hand on is let go (old_writer_stopped).
+    fn wait_for_old_writer(&mut self, request: Option<u32>) {
         self.acks += 1;
         let ack = self.acks;
         self.stopped_ack = Some((ack, request));
@@ -372,6 +391,19 @@ impl Shared {
         self.ack_timeout = Some(Timeout::new(STOPPED_ACK_MS, move || {
             with_weak(&me, |s| s.old_writer_stopped(Some(ack)));
         }));
+    }
+
+    /// `release` lets a lock taken by a steal go, once the old writer has stopped (see `hand_on`).
+    fn hand_on_after_old_writer(&mut self, release: Option<Function>) {
+        if let Some(earlier) = self.hand_on.take() {
+            let _ = earlier.call0(&JsValue::UNDEFINED);
+        }
+        self.hand_on = release;
+        match self.stopped_ack {
+            // already waiting for it (this steal's own wait): it now makes no writer, it only hands on
+            Some((ack, _)) => self.stopped_ack = Some((ack, None)),
+            None => self.wait_for_old_writer(None),
+        }
     }
 
     /// The old writer said "stopped" (`ack`: None), or the wait for it timed out (`ack`: its id).
@@ -382,8 +414,11 @@ impl Shared {
         }
         self.stopped_ack = None;
         self.ack_timeout = None;
+        if let Some(release) = self.hand_on.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
         // Released meanwhile (or the role went to another tab): this request never makes a writer.
-        if self.request.as_ref().map(|r| r.id) == Some(request) {
+        if request.is_some() && self.request.as_ref().map(|r| r.id) == request {
             self.granted_now(Mode::Steal);
         }
     }
@@ -452,12 +487,18 @@ impl Shared {
         if let Some(pending) = self.abort_pending.take() {
             pending.abort();
         }
-        if let Some(release) = self.release_held.take() {
-            let _ = release.call0(&JsValue::UNDEFINED);
+        match self.release_held.take() {
+            // a steal still waiting for the old writer's "stopped": ungranted now, its lock handed on after it
+            Some(release) if self.stopped_ack.is_some() => self.hand_on_after_old_writer(Some(release)),
+            Some(release) => drop(release.call0(&JsValue::UNDEFINED)),
+            None => {
+                // a lease steal waiting for the old writer ends here, ungranted
+                if self.hand_on.is_none() {
+                    self.stopped_ack = None;
+                    self.ack_timeout = None;
+                }
+            }
         }
-        // a steal waiting for the old writer's "stopped" ends here, ungranted
-        self.stopped_ack = None;
-        self.ack_timeout = None;
         self.release_lease();
         self.timer = None;
         self.settle(false);
@@ -519,7 +560,7 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         // A WriterLock dropped without stop() (its JS object collected): its lock goes with it.
-        if let Some(release) = self.release_held.take() {
+        for release in [self.release_held.take(), self.hand_on.take()].into_iter().flatten() {
             let _ = release.call0(&JsValue::UNDEFINED);
         }
     }
@@ -568,6 +609,7 @@ impl WriterLock {
                 stopped: false,
                 abort_pending: None,
                 release_held: None,
+                hand_on: None,
                 stopped_ack: None,
                 acks: 0,
                 ack_timeout: None,

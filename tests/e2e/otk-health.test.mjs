@@ -19,8 +19,13 @@ async function panelRow(page, id) {
     const panel = document.createElement('matrix-crypto-guardian-panel');
     panel.guardian = window.demo.guardian;
     document.body.append(panel);
-    panel.refresh?.();
-    const li = panel.shadowRoot.querySelector(`li[data-capability="${id}"]`);
+    // The element draws once its view (panel.js) has loaded: wait for the row, at most 5 s.
+    let li = null;
+    for (let waited = 0; !li && waited < 5000; waited += 50) {
+      panel.refresh();
+      li = panel.shadowRoot.querySelector(`li[data-capability="${id}"]`);
+      if (!li) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const out = li ? { level: li.dataset.level, why: li.textContent } : null;
     panel.remove();
     return out;

@@ -439,7 +439,7 @@ describe('single writer against a real homeserver', { timeout: 300_000 }, () => 
   }
 
   for (const mechanism of ['web-locks', 'lease']) test(`npm (${mechanism}): two tabs, one writer — 0 conflicting uploads (baseline in the same run), messages decrypted; failover on close; "Use here"`, async () => {
-    const baseline = await twoTabsScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer, prefix: `wtoff${mechanism[0]}` });
+    const baseline = await twoTabsScenario(stack, { guardian: 'off', windowMs: WINDOW_MS, peer, prefix: `wtoff${mechanism[0]}`, untilConflicts: 2 });
     await Promise.all(baseline.pages.map((p) => p.close()));
     await baseline.pages[0].context().close();
 

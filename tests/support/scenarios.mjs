@@ -168,8 +168,10 @@ async function emptyCoreStore(name) {
  * peer claims this device's one-time keys so both engines replenish them, each with its own in-memory
  * key counter — the same key ids with different key material reach the server. The peer also keeps
  * the account busy: a claim alone wakes no /sync, and the engines only replenish after a sync.
+ * `untilConflicts` (a baseline's): the window goes on, at most two more windows, until that many conflicts
+ * reached the server — a loaded machine can start the second engine late.
  */
-export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsPerSecond = 4, prefix = 'tabs', query, secondTabSettled = secondTabReady }) {
+export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsPerSecond = 4, prefix = 'tabs', query, secondTabSettled = secondTabReady, untilConflicts = 0 }) {
   const { hs, web, browser } = stack;
   const user = await freshUser(hs, prefix);
   const opts = { baseUrl: web.url, homeserver: hs.baseUrl, guardian, name: `${prefix}-${guardian}-1`, query };
@@ -188,11 +190,13 @@ export async function twoTabsScenario(stack, { guardian, windowMs, peer, claimsP
       body: { one_time_keys: { [user.userId]: { [deviceId]: 'signed_curve25519' } } },
     }).then(() => claims++, () => {});
   }, 1000 / claimsPerSecond);
+  const count = () => hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
   peer.start();
   await first.waitForTimeout(windowMs);
+  for (const end = Date.now() + 2 * windowMs; count() < untilConflicts && Date.now() < end; ) await first.waitForTimeout(1000);
   peer.stop();
   clearInterval(timer);
-  const conflicts = hs.countRequests({ ...UPLOAD, status: 400, user: user.userId, since });
+  const conflicts = count();
   return {
     user,
     deviceId,
