@@ -173,6 +173,13 @@ async fn census_answers(name: &str) -> usize {
     resolved(ask.call1(&JsValue::NULL, &name.into()).unwrap().unchecked_into()).await.as_f64().unwrap() as usize
 }
 
+/// A hung old writer: a holder of the lock `name` that never lets go and never says "stopped" (no census).
+async fn hung_old_writer(name: &str) {
+    let hold = js_sys::Function::new_with_args("name", "navigator.locks.request(name, () => new Promise(() => {})).catch(() => {})");
+    hold.call1(&JsValue::NULL, &name.into()).unwrap();
+    sleep(50).await;
+}
+
 /// One test, its scenarios in turn: wasm-bindgen-test runs async tests concurrently, and the lease scenario
 /// removes navigator.locks from the page for a while.
 #[wasm_bindgen_test]
@@ -239,10 +246,7 @@ async fn two_web_locks_tabs_one_holds_the_other_waits_release_hands_over_and_ste
 
 async fn a_release_during_a_waiting_steal_never_makes_a_writer() {
     let name = unique("release-during-steal");
-    // A hung old writer: a holder that never says "stopped" (no census), so the steal waits its full second.
-    let hold = js_sys::Function::new_with_args("name", "navigator.locks.request(name, () => new Promise(() => {})).catch(() => {})");
-    hold.call1(&JsValue::NULL, &name.clone().into()).unwrap();
-    sleep(50).await;
+    hung_old_writer(&name).await; // so the steal waits its full second
     let (b, b_log) = lock(&name, "{}");
     let steal = b.acquire("steal");
     sleep(200).await;
@@ -262,10 +266,7 @@ async fn a_release_during_a_waiting_steal_never_makes_a_writer() {
 /// on only after the old writer said "stopped" (here a hung one: after the steal's full wait).
 async fn a_steal_let_go_at_once_hands_the_lock_on_only_after_the_old_writer_stopped() {
     let name = unique("steal-released");
-    // A hung old writer: it holds the lock and never says "stopped" (no census).
-    let hold = js_sys::Function::new_with_args("name", "navigator.locks.request(name, () => new Promise(() => {})).catch(() => {})");
-    hold.call1(&JsValue::NULL, &name.clone().into()).unwrap();
-    sleep(50).await;
+    hung_old_writer(&name).await;
     let (waiting, waiting_log) = lock(&name, "{}");
     let waits = waiting.acquire("wait");
     let (stealer, _) = lock(&name, "{}");

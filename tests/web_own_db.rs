@@ -5,39 +5,12 @@
 #![cfg(target_arch = "wasm32")]
 
 use matrix_crypto_guardian::diagnostics::journal::{sentinel_update, Journal, Sentinel, SessionId};
-use matrix_crypto_guardian::diagnostics::own_db;
+use matrix_crypto_guardian::diagnostics::own_db::{self, OwnDb};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// The core's own database (src/diagnostics/own_db.rs) as the JS layer calls it.
-struct OwnDb(own_db::OwnDb);
-
-impl OwnDb {
-    fn new(name: &str) -> OwnDb {
-        OwnDb(own_db::OwnDb::new(Some(name.to_owned())))
-    }
-    fn open(&self) -> js_sys::Promise {
-        self.0.open()
-    }
-    fn load_journal(&self, key: &str) -> js_sys::Promise {
-        self.0.load_journal(key.to_owned())
-    }
-    fn save_journal(&self, key: &str, json: &str) -> js_sys::Promise {
-        self.0.save_journal(key.to_owned(), json.to_owned())
-    }
-    fn journal_sessions(&self) -> js_sys::Promise {
-        self.0.journal_sessions()
-    }
-    fn load_sentinel(&self, key: &str) -> js_sys::Promise {
-        self.0.load_sentinel(key.to_owned())
-    }
-    fn save_sentinel(&self, key: &str, json: &str) -> js_sys::Promise {
-        self.0.save_sentinel(key.to_owned(), json.to_owned())
-    }
-}
 
 #[wasm_bindgen(inline_js = r#"
 // Schema v1 exactly as it was: IndexedDB version 1, one object store "journal", out-of-line keys,
@@ -111,7 +84,7 @@ fn strings(v: JsValue) -> Vec<String> {
 async fn a_new_database_is_created_at_the_current_schema_and_round_trips() {
     let name = "mcg-test-own-db-new";
     wait(delete_db(name)).await;
-    let db = OwnDb::new(name);
+    let db = OwnDb::new(Some(name.to_owned()));
     assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(0.0), "did not exist before");
     assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(f64::from(schema_version())), "exists now, no upgrade");
     assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
@@ -120,15 +93,15 @@ async fn a_new_database_is_created_at_the_current_schema_and_round_trips() {
     j.set_session(Some(SessionId { user_id: "@a:localhost".into(), device_id: "DEV".into() }));
     j.record_console("error", "One time key signed_curve25519:AAAA already exists", 1.0);
     let key = j.session().unwrap().key();
-    assert!(wait(db.load_journal(&key)).await.is_null());
-    wait(db.save_journal(&key, &j.to_stored_json())).await;
-    let text = wait(db.load_journal(&key)).await.as_string().unwrap();
+    assert!(wait(db.load_journal(key.clone())).await.is_null());
+    wait(db.save_journal(key.clone(), j.to_stored_json())).await;
+    let text = wait(db.load_journal(key.clone())).await.as_string().unwrap();
     assert_eq!(Journal::from_stored(&text, 20).unwrap(), j);
     assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.clone()]);
 
     let s = sentinel_update(None, "@a:localhost", "DEV", Some("ED"), 5.0).unwrap();
-    wait(db.save_sentinel(&key, &s.to_json_string())).await;
-    let text = wait(db.load_sentinel(&key)).await.as_string().unwrap();
+    wait(db.save_sentinel(key.clone(), s.to_json_string())).await;
+    let text = wait(db.load_sentinel(key.clone())).await.as_string().unwrap();
     assert_eq!(Sentinel::parse(&text), Some(s));
     wait(delete_db(name)).await;
 }
@@ -145,12 +118,12 @@ async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     wait(write_schema_v1(name, key, v1)).await;
     assert_eq!(shape(name).await, (1, vec!["journal".to_owned()]));
 
-    let db = OwnDb::new(name);
+    let db = OwnDb::new(Some(name.to_owned()));
     assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(1.0));
     assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 
     // The v1 record is still there and reads as a journal with its counts rebuilt.
-    let stored = wait(db.load_journal(key)).await.as_string().expect("journal kept across the migration");
+    let stored = wait(db.load_journal(key.to_owned())).await.as_string().expect("journal kept across the migration");
     let j = Journal::from_stored(&stored, 200).unwrap();
     assert_eq!(j.ke_counts()["KE-1"], 2);
     assert_eq!(j.ke_counts()["KE-2"], 1);
@@ -158,8 +131,8 @@ async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     assert_eq!(j.entries()[0].count, 2);
 
     // Written back in the current format, it still reads the same.
-    wait(db.save_journal(key, &j.to_stored_json())).await;
-    let again = Journal::from_stored(&wait(db.load_journal(key)).await.as_string().unwrap(), 200).unwrap();
+    wait(db.save_journal(key.to_owned(), j.to_stored_json())).await;
+    let again = Journal::from_stored(&wait(db.load_journal(key.to_owned())).await.as_string().unwrap(), 200).unwrap();
     assert_eq!(again.ke_counts(), j.ke_counts());
     assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.to_owned()]);
     wait(delete_db(name)).await;
@@ -173,7 +146,7 @@ async fn a_failing_database_rejects_with_a_clear_error() {
     wait(write_schema_v1(name, "k", "{}")).await;
     let bump = js_sys::Function::new_with_args("name", "return new Promise((r, j) => { const q = indexedDB.open(name, 9); q.onsuccess = () => { q.result.close(); r(); }; q.onerror = () => j(q.error); });");
     wait(bump.call1(&JsValue::NULL, &name.into()).unwrap().into()).await;
-    let err = JsFuture::from(OwnDb::new(name).open()).await.expect_err("a newer schema is refused, not clobbered");
+    let err = JsFuture::from(OwnDb::new(Some(name.to_owned())).open()).await.expect_err("a newer schema is refused, not clobbered");
     let message = field(&err, "message").as_string().unwrap_or_default();
     assert!(message.starts_with("matrix-crypto-guardian own database: open:"), "{message}");
     wait(delete_db(name)).await;
