@@ -18,7 +18,7 @@ export async function diagnosticsFigures() {
     await page.waitForFunction(() => window.demo && window.demo.guardian, null, { timeout: 30_000 });
     const m = await page.evaluate(async () => {
       // The journal's code is in the lazily loaded module (it wakes on trouble).
-      const core = await import("/pkg/forensics/forensics.js");
+      const core = await import("/pkg/watch/guardian_watch.js");
       const exports = await core.default();
       const { OwnDb } = await import("/pkg/core/guardian_core.js"); // initialised by the page's guardian
       const { installConsoleTap } = await import("/pkg/console-tap.js");

@@ -10,7 +10,7 @@
 //
 // This file only gathers browser facts and schedules writes. Every failure here is swallowed and
 // journaled or printed once with the guardian's prefix: diagnostics never break the host or the guardian.
-import { consoleLineWakesJournal, readAcceptedUpload, sentinelUpdate, wakesJournal } from "./core/guardian_core.js";
+import { consoleLineWakesJournal, sentinelUpdate, wakesJournal } from "./core/guardian_core.js";
 import { OwnDb } from "./core/guardian_core.js";
 import { OWN_PREFIX } from "./console-tap.js";
 
@@ -204,9 +204,13 @@ export class Diagnostics {
     await this.flush();
   }
 
-  /** A keys/upload answer seen by the fetch tap: accepted ones give OTK counts and the ed25519. */
-  observeUpload(body, status, bytes) {
+  /**
+   * A keys/upload answer seen by the fetch tap: accepted ones give OTK counts and the ed25519. The watch
+   * module that reads it is loaded already (the storm watch decided about this upload).
+   */
+  async observeUpload(body, status, bytes) {
     try {
+      const { readAcceptedUpload } = await this.#loadModule();
       const seen = readAcceptedUpload(typeof body === "string" ? body : "", status === 200 && bytes ? bytes : new Uint8Array());
       // Without attach() (the drop-in) the session is the one the uploads name. The device keys travel
       // only in the first accepted upload, so its identity is recorded once the session is adopted.

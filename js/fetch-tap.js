@@ -96,7 +96,8 @@ function withTimeout(promise, ms) {
  * the same tap, so the drop-in and the npm API can both call it.
  *
  * The tap does nothing until a handler is attached with `tap.attach(handler)`; a keys/upload sent
- * before that waits (at most CORE_WAIT_MS) for it. The handler is the guardian core:
+ * before that waits (at most CORE_WAIT_MS) for it. The handler is the guardian:
+ *   ready() -> Promise<boolean>      (optional; its storm watch loaded — false: let the upload through)
  *   beforeUpload(bodyText, authorization, url) -> { action: "pass" | "probe" | "replay", status?, body? }
  *   afterUpload(bodyText, status, bytes, complete)
  *   uploadFailed(bodyText, error)
@@ -158,6 +159,9 @@ export function installFetchTap(scope = globalThis) {
       if (h.sawRequest) h.sawRequest(authorizationOf(input, init), urlOf(input));
       // Uploads are held while the guardian waits for the user (e.g. a store loss seen at start).
       if (h.uploadGate) await abort.race(h.uploadGate());
+      // The handler's own module (the storm watch) loads with the first upload; a module that cannot load
+      // lets the upload through unguarded (the next upload tries to load it again).
+      if (h.ready && !(await abort.race(withTimeout(h.ready(), CORE_WAIT_MS)))) return Reflect.apply(original, self, args);
       body = await abort.race(requestBodyText(input, init));
       // The previous upload's answer must be seen before this one is decided (a storm is back-to-back).
       await abort.race(withTimeout(lastObservation, OBSERVE_WAIT_MS));

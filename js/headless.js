@@ -34,9 +34,9 @@ export async function wasmBytes(url) {
 /** Where the core's wasm is in this package (relative to this file, as the glue itself places it). */
 export const CORE_WASM = "./core/guardian_core_bg.wasm";
 
-/** The forensics wasm next to its glue module (`moduleUrl`: the module's URL, default ./forensics/forensics.js). */
-export function forensicsWasm(moduleUrl) {
-  return new URL("forensics_bg.wasm", new URL(String(moduleUrl || "./forensics/forensics.js"), import.meta.url)).href;
+/** A lazily loaded module's wasm (`wasmName`) next to its glue module (`moduleUrl`, relative to this file or absolute). */
+export function moduleWasm(moduleUrl, wasmName) {
+  return new URL(wasmName, new URL(String(moduleUrl), import.meta.url)).href;
 }
 
 /** A timer that never keeps a Node process alive (a no-op in browsers, whose timers are numbers). */

@@ -1,7 +1,7 @@
 // Types of matrix-crypto-guardian's public API: the JS layer's own (Guardian, its options and events) here;
 // the shapes the wasm modules return come from their generated .d.ts and are re-exported.
-import type { OtkHealthKind, OtkFigures, OtkHealth, BreakerStateName, BreakerSnapshot, DiagnosisKind, Diagnosis, StormState, ConflictSummary, SessionFacts, StoreCheck, DeviceSentinel } from "./core/guardian_core.js";
-import type { Known, RemedyName, Loss, RecoveryFacts, RemedyOffer, LogoutOutcome, Ke, KeCounts, JournalEntry, JournalSnapshot } from "./forensics/forensics.js";
+import type { SessionFacts, StoreCheck, DeviceSentinel } from "./core/guardian_core.js";
+import type { OtkHealthKind, OtkFigures, OtkHealth, BreakerStateName, BreakerSnapshot, DiagnosisKind, Diagnosis, StormState, ConflictSummary, Known, RemedyName, Loss, RecoveryFacts, RemedyOffer, LogoutOutcome, Ke, KeCounts, JournalEntry, JournalSnapshot } from "./watch/guardian_watch.js";
 export type { OtkHealthKind, OtkFigures, OtkHealth, BreakerStateName, BreakerSnapshot, DiagnosisKind, Diagnosis, StormState, ConflictSummary, SessionFacts, StoreCheck, DeviceSentinel };
 export type { Known, RemedyName, Loss, RecoveryFacts, RemedyOffer, LogoutOutcome, Ke, KeCounts, JournalEntry, JournalSnapshot };
 

@@ -5,9 +5,12 @@
 //   guardian.attach(client);                          // after login
 //   guardian.addEventListener("storm", (e) => …);
 //
-// This file is the thin JS adapter around the wasm core (src/storm/adapter.rs and the other src/*/adapter.rs): it owns the event target, the
-// in-memory session facts and the lazy loading of the forensics module. Decisions are the core's.
-import initCore, { GuardianCore, coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
+// This file is the thin JS adapter around the wasm modules (src/*/adapter.rs): it owns the event target, the
+// in-memory session facts and the loading of the modules, each when a page first needs it — the core at
+// start (writer, store-loss check, persistence), the storm watch with the first keys/upload or the first
+// sign of trouble (it also runs the journal, report and remedy models), forensics (matrix-sdk-crypto) for
+// a diagnosis or an export. Decisions are the modules'.
+import initCore, { coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore, quietStorm, quietOtkHealth } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
@@ -18,7 +21,7 @@ import { snapshotSession, sessionToken } from "./prevention.js";
 import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core/guardian_core.js";
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./language.js";
-import { isNode, wasmBytes, CORE_WASM, forensicsWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
+import { isNode, wasmBytes, CORE_WASM, moduleWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel-element.js";
@@ -100,7 +103,8 @@ const PRESET_SESSION_KEYS = {
 };
 
 export class Guardian extends EventTarget {
-  #core;
+  #storm = null; // the storm watch (GuardianCore), once its module loaded (#stormWatch)
+  #watch = null; // the watch module, loading or loaded
   #options;
   #session = { userId: null, deviceId: null, baseUrl: null, authorization: null };
   #client = null;
@@ -170,24 +174,20 @@ export class Guardian extends EventTarget {
     super();
     if (!(options && typeof options === "object")) throw new TypeError("use Guardian.start()");
     this.#options = { diagnose: true, ...options };
-    this.#core = new GuardianCore({
-      probeAfterMs: options.probeAfterMs,
-      maxProbeAfterMs: options.maxProbeAfterMs,
-    });
     try {
       this.#diagnostics = new Diagnostics(this, {
         capacity: options.journalCapacity,
         dbName: options.ownDatabaseName,
         sdkVersion: options.sdkVersion,
         consoleTap: consoleTapOf(globalThis),
-        loadModule: () => this.#forensicsModule(),
+        loadModule: () => this.#watchModule(),
         signal: this.#lifetime.signal,
       });
     } catch {
       // Fail open: the guardian works without its journal.
     }
     this.#bots = new BotHost({
-      module: () => this.#forensicsModule(),
+      module: () => this.#watchModule(),
       emit: (events) => this.#emit(events),
       cryptoStores: options.cryptoStores,
       uploadHandler: () => this.#uploadHandler(),
@@ -203,9 +203,11 @@ export class Guardian extends EventTarget {
     });
     this.#recovery = new RecoveryFlow(this, {
       options: this.#options,
-      core: this.#core,
+      storm: () => this.storm(),
+      requestProbe: () => this.#storm?.requestProbe(Date.now()),
       session: () => this.#remedySession(),
       client: () => this.#client,
+      models: () => this.#watchModule(),
       forensics: () => this.#forensicsModule(),
       emit: (events) => this.#emit(events),
       storeMismatch: () => this.storeMismatch(),
@@ -459,7 +461,8 @@ export class Guardian extends EventTarget {
   }
 
   storm() {
-    return this.#core.storm();
+    // Before the first keys/upload the watch is not loaded: the core answers with a fresh watch's state.
+    return this.#storm ? this.#storm.storm() : quietStorm();
   }
 
   /**
@@ -467,7 +470,7 @@ export class Guardian extends EventTarget {
    * figures }` — see docs/diagnostics.md.
    */
   otkHealth() {
-    return this.#core.otkHealth();
+    return this.#storm ? this.#storm.otkHealth() : quietOtkHealth();
   }
 
   /** What the recovery prompt shows: `{ cause, reason, session, facts, offers, snoozedUntil }`, or null. */
@@ -606,6 +609,9 @@ export class Guardian extends EventTarget {
 
   #uploadHandler() {
     return {
+      // The storm watch, loaded with the first keys/upload; false when it cannot load (the upload then goes
+      // through unguarded: fail open).
+      ready: () => this.#stormWatch().then(() => true, () => false),
       uploadGate: () => this.#uploadsHeld,
       // Kept in memory only (never stored, logged or reported), for the remedies and the diagnosis.
       sawRequest: (authorization, url) => {
@@ -617,51 +623,66 @@ export class Guardian extends EventTarget {
         if (authorization) this.#session.authorization = authorization;
         if (url) this.#session.uploadUrl = url;
         // An UploadVerdict: { action: "pass" | "probe" | "replay", status, body (Uint8Array), delayMs, events }.
-        const verdict = this.#core.beforeUpload(body, Date.now());
+        const verdict = this.#storm.beforeUpload(body, Date.now());
         this.#emit(verdict.events);
         return verdict;
       },
       afterUpload: (body, status, bytes, complete) => {
-        const out = this.#core.afterUpload(body, status, bytes, complete, Date.now());
+        const out = this.#storm.afterUpload(body, status, bytes, complete, Date.now());
         this.#emit(out.events);
         this.#diagnostics?.observeUpload(body, status, bytes);
         if (out.needsDiagnosis && this.#options.diagnose) {
           this.#diagnose().catch((err) => {
             this.#emit([{ type: "diagnosis-failed", detail: { reason: String(err) } }]);
             // Settle it as undetermined, so the core asks again for the next conflict's diagnosis.
-            this.#emit(this.#core.diagnose(undefined, undefined, Date.now()).events);
+            this.#emit(this.#storm.diagnose(undefined, undefined, Date.now()).events);
           });
         }
       },
       uploadFailed: (body, reason) => {
-        const out = this.#core.uploadFailed(body, reason, Date.now());
+        const out = this.#storm.uploadFailed(body, reason, Date.now());
         this.#emit(out.events);
       },
     };
   }
 
-  async #forensicsModule() {
+  /**
+   * The watch module (src/storm/adapter.rs and the journal, report and remedy adapters), loaded once; a
+   * failed download is tried again on the next need.
+   */
+  #watchModule() {
+    // A literal specifier, so Vite and webpack split the module into a lazy chunk (and emit its .wasm).
+    this.#watch ??= initModule(import("./watch/guardian_watch.js"), moduleWasm("./watch/guardian_watch.js", "guardian_watch_bg.wasm")).catch((err) => {
+      this.#watch = null;
+      throw err;
+    });
+    return this.#watch;
+  }
+
+  /** The storm watch, made once its module loaded (the breaker's options are the guardian's). */
+  async #stormWatch() {
+    const m = await this.#watchModule();
+    this.#storm ??= new m.GuardianCore({ probeAfterMs: this.#options.probeAfterMs, maxProbeAfterMs: this.#options.maxProbeAfterMs });
+    return this.#storm;
+  }
+
+  /** The forensics module (matrix-sdk-crypto), loaded once; a failed download is tried again on the next need. */
+  #forensicsModule() {
     if (!this.#forensics) {
-      // A literal specifier by default, so Vite and webpack split the module into a lazy chunk (and emit its
-      // .wasm); an explicit URL is imported as it is, untouched by bundlers.
+      // By default a literal specifier (a lazy chunk for bundlers); an explicit URL is imported as it is,
+      // untouched by bundlers.
       const url = this.#options.forensicsUrl;
       const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
-      this.#forensics = loading
-        .then(async (m) => {
-          const bytes = await wasmBytes(forensicsWasm(url)); // Node: from the package's files
-          await m.default(bytes ? { module_or_path: bytes } : undefined); // browsers: fetches the wasm
-          return m;
-        })
-        .catch((err) => {
-          this.#forensics = null; // a failed download (module or wasm) is tried again on the next need
-          throw err;
-        });
+      this.#forensics = initModule(loading, moduleWasm(url || "./forensics/forensics.js", "forensics_bg.wasm")).catch((err) => {
+        this.#forensics = null;
+        throw err;
+      });
     }
     return this.#forensics;
   }
 
   async #diagnose() {
-    const need = this.#core.diagnosisInput();
+    const need = this.#storm.diagnosisInput();
     if (!need) return;
     let ed25519 = need.currentEd25519 || null;
     if (!ed25519 && need.userId && need.deviceId) ed25519 = await this.#queryOwnEd25519(need.userId, need.deviceId);
@@ -670,7 +691,7 @@ export class Guardian extends EventTarget {
       const forensics = await this.#forensicsModule();
       verdict = forensics.verifyOneTimeKey(need.oldKeyJson, need.userId, need.deviceId, ed25519);
     }
-    this.#emit(this.#core.diagnose(verdict, ed25519, Date.now()).events);
+    this.#emit(this.#storm.diagnose(verdict, ed25519, Date.now()).events);
   }
 
   /** The device's current ed25519 key as the homeserver publishes it (`POST /keys/query`). */
@@ -688,8 +709,16 @@ export class Guardian extends EventTarget {
       signal: AbortSignal.timeout(HS_CALL_TIMEOUT_MS),
     });
     const bytes = new Uint8Array(await response.arrayBuffer());
-    return this.#core.ed25519FromKeysQuery(response.status, bytes, userId, deviceId) || null;
+    return this.#storm.ed25519FromKeysQuery(response.status, bytes, userId, deviceId) || null;
   }
+}
+
+/** A wasm-bindgen module once its wasm is instantiated: read from the package's files in Node, fetched by the glue in browsers. */
+async function initModule(loading, wasmUrl) {
+  const m = await loading;
+  const bytes = await wasmBytes(wasmUrl);
+  await m.default(bytes ? { module_or_path: bytes } : undefined);
+  return m;
 }
 
 function baseUrlOf(url) {

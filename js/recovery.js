@@ -61,7 +61,7 @@ export class RecoveryFlow {
   /** The module that runs the remedy decisions (loaded once; a failed load is retried next time). */
   async #module() {
     if (!this.#m) {
-      const [m, ui] = await Promise.all([this.#ctx.forensics(), loadUi()]);
+      const [m, ui] = await Promise.all([this.#ctx.models(), loadUi()]);
       this.#ui = ui;
       this.#m = m;
     }
@@ -144,7 +144,7 @@ export class RecoveryFlow {
 
   #factsForCore() {
     const f = this.#state.facts || {};
-    const storm = this.#ctx.core.storm();
+    const storm = this.#ctx.storm();
     const kind = storm && storm.conflict ? storm.conflict.kind : null;
     let writer = "unknown";
     // Issue 4's writer lock: only a tab that holds it may repair; no lock (or never asked) = unknown.
@@ -310,7 +310,7 @@ export class RecoveryFlow {
         if (out.outcome === "done") {
           this.#repairing = true;
           // The SDK re-sends its pending upload after the next sync: let it through as a probe.
-          this.#ctx.core.requestProbe(Date.now());
+          this.#ctx.requestProbe();
           emit({ phase: "drained", claimed: out.claimed, initial: out.initial });
         } else {
           emit({ phase: "stopped", reason: out.reason, claimed: out.claimed });

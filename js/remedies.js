@@ -1,6 +1,6 @@
 // Remedies, the browser side: homeserver calls, the export download, deleting stores. Every decision —
 // which remedy is offered, what the drain does next, what may be deleted — is the model's
-// (src/remedy/model.rs), run by the lazily loaded module (`m`: the forensics module, loaded after trouble
+// (src/remedy/model.rs), run by the lazily loaded module (`m`: the watch module, loaded after trouble
 // only). Tokens stay in memory; nothing here logs one.
 import { countRoomKeys } from "./core/guardian_core.js";
 

@@ -2,8 +2,9 @@
 # npm run build: writes the publishable npm package to pkg/.
 #   pkg/index.js         ESM entry (Guardian), pkg/index.d.ts its types
 #   pkg/dropin.js        classic <script> loader (installs the fetch tap synchronously, loads the rest)
-#   pkg/core/…           the core wasm + wasm-bindgen glue (fetched at start)
-#   pkg/forensics/…      the matrix-sdk-crypto module (fetched only on first need)
+#   pkg/core/…           the core wasm + wasm-bindgen glue (fetched at start: writer, store-loss check, persistence)
+#   pkg/watch/…          the storm watch and the after-trouble models (fetched with the first keys/upload or trouble)
+#   pkg/forensics/…      the matrix-sdk-crypto module (fetched only for a diagnosis or an export)
 # Deterministic: same sources and Cargo.lock/package-lock.json → same bytes. No network beyond registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,23 +13,27 @@ unset RUSTFLAGS # it would replace .cargo/config.toml's --cfg=web_sys_unstable_a
 TARGET=wasm32-unknown-unknown
 OUT=target/$TARGET/release
 
-# Two cargo runs, not one: the forensics module links the guardian crate without its `exports` feature
-# (the core's wasm API), and one run would unify the features and put the core's exports in it too.
-# The core links std: serde_json, the writer election on web-sys and gloo, indexed_db_futures.
-cargo build --release --target $TARGET -p matrix-crypto-guardian
+# One cargo run per module: the guardian crate makes two of them, one per feature (`start`: the core,
+# `watch`: the storm watch), each built alone so only its own adapters are exported; forensics is its own crate.
+mkdir -p target/modules
+for module in start watch; do
+  cargo build --release --target $TARGET -p matrix-crypto-guardian --no-default-features --features $module
+  cp $OUT/matrix_crypto_guardian.wasm target/modules/$module.wasm
+done
 cargo build --release --target $TARGET -p matrix-crypto-guardian-forensics
 
 # Written to pkg.next/ and swapped in at the end, so a test server reading pkg/ meanwhile never sees a
 # half-written package.
 NEXT=pkg.next
 rm -rf "$NEXT"
-mkdir -p "$NEXT/core" "$NEXT/forensics"
-wasm-bindgen --target web --out-dir $NEXT/core --out-name guardian_core $OUT/matrix_crypto_guardian.wasm
+mkdir -p "$NEXT/core" "$NEXT/watch" "$NEXT/forensics"
+wasm-bindgen --target web --out-dir $NEXT/core --out-name guardian_core target/modules/start.wasm
+wasm-bindgen --target web --out-dir $NEXT/watch --out-name guardian_watch target/modules/watch.wasm
 wasm-bindgen --target web --out-dir $NEXT/forensics --out-name forensics $OUT/matrix_crypto_guardian_forensics.wasm
 # The generated classes declare `[Symbol.dispose]()` (explicit resource management); index.d.ts re-exports the
 # modules' types, so a host type-checking the package (skipLibCheck false) reads these files: they name the lib
 # that declares Symbol.dispose themselves instead of requiring it in every host's tsconfig (TypeScript >= 5.2).
-for dts in $NEXT/core/guardian_core.d.ts $NEXT/forensics/forensics.d.ts; do
+for dts in $NEXT/core/guardian_core.d.ts $NEXT/watch/guardian_watch.d.ts $NEXT/forensics/forensics.d.ts; do
   { echo '/// <reference lib="esnext.disposable" />'; cat "$dts"; } > "$dts.ref" && mv "$dts.ref" "$dts"
 done
 
@@ -36,7 +41,7 @@ done
 # what rustc emits for wasm32-unknown-unknown by default.
 WASM_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue)
-for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/forensics/forensics_bg.wasm; do
+for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/watch/guardian_watch_bg.wasm $NEXT/forensics/forensics_bg.wasm; do
   # --low-memory-unused: rustc places the stack first, so nothing lives below address 1024.
   node_modules/.bin/wasm-opt -Oz --low-memory-unused --converge "${WASM_FEATURES[@]}" "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
@@ -44,7 +49,7 @@ done
 
 # The wasm-bindgen glue is generated code: shipped with whitespace and redundant syntax removed (names kept,
 # so stack traces stay readable; the types are in its .d.ts). It is part of what every page fetches.
-for glue in $NEXT/core/guardian_core.js $NEXT/forensics/forensics.js; do
+for glue in $NEXT/core/guardian_core.js $NEXT/watch/guardian_watch.js $NEXT/forensics/forensics.js; do
   node_modules/.bin/esbuild "$glue" --minify-whitespace --minify-syntax --format=esm --log-level=warning \
     --outfile="$glue.min" && mv "$glue.min" "$glue"
 done

@@ -4,16 +4,24 @@
 //! with `cargo test`) and, where the work is Rust's, its wasm adapter beside it:
 //!
 //! * [`storm`]: the storm watch — reads keys/upload requests and answers, the circuit breaker,
-//!   one-time-key health. Its adapter is the core's `GuardianCore` (called by the JS fetch tap).
+//!   one-time-key health. Its adapter is `GuardianCore` (called by the JS fetch tap).
 //! * [`diagnosis`]: which divergence is behind a conflict.
 //! * [`store_loss`]: does the session's own crypto store still hold the device's account?
 //! * [`writer`]: one crypto writer per session across tabs.
 //! * [`remedy`]: sign out / replace the device, repairs; the same for headless hosts.
 //! * [`diagnostics`]: the journal, the redacted report.
 //!
-//! What must run synchronously before any wasm exists (the fetch tap, the crypto-store open gate, the
-//! console tap) and the custom elements are JavaScript, in `js/`. The report and remedy models run in
-//! the lazily loaded module (`forensics/`), which links this crate without its exports.
+//! The adapters make two wasm modules of this crate, by *when* a page needs them (two builds, one per
+//! feature; `scripts/build.sh`):
+//!
+//! * `start` — the core, fetched at start: the writer election, the store-loss check, persistent storage,
+//!   the guardian's own database, what wakes the journal.
+//! * `watch` — loaded with the first keys/upload or the first sign of trouble: the storm watch, the
+//!   journal, the report, the remedies, the bots' decisions.
+//!
+//! matrix-sdk-crypto's checks (signatures, room-key export) are a third module (`forensics/`), loaded only
+//! for a diagnosis or an export. What must run synchronously before any wasm exists (the fetch tap, the
+//! crypto-store open gate, the console tap) and the custom elements are JavaScript, in `js/`.
 pub mod storm;
 pub mod diagnosis;
 pub mod store_loss;
@@ -22,9 +30,16 @@ pub mod remedy;
 pub mod diagnostics;
 pub mod persistence;
 
+/// The crate version, which is also the npm package's.
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = coreVersion)]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
 /// A model value as the plain JS object (or array, string, number, null) `JSON.parse` would make of its
-/// JSON: serde-wasm-bindgen's `json_compatible` serializer (maps as objects, integers as numbers). Both wasm
-/// modules cross with it: the core's adapters and the lazily loaded forensics module.
+/// JSON: serde-wasm-bindgen's `json_compatible` serializer (maps as objects, integers as numbers). Every
+/// adapter crosses with it.
 ///
 /// Through `serde_json::Value`: the model already serializes its types to a `Value` (event details), so
 /// serde-wasm-bindgen's serializer is instantiated for `Value` alone rather than once per crossing type.

@@ -8,21 +8,13 @@
 //! - [`encrypt_room_key_export`]: turn matrix-js-sdk's `exportRoomKeysAsJson()` into the standard
 //!   passphrase-protected Megolm key export file, before a sign-out clears the store.
 //!
-//! It also exports the guardian's models that run only after trouble — the redacted report and the
-//! remedy decisions (module `aftercare`), the journal (module `journal`: it wakes on the first sign of
-//! trouble) — so they stay out of the core wasm every page fetches. And the decisions only headless hosts
-//! (bots in Node.js) need: their store-loss check and device replacement (module `headless`).
+//! Nothing else: the guardian's own models that run after trouble (journal, report, remedies) are in the
+//! watch module (the guardian crate's `watch` feature), so this module carries matrix-sdk-crypto alone.
 //!
 //! The pure functions build and are tested natively; the `#[wasm_bindgen]` surface (module `wasm`)
 //! exists only on wasm32.
 
-#[cfg(target_arch = "wasm32")]
-mod aftercare;
 mod export;
-#[cfg(target_arch = "wasm32")]
-mod headless;
-#[cfg(target_arch = "wasm32")]
-mod journal;
 mod otk;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

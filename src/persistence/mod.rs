@@ -4,5 +4,5 @@
 
 
 pub mod model;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
 pub mod adapter;

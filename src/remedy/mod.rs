@@ -3,3 +3,9 @@
 
 pub mod headless;
 pub mod model;
+/// The remedy decisions' wasm surface, in the lazily loaded watch module.
+#[cfg(all(target_arch = "wasm32", feature = "watch"))]
+pub mod adapter;
+/// The headless hosts' decisions' wasm surface, in the lazily loaded watch module.
+#[cfg(all(target_arch = "wasm32", feature = "watch"))]
+pub mod headless_adapter;

@@ -1,4 +1,5 @@
-//! The storm watch's `#[wasm_bindgen]` surface (`GuardianCore`), called by the JS fetch tap.
+//! The storm watch's `#[wasm_bindgen]` surface (`GuardianCore`), in the lazily loaded watch module: the JS
+//! fetch tap loads it with the first keys/upload and calls it for every one after.
 //!
 //! It holds the model's state and translates between JS values and model types; it decides nothing
 //! itself. Values cross typed: the upload verdict as an exported class, the rest as the plain objects
@@ -27,12 +28,6 @@ pub(crate) fn options<T: for<'de> Deserialize<'de> + Default>(value: JsValue) ->
         return Ok(T::default());
     }
     serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&e.to_string()))
-}
-
-/// The crate version, which is also the npm package's.
-#[wasm_bindgen(js_name = coreVersion)]
-pub fn core_version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
 }
 
 // The shapes of the plain objects this surface returns (the model's serde shapes), for the generated .d.ts;

@@ -5,15 +5,18 @@
 //! * [`conflict`]: classify a keys/upload answer (Synapse, Dendrite, fail-soft for the rest).
 //! * [`breaker`]: the circuit breaker state machine.
 //! * [`otk_health`]: one-time-key inflation and the server's cap on keys per device.
-//! * [`model`]: ties them together ([`StormWatch`]); `adapter`: its wasm surface (the JS fetch tap calls it).
+//! * [`model`]: ties them together ([`StormWatch`]); `adapter`: its wasm surface in the lazily loaded watch
+//!   module (the JS fetch tap loads it with the first keys/upload); `idle`: what the core answers until then.
 
 pub mod breaker;
 pub mod conflict;
 pub mod model;
 pub mod otk_health;
 pub mod upload;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "watch"))]
 pub mod adapter;
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
+pub mod idle;
 
 pub use breaker::{
     Breaker, BreakerConfig, BreakerEvent, BreakerSnapshot, CloseReason, Decision, ObservedAnswer, ReopenReason, Step,

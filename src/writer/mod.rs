@@ -4,11 +4,11 @@
 //! `adapter` (the lock name for JS).
 
 pub mod model;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
 pub mod adapter;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
 pub mod lock;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
 mod lease;
-#[cfg(all(target_arch = "wasm32", feature = "exports"))]
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
 mod census;

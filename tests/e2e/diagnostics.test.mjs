@@ -199,7 +199,7 @@ describe('diagnostics', { timeout: 300_000 }, () => {
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'npm', name: 'diagbound' });
     await page.waitForFunction(() => window.demo && window.demo.guardian);
     const out = await page.evaluate(async () => {
-      const journalModule = await import('/pkg/forensics/forensics.js');
+      const journalModule = await import('/pkg/watch/guardian_watch.js');
       await journalModule.default();
       const { JournalCore } = journalModule;
       const j = new JournalCore(200);

@@ -77,7 +77,7 @@ describe('prevention against a real homeserver', { timeout: 240_000 }, () => {
       prefix: 'lostblip',
       storeLoss: 'ask',
       beforeReload: (context) =>
-        context.route('**/pkg/forensics/forensics_bg.wasm', (route) => (aborted++ === 0 ? route.abort() : route.continue())),
+        context.route('**/pkg/watch/guardian_watch_bg.wasm', (route) => (aborted++ === 0 ? route.abort() : route.continue())),
     });
     await withArtifacts('prevention-evict-blip', [run.page], async () => {
       assert.equal(aborted, 1, 'the first download of the module failed');

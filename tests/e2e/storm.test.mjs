@@ -72,7 +72,7 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
     await guarded.page.close();
   });
 
-  test('the lazily loaded module blocked: the core still stops the storm, the diagnosis and the report say why, the client keeps working', async () => {
+  test('the forensics module blocked: the watch still stops the storm, the diagnosis and the report say why, the client keeps working', async () => {
     const blocked = [];
     const guarded = await evictScenario(stack, {
       guardian: 'npm',
@@ -86,21 +86,53 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
         }),
     });
     await withArtifacts('storm-evict-no-lazy-module', [guarded.page], async () => {
-      assert.ok(blocked.length >= 1, 'the page tried to load the lazy module (store loss, conflict)');
-      assert.ok(guarded.conflicts <= 1, `the breaker lives in the core: at most 1 conflicting upload (got ${guarded.conflicts})`);
+      assert.ok(blocked.length >= 1, 'the page tried to load the forensics module (conflict)');
+      assert.ok(guarded.conflicts <= 1, `the breaker lives in the watch module: at most 1 conflicting upload (got ${guarded.conflicts})`);
       await waitForGuardianEvent(guarded.page, 'diagnosis-failed');
       const { storm, events } = await guardianView(guarded.page);
       assert.ok(events.includes('breaker-open'), `events: ${events}`);
       assert.ok(storm.breaker.localAnswers >= 2, JSON.stringify(storm.breaker));
       assert.equal(storm.diagnosis.kind, 'undetermined', storm.diagnosis.reason);
-      // The report is built by the lazy module: it fails with the browser's reason, nothing is thrown at the host.
-      const report = await guarded.page.evaluate(() => window.demo.guardian.report().then(() => 'built', (e) => `failed: ${e.message}`));
-      assert.match(report, /^failed: .*forensics/i);
+      // The report is the watch module's: it is built, and its storm says the diagnosis was undetermined.
+      const report = await guarded.page.evaluate(() => window.demo.guardian.report());
+      assert.equal(report.storm.diagnosis.kind, 'undetermined', JSON.stringify(report.storm));
       const shown = await guarded.page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
       assert.equal(shown, '', 'no error reached the demo');
       // The client keeps working while the breaker is open.
       await openRoom(guarded.page, peer.roomId);
       const text = `alive without the lazy module ${Date.now()}`;
+      await sendMessage(guarded.page, text);
+      const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
+      assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');
+    });
+    await guarded.page.close();
+  });
+
+  test('the watch module blocked: uploads go to the server unguarded (fail open), the report fails with the reason, the client keeps working', async () => {
+    const blocked = [];
+    const guarded = await evictScenario(stack, {
+      guardian: 'npm',
+      windowMs: WINDOW_MS,
+      peer,
+      prefix: 'evictnowatch',
+      beforeReload: (context) =>
+        context.route('**/pkg/watch/**', (route) => {
+          blocked.push(route.request().url());
+          return route.abort();
+        }),
+    });
+    await withArtifacts('storm-evict-no-watch-module', [guarded.page], async () => {
+      assert.ok(blocked.length >= 1, 'the first keys/upload tried to load the watch module');
+      // Nothing guards the uploads: they reach the server as without the guardian (no local answer, no hang).
+      assert.ok(guarded.conflicts >= 2, `unguarded uploads reach the server (got ${guarded.conflicts})`);
+      const { storm } = await guardianView(guarded.page);
+      assert.equal(storm.active, false, 'storm() answers with a fresh watch: it saw nothing');
+      const report = await guarded.page.evaluate(() => window.demo.guardian.report().then(() => 'built', (e) => `failed: ${e.message}`));
+      assert.match(report, /^failed: .*watch/i);
+      const shown = await guarded.page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
+      assert.equal(shown, '', 'no error reached the demo');
+      await openRoom(guarded.page, peer.roomId);
+      const text = `alive without the watch module ${Date.now()}`;
       await sendMessage(guarded.page, text);
       const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
       assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');

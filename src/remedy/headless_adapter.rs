@@ -1,10 +1,10 @@
 //! The headless hosts' decisions (`crate::remedy::headless`: bots on matrix-js-sdk in Node.js), exported from
-//! this module because only `js/headless.js` needs them: the browser's core never does. Translation only.
-use matrix_crypto_guardian::remedy::headless::{accept_replacement, check_bot_store, server_device, BotStore};
-use matrix_crypto_guardian::to_js;
+//! the lazily loaded watch module because only `js/headless.js` needs them: the browser's core never does. Translation only.
+use crate::remedy::headless::{accept_replacement, check_bot_store, server_device, BotStore};
+use crate::to_js;
 use serde::Deserialize;
-use matrix_crypto_guardian::remedy::model::logout_outcome;
-use matrix_crypto_guardian::store_loss::model::{SessionFacts, StoreContents};
+use crate::remedy::model::logout_outcome;
+use crate::store_loss::model::{SessionFacts, StoreContents};
 use wasm_bindgen::prelude::*;
 
 /// `{ kind: "memory" }` or `{ kind: "indexeddb", databases, cryptoStores, contents }`; anything else is

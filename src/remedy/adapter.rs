@@ -1,16 +1,13 @@
-//! The guardian's models that run only after trouble, exported from this lazily loaded module: the
-//! redacted report (`crate::diagnostics::report`) and the remedy decisions (`crate::remedy::model`), so they
-//! stay out of the core wasm every page fetches. Translation only; values cross typed, through
+//! The remedy decisions (`crate::remedy::model`), exported from the lazily loaded watch module (they run
+//! only after trouble, so they stay out of the core wasm every page fetches). Translation only; values cross typed, through
 //! serde-wasm-bindgen (the models' serde shapes as plain JS objects, JS objects read into model types).
 //! Nothing here can panic on caller input.
-use matrix_crypto_guardian::diagnostics::journal::Journal;
-use matrix_crypto_guardian::to_js;
+use crate::to_js;
 use serde::Deserialize;
-use matrix_crypto_guardian::remedy::model::{
+use crate::remedy::model::{
     backup_fact, cross_signing_fact, deletion_plan, is_offered, logout_outcome, offers, preset_stores, presence_fact,
     session_plan, should_prompt, snooze_until, token_check, Cause, DeletionPlan, Drain, DrainInput, Facts, LogoutOutcome, Remedy,
 };
-use matrix_crypto_guardian::diagnostics::report::{build_report, ReportInput};
 use wasm_bindgen::prelude::*;
 
 // The shapes of what the remedy decisions return, for the generated .d.ts (js/index.d.ts re-exports them).
@@ -47,15 +44,6 @@ export type LogoutOutcome =
   /** No token the guardian could confirm as this device's own (none found, refused, another device's): /logout was not sent. */
   | { outcome: "unconfirmed"; reason: string };
 "##;
-
-/// The redacted report (a plain object), from what the JS layer gathered (`input`, a plain object; read as
-/// empty when it does not fit) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
-#[wasm_bindgen(js_name = buildReport)]
-pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> JsValue {
-    let input: ReportInput = serde_wasm_bindgen::from_value(input).unwrap_or_default();
-    let journal = Journal::from_stored(journal_json, capacity as usize).unwrap_or_else(|| Journal::new(capacity as usize));
-    to_js(&build_report(input, &journal))
-}
 
 fn facts_of(facts: JsValue) -> Facts {
     serde_wasm_bindgen::from_value(facts).unwrap_or_default()

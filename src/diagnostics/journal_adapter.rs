@@ -1,15 +1,18 @@
-//! The journal, exported from this lazily loaded module: `JournalCore` (the journal of one session in
-//! memory: classification, de-duplication, bounds, redaction, the stored form) and `redactText`.
+//! The journal, exported from the lazily loaded watch module: `JournalCore` (the journal of one session in
+//! memory: classification, de-duplication, bounds, redaction, the stored form), `redactText` and the
+//! redacted report built from it (`buildReport`).
 //!
 //! The journal wakes on the first sign of trouble in a page (a storm, a store loss, a KE line in the
 //! console…) or when it is read; until then the page keeps its few routine events (writer, persistence)
 //! in memory and the core only tells what wakes it (`wakesJournal`, `consoleLineWakesJournal`). A healthy
 //! page so never downloads the journal's code nor writes a journal. Every call is total: bad input gives a
 //! value (false, null), never a panic.
-use matrix_crypto_guardian::diagnostics::journal::{Journal, SessionId, DEFAULT_CAPACITY};
-use matrix_crypto_guardian::diagnostics::redact::redact_text;
-use matrix_crypto_guardian::to_js;
+use crate::diagnostics::journal::{Journal, SessionId, DEFAULT_CAPACITY};
+use crate::diagnostics::redact::redact_text;
+use crate::diagnostics::report::{build_report, ReportInput};
+use crate::to_js;
 use serde_json::Value;
+use crate::storm::upload::{parse_upload_request, ParsedUpload};
 use wasm_bindgen::prelude::*;
 
 // The journal's shapes, for the generated .d.ts (js/index.d.ts re-exports them).
@@ -133,4 +136,33 @@ impl JournalCore {
 #[wasm_bindgen(js_name = redactText)]
 pub fn redact_text_js(text: &str) -> String {
     redact_text(text)
+}
+
+/// The redacted report (a plain object), from what the JS layer gathered (`input`, a plain object; read as
+/// empty when it does not fit) and the journal in its stored form (`journal_json`, from `JournalCore.toStoredJson()`).
+#[wasm_bindgen(js_name = buildReport)]
+pub fn build_report_js(input: JsValue, journal_json: &str, capacity: u32) -> JsValue {
+    let input: ReportInput = serde_wasm_bindgen::from_value(input).unwrap_or_default();
+    let journal = Journal::from_stored(journal_json, capacity as usize).unwrap_or_else(|| Journal::new(capacity as usize));
+    to_js(&build_report(input, &journal))
+}
+
+/// What an accepted keys/upload tells the diagnostics: `{ ed25519, userId, deviceId, otkCounts }`
+/// (each null when the request or answer does not say).
+#[wasm_bindgen(js_name = readAcceptedUpload, unchecked_return_type = "{ userId: string | null, deviceId: string | null, ed25519: string | null, otkCounts: Record<string, number> | null }")]
+pub fn read_accepted_upload(request_body: &str, answer: &[u8]) -> JsValue {
+    let keys = match parse_upload_request(request_body.as_bytes()) {
+        ParsedUpload::Comparable(req) => req.device_keys,
+        _ => None,
+    };
+    let otk_counts = serde_json::from_slice::<Value>(answer)
+        .ok()
+        .and_then(|v| v.get("one_time_key_counts").filter(|c| c.is_object()).cloned())
+        .unwrap_or(Value::Null);
+    to_js(&serde_json::json!({
+        "userId": keys.as_ref().map(|k| &k.user_id),
+        "deviceId": keys.as_ref().map(|k| &k.device_id),
+        "ed25519": keys.as_ref().and_then(|k| k.ed25519.as_ref()),
+        "otkCounts": otk_counts,
+    }))
 }
