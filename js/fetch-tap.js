@@ -212,13 +212,7 @@ export function installFetchTap(scope = globalThis) {
   }
 
   function fetchWithGuardian(input, init) {
-    let upload = false;
-    try {
-      upload = isKeysUpload(input, init);
-    } catch {
-      upload = false;
-    }
-    if (!upload) return Reflect.apply(original, this, arguments);
+    if (!orElse(() => isKeysUpload(input, init), false)) return Reflect.apply(original, this, arguments);
     return guardUpload(this, arguments, input, init);
   }
 
@@ -232,18 +226,22 @@ export function installFetchTap(scope = globalThis) {
   return tap;
 }
 
+/** `read()`, or `fallback` when reading throws (a hostile or exotic input must not break fetch). */
+function orElse(read, fallback) {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
 /**
  * Watches the AbortSignal fetch would use: `race(p)` settles like `p` unless the signal aborts first, then
  * rejects with the signal's reason (as a bare fetch does); `dispose()` stops watching. No signal (or one we
  * cannot read): nothing is watched, every wait is as before.
  */
 function watchAbort(input, init) {
-  let signal = null;
-  try {
-    signal = signalOf(input, init);
-  } catch {
-    signal = null;
-  }
+  const signal = orElse(() => signalOf(input, init), null);
   if (!signal || typeof signal.addEventListener !== "function") {
     return { aborted: false, reason: undefined, race: (p) => p, throwIfAborted() {}, dispose() {} };
   }

@@ -18,6 +18,11 @@ fn ed25519(account: &Account) -> String {
     account.identity_keys().ed25519.to_base64()
 }
 
+/// The verdict on `json` as a one-time key of Alice's `DEVICEA`, whose identity is `identity`.
+fn devicea_verdict(json: &str, identity: &Account) -> Verdict {
+    verify_one_time_key(json, ALICE, "DEVICEA", &ed25519(identity))
+}
+
 /// The signed one-time keys an account would put in a keys/upload body, as JSON text. A fresh
 /// matrix-sdk-crypto account already holds 50 (what a first keys/upload carries); ask for more.
 fn signed_otks(account: &mut Account, extra: usize) -> Vec<(String, String)> {
@@ -56,7 +61,7 @@ fn own_device_key_is_valid() {
             value["key"].is_string() && value["signatures"][ALICE]["ed25519:DEVICEA"].is_string()
         );
         assert_eq!(
-            verify_one_time_key(json, ALICE, "DEVICEA", &ed25519(&device)),
+            devicea_verdict(json, &device),
             Verdict::Valid,
             "{json}"
         );
@@ -68,18 +73,12 @@ fn fallback_key_is_valid_and_the_flag_is_signed() {
     let device = account("DEVICEA");
     let json = signed_fallback(&device);
     assert!(json.contains("\"fallback\":true"), "{json}");
-    assert_eq!(
-        verify_one_time_key(&json, ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Valid
-    );
+    assert_eq!(devicea_verdict(&json, &device), Verdict::Valid);
 
     // Drop the flag: the signature covered it, so it no longer verifies.
     let mut value: Value = serde_json::from_str(&json).unwrap();
     value.as_object_mut().unwrap().remove("fallback");
-    assert_eq!(
-        verify_one_time_key(&value.to_string(), ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Invalid
-    );
+    assert_eq!(devicea_verdict(&value.to_string(), &device), Verdict::Invalid);
 }
 
 /// Store loss: a new identity under the same device id. The old key, made by the old identity,
@@ -90,14 +89,8 @@ fn key_of_a_replaced_identity_is_invalid() {
     let new_identity = account("DEVICEA");
     let (_, old_key) = signed_otks(&mut old_identity, 1).remove(0);
 
-    assert_eq!(
-        verify_one_time_key(&old_key, ALICE, "DEVICEA", &ed25519(&old_identity)),
-        Verdict::Valid
-    );
-    assert_eq!(
-        verify_one_time_key(&old_key, ALICE, "DEVICEA", &ed25519(&new_identity)),
-        Verdict::Invalid
-    );
+    assert_eq!(devicea_verdict(&old_key, &old_identity), Verdict::Valid);
+    assert_eq!(devicea_verdict(&old_key, &new_identity), Verdict::Invalid);
 }
 
 #[test]
@@ -106,21 +99,13 @@ fn another_devices_key_is_invalid_or_unsigned() {
     let device_b = account("DEVICEB");
     let (_, key) = signed_otks(&mut device_a, 1).remove(0);
 
-    // B's key under A's key id: the signature is there but is not B's.
-    assert_eq!(
-        verify_one_time_key(&key, ALICE, "DEVICEA", &ed25519(&device_b)),
-        Verdict::Invalid
-    );
-    // Asked about device B: A's key carries no signature by ed25519:DEVICEB.
-    assert_eq!(
-        verify_one_time_key(&key, ALICE, "DEVICEB", &ed25519(&device_b)),
-        Verdict::NoSignatureByDevice
-    );
-    // Another user: no signature by that user at all.
-    assert_eq!(
-        verify_one_time_key(&key, "@bob:localhost", "DEVICEA", &ed25519(&device_a)),
-        Verdict::NoSignatureByDevice
-    );
+    for (user, device, identity, want, why) in [
+        (ALICE, "DEVICEA", &device_b, Verdict::Invalid, "B's key under A's key id: signed, not by B"),
+        (ALICE, "DEVICEB", &device_b, Verdict::NoSignatureByDevice, "no signature by ed25519:DEVICEB"),
+        ("@bob:localhost", "DEVICEA", &device_a, Verdict::NoSignatureByDevice, "no signature by that user"),
+    ] {
+        assert_eq!(verify_one_time_key(&key, user, device, &ed25519(identity)), want, "{why}");
+    }
 }
 
 #[test]
@@ -129,26 +114,17 @@ fn tampered_key_is_invalid() {
     let (_, json) = signed_otks(&mut device, 1).remove(0);
     let mut value: Value = serde_json::from_str(&json).unwrap();
     value["key"] = json!(Curve25519PublicKey::from_bytes([9u8; 32]).to_base64());
-    assert_eq!(
-        verify_one_time_key(&value.to_string(), ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Invalid
-    );
+    assert_eq!(devicea_verdict(&value.to_string(), &device), Verdict::Invalid);
 
     // Extra signed field added after signing.
     let mut value: Value = serde_json::from_str(&json).unwrap();
     value["extra"] = json!("x");
-    assert_eq!(
-        verify_one_time_key(&value.to_string(), ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Invalid
-    );
+    assert_eq!(devicea_verdict(&value.to_string(), &device), Verdict::Invalid);
 
     // `unsigned` is outside the signature, as the spec says.
     let mut value: Value = serde_json::from_str(&json).unwrap();
     value["unsigned"] = json!({"note": "added by a server"});
-    assert_eq!(
-        verify_one_time_key(&value.to_string(), ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Valid
-    );
+    assert_eq!(devicea_verdict(&value.to_string(), &device), Verdict::Valid);
 }
 
 #[test]
@@ -162,10 +138,7 @@ fn canonical_form_is_what_counts_not_the_input_text() {
         serde_json::to_string_pretty(&value["signatures"]).unwrap(),
         value["key"]
     );
-    assert_eq!(
-        verify_one_time_key(&reordered, ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Valid
-    );
+    assert_eq!(devicea_verdict(&reordered, &device), Verdict::Valid);
 }
 
 #[test]
@@ -173,10 +146,7 @@ fn wrapped_in_its_key_id_map_is_accepted() {
     let mut device = account("DEVICEA");
     let (id, json) = signed_otks(&mut device, 1).remove(0);
     let wrapped = format!("{{\"{id}\": {json}}}");
-    assert_eq!(
-        verify_one_time_key(&wrapped, ALICE, "DEVICEA", &ed25519(&device)),
-        Verdict::Valid
-    );
+    assert_eq!(devicea_verdict(&wrapped, &device), Verdict::Valid);
 }
 
 #[test]
@@ -190,7 +160,7 @@ fn unsigned_objects_have_no_signature() {
         format!("\"{key}\""), // a legacy unsigned curve25519 key: a bare string
     ] {
         assert_eq!(
-            verify_one_time_key(&json, ALICE, "DEVICEA", &ed25519(&device)),
+            devicea_verdict(&json, &device),
             Verdict::NoSignatureByDevice,
             "{json}"
         );

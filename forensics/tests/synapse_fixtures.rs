@@ -67,6 +67,11 @@ fn old_key(error: &str) -> Option<(String, String)> {
     Some((key_id, old.to_string()))
 }
 
+/// The user and device the capture was made for (`user_id`, `device_id`).
+fn session(fixture: &Value) -> Option<(&str, &str)> {
+    Some((fixture["user_id"].as_str()?, fixture["device_id"].as_str()?))
+}
+
 fn labels(fixture: &Value) -> BTreeMap<String, String> {
     fixture["device_keys_used"]
         .as_object()
@@ -135,9 +140,7 @@ fn synapse_old_keys_verify_against_the_real_device_keys() {
     let mut saw_replaced = false;
     let mut saw_same = false;
     for (name, fixture) in fixtures("synapse") {
-        let (Some(user), Some(device)) =
-            (fixture["user_id"].as_str(), fixture["device_id"].as_str())
-        else {
+        let Some((user, device)) = session(&fixture) else {
             continue;
         };
         let labels = labels(&fixture);
@@ -148,22 +151,22 @@ fn synapse_old_keys_verify_against_the_real_device_keys() {
             continue;
         };
 
-        let verdicts = verdicts(&old, user, device, &labels);
+        let old_verdicts = verdicts(&old, user, device, &labels);
         if old.starts_with('"') {
             // Legacy unsigned curve25519 key: nothing to verify.
             assert!(
-                verdicts
+                old_verdicts
                     .values()
                     .all(|v| *v == Verdict::NoSignatureByDevice),
-                "{name}: {verdicts:?}"
+                "{name}: {old_verdicts:?}"
             );
             continue;
         }
-        let by = signed_by(&name, "old key", &verdicts);
+        let by = signed_by(&name, "old key", &old_verdicts);
         assert_eq!(
             by.len(),
             1,
-            "{name}: old key {key_id} should verify under exactly one identity: {verdicts:?}"
+            "{name}: old key {key_id} should verify under exactly one identity: {old_verdicts:?}"
         );
         if let Some(want) = expected(&fixture, "old_key_signed_by") {
             assert_eq!(by, want, "{name}: old key {key_id}");
@@ -176,7 +179,11 @@ fn synapse_old_keys_verify_against_the_real_device_keys() {
             .get(&key_id)
             .or_else(|| body["fallback_keys"].get(&key_id));
         if let Some(new) = new.filter(|v| v.is_object()) {
-            let new_by = signed_by(&name, "new key", &verdicts_of(new, user, device, &labels));
+            let new_by = signed_by(
+                &name,
+                "new key",
+                &verdicts(&new.to_string(), user, device, &labels),
+            );
             if let Some(want) = expected(&fixture, "new_key_signed_by") {
                 assert_eq!(new_by, want, "{name}: new key {key_id}");
             }
@@ -203,24 +210,13 @@ fn synapse_old_keys_verify_against_the_real_device_keys() {
     );
 }
 
-fn verdicts_of(
-    key: &Value,
-    user: &str,
-    device: &str,
-    labels: &BTreeMap<String, String>,
-) -> BTreeMap<String, Verdict> {
-    verdicts(&key.to_string(), user, device, labels)
-}
-
 /// Every signed key in a captured request body was made by one of the capture's identities, and by
 /// the one whose device_keys the body carries, when it carries any.
 #[test]
 fn synapse_request_keys_verify() {
     let mut checked = 0;
     for (name, fixture) in fixtures("synapse") {
-        let (Some(user), Some(device)) =
-            (fixture["user_id"].as_str(), fixture["device_id"].as_str())
-        else {
+        let Some((user, device)) = session(&fixture) else {
             continue;
         };
         let labels = labels(&fixture);
@@ -261,7 +257,8 @@ fn synapse_request_keys_verify() {
                     );
                 }
                 if !labels.is_empty() {
-                    let by = signed_by(&name, id, &verdicts_of(key, user, device, &labels));
+                    let by =
+                        signed_by(&name, id, &verdicts(&key.to_string(), user, device, &labels));
                     assert_eq!(by.len(), 1, "{name} {section} {id}: {by:?}");
                 }
                 checked += 1;
@@ -278,8 +275,7 @@ fn identity_replaced_capture_spelled_out() {
         .into_iter()
         .find(|(n, _)| n == "conflict_identity_replaced.json")
         .expect("the capture tests/fixtures/synapse/conflict_identity_replaced.json");
-    let user = fixture["user_id"].as_str().unwrap();
-    let device = fixture["device_id"].as_str().unwrap();
+    let (user, device) = session(&fixture).unwrap();
     let old_ed = fixture["device_keys_used"]["old"]["ed25519"]
         .as_str()
         .unwrap();

@@ -23,15 +23,17 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct ReportInput {
     pub generated_at: Option<f64>,
     pub guardian_version: Option<String>,
-    pub sdk: Option<SdkSection>,
+    /// The sections `sdk`, `browser`, `storage`, `writer` and `otkCounts` are copied into the report
+    /// with the members `SDK_MEMBERS`, `BROWSER_MEMBERS`, … name.
+    pub sdk: Option<Value>,
     pub user_id: Option<String>,
     pub device_id: Option<String>,
     pub homeserver: Option<String>,
-    pub browser: Option<BrowserSection>,
-    pub storage: Option<StorageSection>,
+    pub browser: Option<Value>,
+    pub storage: Option<Value>,
     pub own_database: Option<OwnDatabaseSection>,
-    pub writer: Option<WriterSection>,
-    pub otk_counts: Option<OtkCountsSection>,
+    pub writer: Option<Value>,
+    pub otk_counts: Option<Value>,
     /// `guardian.storm()` as is.
     pub storm: Option<Value>,
     /// `guardian.otkHealth()` as is: one-time-key inflation and the server's cap, with their figures.
@@ -46,32 +48,26 @@ pub struct ReportInput {
     pub recovery: Option<Value>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SdkSection {
-    /// e.g. "matrix-js-sdk" (what the host says; null when it did not).
-    pub name: Option<String>,
-    pub version: Option<String>,
-    /// `client.getCrypto().getVersion()`, e.g. "Rust SDK 0.16.0 (…), Vodozemac 0.9.0".
-    pub crypto_version: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct BrowserSection {
-    pub user_agent: Option<String>,
-    pub language: Option<String>,
-    pub online: Option<bool>,
-    pub cookie_enabled: Option<bool>,
-}
-
+/// The sections the report copies from what the JS layer gathers, deciding nothing about them: each
+/// keeps the members named here (`null` for one the input lacks) and drops any other.
+///
+/// `sdk`: `name` (e.g. "matrix-js-sdk"; null when the host did not say), `version`, and `cryptoVersion`
+/// (`client.getCrypto().getVersion()`, e.g. "Rust SDK 0.16.0 (…), Vodozemac 0.9.0").
+const SDK_MEMBERS: &[&str] = &["name", "version", "cryptoVersion"];
+const BROWSER_MEMBERS: &[&str] = &["userAgent", "language", "online", "cookieEnabled"];
 /// Filled by the persistence capability: `navigator.storage.persisted()` / `estimate()`.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct StorageSection {
-    pub persisted: Option<bool>,
-    pub usage: Option<f64>,
-    pub quota: Option<f64>,
+const STORAGE_MEMBERS: &[&str] = &["persisted", "usage", "quota"];
+/// Filled by the single-writer capability: `mechanism` ("web-locks" | "lease" | null), `state` (e.g.
+/// "writer" | "waiting" | "lost"), `tabs` (tabs of this session seen) and the `census` itself.
+const WRITER_MEMBERS: &[&str] = &["mechanism", "state", "tabs", "census"];
+/// One-time-key counts the server reported (`one_time_key_counts` of a keys/upload answer), when
+/// (`seenAt`) and where (`source`: "keys/upload") they were read.
+const OTK_COUNTS_MEMBERS: &[&str] = &["counts", "seenAt", "source"];
+
+/// A copied section: the named members of `given` (an object); `None` when it is not an object.
+fn section(given: Option<Value>, members: &[&str]) -> Option<Value> {
+    let Value::Object(mut given) = given? else { return None };
+    Some(Value::Object(members.iter().map(|&m| (m.to_owned(), given.remove(m).unwrap_or(Value::Null))).collect()))
 }
 
 /// The guardian's own IndexedDB (`matrix-crypto-guardian`).
@@ -88,46 +84,25 @@ pub struct OwnDatabaseSection {
     pub error: Option<String>,
 }
 
-/// Filled by the single-writer capability.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct WriterSection {
-    /// "web-locks" | "lease" | null.
-    pub mechanism: Option<String>,
-    /// e.g. "writer" | "waiting" | "lost".
-    pub state: Option<String>,
-    /// Tabs of this session seen (census).
-    pub tabs: Option<u32>,
-    pub census: Option<Value>,
-}
-
-/// One-time-key counts the server reported (`one_time_key_counts` of a keys/upload answer).
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct OtkCountsSection {
-    pub counts: Option<Value>,
-    pub seen_at: Option<f64>,
-    /// Where they were read: "keys/upload".
-    pub source: Option<String>,
-}
-
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema: &'static str,
     pub schema_version: u32,
     pub generated_at: Option<f64>,
-    pub guardian: GuardianSection,
-    pub sdk: Option<SdkSection>,
-    pub session: SessionSection,
-    pub browser: Option<BrowserSection>,
-    pub storage: Option<StorageSection>,
+    /// `{ version }`
+    pub guardian: Value,
+    pub sdk: Option<Value>,
+    /// `{ userId, deviceId, homeserver }`: the homeserver's origin only (scheme, host, port), no path, no query.
+    pub session: Value,
+    pub browser: Option<Value>,
+    pub storage: Option<Value>,
     pub own_database: Option<OwnDatabaseSection>,
     /// Plain-words statements about what the report can and cannot know (e.g. whole-origin eviction).
     pub notes: Vec<String>,
-    pub writer: Option<WriterSection>,
-    pub otk_counts: Option<OtkCountsSection>,
-    pub storm: Option<StormSection>,
+    pub writer: Option<Value>,
+    pub otk_counts: Option<Value>,
+    pub storm: Option<Value>,
     /// The store-loss check made at start (`{ verdict, session, missing, emptyStore, knownIdentity,
     /// reason, others, … }`, as `guardian.storeCheck()`), or null.
     pub store_check: Option<Value>,
@@ -140,32 +115,6 @@ pub struct Report {
     pub store_mismatch: Option<Value>,
     pub ke_counts: BTreeMap<&'static str, u64>,
     pub journal: JournalSection,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GuardianSection {
-    pub version: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionSection {
-    pub user_id: Option<String>,
-    pub device_id: Option<String>,
-    /// The homeserver's origin only (scheme, host, port): no path, no query.
-    pub homeserver: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StormSection {
-    pub active: Option<bool>,
-    pub count: Option<u64>,
-    pub first_seen: Option<f64>,
-    pub breaker: Option<Value>,
-    pub diagnosis: Option<Value>,
-    pub last_conflict: Option<Value>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -192,16 +141,17 @@ pub fn origin_of(url: &str) -> String {
     format!("{scheme}{host}")
 }
 
-fn storm_section(storm: &Value) -> StormSection {
+/// `{ active, count, firstSeen, breaker, diagnosis, lastConflict }` of `guardian.storm()`.
+fn storm_section(storm: &Value) -> Value {
     let get = |k: &str| storm.get(k).filter(|v| !v.is_null()).cloned();
-    StormSection {
-        active: storm.get("active").and_then(Value::as_bool),
-        count: storm.get("count").and_then(Value::as_u64),
-        first_seen: storm.get("firstSeen").and_then(Value::as_f64),
-        breaker: get("breaker"),
-        diagnosis: get("diagnosis"),
-        last_conflict: get("conflict"),
-    }
+    serde_json::json!({
+        "active": storm.get("active").and_then(Value::as_bool),
+        "count": storm.get("count").and_then(Value::as_u64),
+        "firstSeen": storm.get("firstSeen").and_then(Value::as_f64),
+        "breaker": get("breaker"),
+        "diagnosis": get("diagnosis"),
+        "lastConflict": get("conflict"),
+    })
 }
 
 /// Builds the report and redacts it; the result is safe to download, copy or print.
@@ -237,15 +187,15 @@ pub fn build_report(input: ReportInput, journal: &Journal) -> Value {
         schema: SCHEMA,
         schema_version: SCHEMA_VERSION,
         generated_at: input.generated_at,
-        guardian: GuardianSection { version: input.guardian_version },
-        sdk: input.sdk,
-        session: SessionSection { user_id, device_id, homeserver: homeserver.as_deref().map(origin_of) },
-        browser: input.browser,
-        storage: input.storage,
+        guardian: serde_json::json!({ "version": input.guardian_version }),
+        sdk: section(input.sdk, SDK_MEMBERS),
+        session: serde_json::json!({ "userId": user_id, "deviceId": device_id, "homeserver": homeserver.as_deref().map(origin_of) }),
+        browser: section(input.browser, BROWSER_MEMBERS),
+        storage: section(input.storage, STORAGE_MEMBERS),
         own_database: input.own_database,
         notes,
-        writer: input.writer,
-        otk_counts: input.otk_counts,
+        writer: section(input.writer, WRITER_MEMBERS),
+        otk_counts: section(input.otk_counts, OTK_COUNTS_MEMBERS),
         storm: input.storm.as_ref().filter(|s| s.is_object()).map(storm_section),
         store_check: checked.cloned(),
         recommended_remedy,
@@ -371,6 +321,15 @@ mod tests {
         let r = report(input(json!({})), &j);
         assert!(r["storeCheck"].is_null() && r["recommendedRemedy"].is_null());
         assert_eq!(r["session"]["userId"], "@alice:localhost", "the attached session wins");
+    }
+
+    #[test]
+    fn copied_sections_keep_their_named_members_only() {
+        let j = Journal::default();
+        let r = report(input(json!({"storage": {"persisted": true, "quota": 5, "secret": "x"}, "writer": "web-locks"})), &j);
+        assert_eq!(r["storage"], json!({"persisted": true, "usage": null, "quota": 5}));
+        assert_eq!(r["browser"], json!({"userAgent": "Chromium", "language": null, "online": null, "cookieEnabled": null}));
+        assert!(r["writer"].is_null() && r["otkCounts"].is_null());
     }
 
     #[test]

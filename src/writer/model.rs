@@ -680,11 +680,16 @@ mod tests {
         t
     }
 
+    /// Tab "a" holds the lease; tab "b" is open beside it and has asked for nothing yet.
+    fn a_holds_b_beside() -> (Storage, Lease, Lease) {
+        let mut s = Storage::default();
+        let a = holder(&mut s, "a");
+        (s, a, Lease::new("b", CFG))
+    }
+
     #[test]
     fn a_live_holder_is_never_taken_over_and_if_available_gives_up() {
-        let mut s = Storage::default();
-        let mut a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, mut a, mut b) = a_holds_b_beside();
         let step = run(&mut b, &mut s, |t, c| t.request(Mode::IfAvailable, c, 200.0));
         assert_eq!(step.events, vec![LeaseEvent::Unavailable { holder: "a".into() }]);
         assert_eq!(b.phase(), LeasePhase::Idle);
@@ -702,9 +707,7 @@ mod tests {
 
     #[test]
     fn if_available_while_waiting_answers_false_and_the_wait_goes_on() {
-        let mut s = Storage::default();
-        let mut a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, mut a, mut b) = a_holds_b_beside();
         run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 200.0));
         assert_eq!(b.phase(), LeasePhase::Waiting);
         let step = run(&mut b, &mut s, |t, c| t.request(Mode::IfAvailable, c, 300.0));
@@ -744,9 +747,7 @@ mod tests {
 
     #[test]
     fn a_crashed_holder_is_pinged_then_taken_over_after_stale_after() {
-        let mut s = Storage::default();
-        let _crashed = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, _crashed, mut b) = a_holds_b_beside();
         let step = run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 1_000.0));
         assert_eq!(step.events, vec![LeaseEvent::Waiting { holder: Some("a".into()) }]);
         let step = run(&mut b, &mut s, |t, c| t.tick(c, 4_000.0));
@@ -762,9 +763,7 @@ mod tests {
 
     #[test]
     fn a_throttled_holder_that_answers_the_ping_keeps_the_lease() {
-        let mut s = Storage::default();
-        let mut a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, mut a, mut b) = a_holds_b_beside();
         run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 0.0));
         let step = run(&mut b, &mut s, |t, c| t.tick(c, 4_500.0));
         assert!(step.ping);
@@ -777,9 +776,7 @@ mod tests {
     #[test]
     fn wall_clock_values_play_no_part_only_the_observers_clock() {
         // the observer's clock may start anywhere (performance.now of a tab opened much later)
-        let mut s = Storage::default();
-        let _a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, _a, mut b) = a_holds_b_beside();
         run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 1e12));
         let step = run(&mut b, &mut s, |t, c| t.tick(c, 1e12 + 7_000.0));
         assert!(step.write.is_none());
@@ -790,9 +787,7 @@ mod tests {
 
     #[test]
     fn steal_tells_the_holder_it_was_stolen() {
-        let mut s = Storage::default();
-        let mut a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, mut a, mut b) = a_holds_b_beside();
         let step = run(&mut b, &mut s, |t, c| t.request(Mode::Steal, c, 500.0));
         assert_eq!(s.cur().unwrap().stolen_from.as_deref(), Some("a"));
         assert!(step.events.is_empty());
@@ -815,9 +810,7 @@ mod tests {
 
     #[test]
     fn release_removes_only_our_own_entry_and_wakes_waiters() {
-        let mut s = Storage::default();
-        let mut a = holder(&mut s, "a");
-        let mut b = Lease::new("b", CFG);
+        let (mut s, mut a, mut b) = a_holds_b_beside();
         run(&mut b, &mut s, |t, c| t.request(Mode::Wait, c, 200.0));
         let step = run(&mut a, &mut s, |t, c| t.release(c));
         assert_eq!(step.write, Some(LeaseWrite::Remove));
