@@ -25,14 +25,15 @@ function record(figure) {
   figures.push(figure);
 }
 
-/** pkg/ files an ESM module pulls in at load: its static `import … from "./x.js"`, transitively. */
+/** pkg/ files an ESM module pulls in at load: its static imports and re-exports, transitively. */
 function staticImports(entry) {
   const seen = new Set();
   const visit = (path) => {
     if (seen.has(path)) return;
     seen.add(path);
     const text = readFileSync(new URL(path, root), "utf8");
-    for (const [, spec] of text.matchAll(/^\s*import\s+(?:[^"';]*?\s+from\s+)?["'](\.{1,2}\/[^"']+)["']/gm)) {
+    // Minified or not: `import … from "./x"`, `import "./x"` and `export … from "./x"` (never `import("./x")`).
+    for (const [, spec] of text.matchAll(/(?:^|[;\s}])(?:import|export)\s*(?:[^"';()]*?from\s*)?["'](\.{1,2}\/[^"']+)["']/g)) {
       visit(new URL(spec, new URL(path, root)).pathname.slice(new URL(root).pathname.length));
     }
   };

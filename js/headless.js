@@ -10,6 +10,7 @@
 // tests already say so); nothing in this file keeps the process alive.
 import { databaseNames, probeCryptoStore } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
+import { importUrl } from "./import-url.js";
 
 /** True in Node.js (not in a browser page or worker, even one that polyfills `process`). */
 export function isNode() {
@@ -27,7 +28,7 @@ export async function wasmBytes(url) {
   if (!isNode()) return undefined;
   const where = new URL(String(url), import.meta.url);
   if (where.protocol !== "file:") return undefined;
-  const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ FS);
+  const { readFile } = await importUrl(FS);
   return readFile(where);
 }
 

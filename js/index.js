@@ -21,6 +21,7 @@ import { snapshotSession, sessionToken } from "./prevention.js";
 import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core/guardian_core.js";
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./language.js";
+import { importUrl } from "./import-url.js";
 import { isNode, wasmBytes, CORE_WASM, moduleWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
@@ -672,7 +673,7 @@ export class Guardian extends EventTarget {
       // By default a literal specifier (a lazy chunk for bundlers); an explicit URL is imported as it is,
       // untouched by bundlers.
       const url = this.#options.forensicsUrl;
-      const loading = url ? import(/* webpackIgnore: true */ /* @vite-ignore */ String(url)) : import("./forensics/forensics.js");
+      const loading = url ? importUrl(url) : import("./forensics/forensics.js");
       this.#forensics = initModule(loading, moduleWasm(url || "./forensics/forensics.js", "forensics_bg.wasm")).catch((err) => {
         this.#forensics = null;
         throw err;

@@ -54,11 +54,24 @@ for glue in $NEXT/core/guardian_core.js $NEXT/watch/guardian_watch.js $NEXT/fore
     --outfile="$glue.min" && mv "$glue.min" "$glue"
 done
 
-# The JS layer: ESM modules copied as they are; the drop-in bundled into one classic script.
-for f in js/*.js js/*.d.ts; do [ "$f" = js/dropin.js ] || cp "$f" $NEXT/; done
-mkdir -p $NEXT/i18n && cp js/i18n/*.js $NEXT/i18n/   # prompt strings, one file per language
-node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --log-level=warning \
-  --outfile=$NEXT/dropin.js
+# The JS layer: each ESM module shipped as the glue is (comments and whitespace out, names kept: stack traces
+# stay readable), with a source map back to js/; import-url.js as it is (its bundler hints are comments).
+# The types are copied; the drop-in is bundled into one classic script, minified the same way.
+minify_js() { # in out
+  node_modules/.bin/esbuild "$1" --minify-whitespace --minify-syntax --format=esm --sourcemap --log-level=warning --outfile="$2"
+}
+for f in js/*.js; do
+  case "$f" in
+    js/dropin.js) ;;
+    js/import-url.js) cp "$f" $NEXT/ ;;
+    *) minify_js "$f" "$NEXT/$(basename "$f")" ;;
+  esac
+done
+cp js/*.d.ts $NEXT/
+mkdir -p $NEXT/i18n   # prompt strings, one file per language
+for f in js/i18n/*.js; do minify_js "$f" "$NEXT/i18n/$(basename "$f")"; done
+node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --minify-whitespace --minify-syntax \
+  --sourcemap --log-level=warning --outfile=$NEXT/dropin.js
 node scripts/write-pkg-json.mjs "$NEXT"
 cp README.md $NEXT/README.md
 cp LICENSE $NEXT/LICENSE

@@ -151,7 +151,7 @@ describe('the npm package', () => {
     // panel.d.ts declares exactly what panel.js exports (its own and the element's it re-exports), but the
     // view class the element loads, which is internal.
     const declared = [...readFileSync(join(PKG, 'panel.d.ts'), 'utf8').matchAll(/^export declare (?:class|function|const) (\w+)/gm)].map((x) => x[1]).sort();
-    const source = readFileSync(join(PKG, 'panel.js'), 'utf8');
+    const source = readFileSync(new URL('../../js/panel.js', import.meta.url), 'utf8'); // the readable source pkg/panel.js is minified from
     const own = [...source.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((x) => x[1]);
     const reexported = [...source.matchAll(/^export \{([^}]+)\} from/gm)].flatMap((x) => x[1].split(',').map((n) => n.trim()));
     assert.deepEqual([...own, ...reexported].filter((n) => n !== 'PanelView').sort(), declared);
