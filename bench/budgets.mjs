@@ -72,6 +72,9 @@ export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_
     const bare = appUrl({ baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'off' });
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: 'budget' });
     await login(page, user.localpart, user.password, { homeserver: stack.hs.baseUrl, timeout: LOGIN_TIMEOUT_MS });
+    // The first login's own keys/upload (device keys, one-time keys) loads the storm watch; let it settle, so
+    // what is measured below is a reload of a healthy session, not the tail of the login.
+    await page.waitForTimeout(3000);
 
     // Bytes at start, on a reload of the healthy session (the host's own files on the bare page).
     const own = (url) => (url.origin === new URL(stack.web.url).origin && !url.pathname.startsWith('/_matrix/') ? url : null);
