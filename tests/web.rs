@@ -6,7 +6,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect, JSON};
-use matrix_crypto_guardian::diagnostics::adapter::{console_line_wakes_journal, read_accepted_upload, wakes_journal};
+use matrix_crypto_guardian::diagnostics::adapter::{console_line_wakes_journal, wakes_journal};
+use matrix_crypto_guardian::diagnostics::journal_adapter::read_accepted_upload;
 use matrix_crypto_guardian::store_loss::adapter::{check_store_js, read_session_js, sentinel_update_js, stores_to_read_js};
 use matrix_crypto_guardian::writer::lock::{writer_held_elsewhere, writer_mechanism, WriterLock};
 use matrix_crypto_guardian::storm::adapter::{GuardianCore, UploadAction};

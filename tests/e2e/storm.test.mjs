@@ -72,19 +72,36 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
     await guarded.page.close();
   });
 
-  test('the forensics module blocked: the watch still stops the storm, the diagnosis and the report say why, the client keeps working', async () => {
+  /** The evict scenario with one of the package's lazily loaded modules (`pkg/<name>/`) blocked from the reload on. */
+  async function evictWithModuleBlocked(name, prefix) {
     const blocked = [];
     const guarded = await evictScenario(stack, {
       guardian: 'npm',
       windowMs: WINDOW_MS,
       peer,
-      prefix: 'evictnolazy',
+      prefix,
       beforeReload: (context) =>
-        context.route('**/pkg/forensics/**', (route) => {
+        context.route(`**/pkg/${name}/**`, (route) => {
           blocked.push(route.request().url());
           return route.abort();
         }),
     });
+    return { blocked, guarded };
+  }
+
+  /** No error reached the demo, and a message sent from `page` reaches the peer. */
+  async function assertClientKeepsWorking(page, without) {
+    const shown = await page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
+    assert.equal(shown, '', 'no error reached the demo');
+    await openRoom(page, peer.roomId);
+    const text = `alive without the ${without} module ${Date.now()}`;
+    await sendMessage(page, text);
+    const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
+    assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');
+  }
+
+  test('the forensics module blocked: the watch still stops the storm, the diagnosis and the report say why, the client keeps working', async () => {
+    const { blocked, guarded } = await evictWithModuleBlocked('forensics', 'evictnolazy');
     await withArtifacts('storm-evict-no-lazy-module', [guarded.page], async () => {
       assert.ok(blocked.length >= 1, 'the page tried to load the forensics module (conflict)');
       assert.ok(guarded.conflicts <= 1, `the breaker lives in the watch module: at most 1 conflicting upload (got ${guarded.conflicts})`);
@@ -96,31 +113,14 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
       // The report is the watch module's: it is built, and its storm says the diagnosis was undetermined.
       const report = await guarded.page.evaluate(() => window.demo.guardian.report());
       assert.equal(report.storm.diagnosis.kind, 'undetermined', JSON.stringify(report.storm));
-      const shown = await guarded.page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
-      assert.equal(shown, '', 'no error reached the demo');
       // The client keeps working while the breaker is open.
-      await openRoom(guarded.page, peer.roomId);
-      const text = `alive without the lazy module ${Date.now()}`;
-      await sendMessage(guarded.page, text);
-      const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
-      assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');
+      await assertClientKeepsWorking(guarded.page, 'forensics');
     });
     await guarded.page.close();
   });
 
   test('the watch module blocked: uploads go to the server unguarded (fail open), the report fails with the reason, the client keeps working', async () => {
-    const blocked = [];
-    const guarded = await evictScenario(stack, {
-      guardian: 'npm',
-      windowMs: WINDOW_MS,
-      peer,
-      prefix: 'evictnowatch',
-      beforeReload: (context) =>
-        context.route('**/pkg/watch/**', (route) => {
-          blocked.push(route.request().url());
-          return route.abort();
-        }),
-    });
+    const { blocked, guarded } = await evictWithModuleBlocked('watch', 'evictnowatch');
     await withArtifacts('storm-evict-no-watch-module', [guarded.page], async () => {
       assert.ok(blocked.length >= 1, 'the first keys/upload tried to load the watch module');
       // Nothing guards the uploads: they reach the server as without the guardian (no local answer, no hang).
@@ -129,13 +129,7 @@ describe('storm watch against a real homeserver', { timeout: 240_000 }, () => {
       assert.equal(storm.active, false, 'storm() answers with a fresh watch: it saw nothing');
       const report = await guarded.page.evaluate(() => window.demo.guardian.report().then(() => 'built', (e) => `failed: ${e.message}`));
       assert.match(report, /^failed: .*watch/i);
-      const shown = await guarded.page.evaluate(() => document.querySelector('#app-error')?.textContent || '');
-      assert.equal(shown, '', 'no error reached the demo');
-      await openRoom(guarded.page, peer.roomId);
-      const text = `alive without the watch module ${Date.now()}`;
-      await sendMessage(guarded.page, text);
-      const { chunk } = await stack.hs.api('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(peer.roomId)}/messages?dir=b&limit=20`, { token: peer.peer.accessToken });
-      assert.ok(chunk.some((e) => e.content && e.content.body === text), 'the peer received the message');
+      await assertClientKeepsWorking(guarded.page, 'watch');
     });
     await guarded.page.close();
   });
