@@ -205,12 +205,12 @@ export class Diagnostics {
   }
 
   /**
-   * A keys/upload answer seen by the fetch tap: accepted ones give OTK counts and the ed25519. The watch
-   * module that reads it is loaded already (the storm watch decided about this upload).
+   * A keys/upload answer seen by the fetch tap: accepted ones give OTK counts and the ed25519.
+   * `readAcceptedUpload`: the watch module's reader (loaded already: the storm watch decided about this
+   * upload), passed in so the session is adopted at once, as the answer comes.
    */
-  async observeUpload(body, status, bytes) {
+  observeUpload(body, status, bytes, readAcceptedUpload) {
     try {
-      const { readAcceptedUpload } = await this.#loadModule();
       const seen = readAcceptedUpload(typeof body === "string" ? body : "", status === 200 && bytes ? bytes : new Uint8Array());
       // Without attach() (the drop-in) the session is the one the uploads name. The device keys travel
       // only in the first accepted upload, so its identity is recorded once the session is adopted.

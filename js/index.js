@@ -106,6 +106,7 @@ const PRESET_SESSION_KEYS = {
 export class Guardian extends EventTarget {
   #storm = null; // the storm watch (GuardianCore), once its module loaded (#stormWatch)
   #watch = null; // the watch module, loading or loaded
+  #watchLoaded = null; // the watch module once loaded (#stormWatch): its functions called synchronously
   #options;
   #session = { userId: null, deviceId: null, baseUrl: null, authorization: null };
   #client = null;
@@ -631,7 +632,7 @@ export class Guardian extends EventTarget {
       afterUpload: (body, status, bytes, complete) => {
         const out = this.#storm.afterUpload(body, status, bytes, complete, Date.now());
         this.#emit(out.events);
-        this.#diagnostics?.observeUpload(body, status, bytes);
+        this.#diagnostics?.observeUpload(body, status, bytes, this.#watchLoaded.readAcceptedUpload);
         if (out.needsDiagnosis && this.#options.diagnose) {
           this.#diagnose().catch((err) => {
             this.#emit([{ type: "diagnosis-failed", detail: { reason: String(err) } }]);
@@ -663,6 +664,7 @@ export class Guardian extends EventTarget {
   /** The storm watch, made once its module loaded (the breaker's options are the guardian's). */
   async #stormWatch() {
     const m = await this.#watchModule();
+    this.#watchLoaded = m;
     this.#storm ??= new m.GuardianCore({ probeAfterMs: this.#options.probeAfterMs, maxProbeAfterMs: this.#options.maxProbeAfterMs });
     return this.#storm;
   }
