@@ -27,6 +27,13 @@ async function storedJournal(page, key) {
   return text ? JSON.parse(text) : null;
 }
 
+/** The sentinel stored for `key` (`user|device`), or null. */
+async function storedSentinel(page, key) {
+  const dump = await guardianDatabase(page);
+  const text = dump.records.sentinel && dump.records.sentinel[key];
+  return text ? JSON.parse(text) : null;
+}
+
 /** Tab through the page until the focused element (inside shadow roots too) is the panel's button `action`. */
 async function tabTo(page, action, maxTabs = 80) {
   for (let i = 0; i < maxTabs; i++) {
@@ -168,6 +175,15 @@ describe('diagnostics', { timeout: 300_000 }, () => {
         console.warn('MissingKey: missing key at index 4 for participant @carol:localhost');
         console.warn('MissingKey: missing key at index 5 for participant @dave:localhost');
       });
+      // The login's first keys/upload carries the device keys; its ed25519 is stored once the server accepts
+      // it, which may come after login() returns. A reload before that would leave no ed25519 to read back.
+      const sentinelDeadline = Date.now() + 10_000;
+      let sentinel = await storedSentinel(page, key);
+      while (!sentinel?.ed25519 && Date.now() < sentinelDeadline) {
+        await page.waitForTimeout(100);
+        sentinel = await storedSentinel(page, key);
+      }
+      assert.ok(sentinel?.ed25519, `stored sentinel after the accepted upload: ${JSON.stringify(sentinel)}`);
       await page.reload();
       await waitForAppState(page, ['ready'], { timeout: 45_000 });
       // Nothing troubling in this page: the journal sleeps, nothing of it was fetched or merged.
@@ -179,7 +195,7 @@ describe('diagnostics', { timeout: 300_000 }, () => {
       const report = await page.evaluate(() => window.demo.guardian.report());
       assert.equal(report.ownDatabase.createdThisPage, false);
       assert.equal(report.ownDatabase.sentinel.deviceId, first.deviceId);
-      assert.ok(report.ownDatabase.sentinel.ed25519, 'the ed25519 of the accepted keys/upload');
+      assert.equal(report.ownDatabase.sentinel.ed25519, sentinel.ed25519, 'the ed25519 of the accepted keys/upload, read back after the reload');
 
       await logout(page);
       const second = await login(page, user.localpart, user.password);
