@@ -3,12 +3,13 @@
 //   <script src="/matrix-crypto-guardian/dropin.js"></script>
 //
 // It installs the fetch tap synchronously (so it is in place before the host's first request), then
-// loads the ESM entry and the wasm core asynchronously from next to itself. Only keys/upload waits for
+// loads the ESM entry (index.js bundled with its static imports: dropin-start.js) and the wasm core
+// asynchronously from next to itself. Only keys/upload waits for
 // the core; every other request passes straight through. If anything fails to load (404, CSP, blocked
 // wasm), the tap is abandoned, the host runs exactly as without the guardian, and one console warning
 // says why. Bundled by scripts/build.sh into pkg/dropin.js (an IIFE).
-import { installFetchTap } from "./fetch-tap.js";
-import { installConsoleTap } from "./console-tap.js";
+import { installFetchTap, isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
+import { installConsoleTap, consoleTapOf, OWN_PREFIX } from "./console-tap.js";
 import { installIdbGate } from "./idb-gate.js";
 import { readDropInConfig } from "./dropin-config.js";
 
@@ -55,11 +56,13 @@ import { readDropInConfig } from "./dropin-config.js";
   } catch {
     /* no streaming compile here: index.js fetches the wasm */
   }
+  // The ESM it loads (dropin-start.js) uses these very modules (js/dropin-taps.js): one copy per page.
+  window[Symbol.for("matrix-crypto-guardian/dropin-taps")] = { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, OWN_PREFIX };
   let markReady;
   const ready = new Promise((resolve) => (markReady = resolve));
   window.matrixCryptoGuardian = { loading: true, ready };
 
-  import(/* webpackIgnore: true */ new URL("index.js", base).href)
+  import(/* webpackIgnore: true */ new URL("dropin-start.js", base).href)
     .then(({ Guardian }) => Guardian.start(config.options))
     .then(
       (guardian) => {

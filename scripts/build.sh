@@ -2,6 +2,7 @@
 # npm run build: writes the publishable npm package to pkg/.
 #   pkg/index.js         ESM entry (Guardian), pkg/index.d.ts its types
 #   pkg/dropin.js        classic <script> loader (installs the fetch tap synchronously, loads the rest)
+#   pkg/dropin-start.js  the ESM the drop-in imports: index.js and its static imports in one file
 #   pkg/core/…           the core wasm + wasm-bindgen glue (fetched at start: writer, store-loss check, persistence)
 #   pkg/watch/…          the storm watch and the after-trouble models (fetched with the first keys/upload or trouble)
 #   pkg/forensics/…      the matrix-sdk-crypto module (fetched only for a diagnosis or an export)
@@ -62,7 +63,7 @@ minify_js() { # in out
 }
 for f in js/*.js; do
   case "$f" in
-    js/dropin.js) ;;
+    js/dropin.js | js/dropin-taps.js) ;; # the drop-in's, bundled below
     js/import-url.js) cp "$f" $NEXT/ ;;
     *) minify_js "$f" "$NEXT/$(basename "$f")" ;;
   esac
@@ -70,8 +71,8 @@ done
 cp js/*.d.ts $NEXT/
 mkdir -p $NEXT/i18n   # prompt strings, one file per language
 for f in js/i18n/*.js; do minify_js "$f" "$NEXT/i18n/$(basename "$f")"; done
-node_modules/.bin/esbuild js/dropin.js --bundle --format=iife --target=es2020 --minify-whitespace --minify-syntax \
-  --sourcemap --log-level=warning --outfile=$NEXT/dropin.js
+# The drop-in: the classic script and the ESM start it imports (index.js bundled with its static imports).
+node scripts/bundle-dropin.mjs "$NEXT"
 node scripts/write-pkg-json.mjs "$NEXT"
 cp README.md $NEXT/README.md
 cp LICENSE $NEXT/LICENSE
