@@ -29,6 +29,9 @@ pub mod writer;
 pub mod remedy;
 pub mod diagnostics;
 pub mod persistence;
+/// Reading the JS layer's plain objects in the core (no serde deserializer at start).
+#[cfg(all(target_arch = "wasm32", feature = "start"))]
+pub mod js_object;
 
 /// The crate version, which is also the npm package's.
 #[cfg(all(target_arch = "wasm32", feature = "start"))]

@@ -91,8 +91,39 @@ fn the_store_check_reads_js_objects_and_answers_one() {
     assert_eq!(stores_to_read_js(dbs.clone(), stores.clone()), vec![dbs[1].clone(), dbs[0].clone()]);
     let seen = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": {"objectStores": ["core"], "coreKeys": ["account"], "accountUserId": "@b:hs", "accountDeviceId": "B"}},
                      {"name": "p@a:hs::matrix-sdk-crypto", "contents": {"objectStores": ["core"], "coreKeys": ["account"], "accountUserId": "@a:hs", "accountDeviceId": "DEV"}}]"#);
-    let healthy = check_store_js(session, Some(dbs), stores, seen, None);
+    let healthy = check_store_js(session.clone(), Some(dbs), stores.clone(), seen, None);
     assert_eq!(get(&healthy, "store").as_string().as_deref(), Some("p@a:hs::matrix-sdk-crypto"), "{}", text(&healthy));
+
+    // Read member by member (src/js_object.rs): contents of the wrong kind are not read at all — never taken
+    // for an empty store, which would be "lost" — and a missing member is the default.
+    let name = stores[0].clone();
+    let odd = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": {"objectStores": "core", "coreKeys": ["account"]}}]"#);
+    let unknown = check_store_js(session.clone(), Some(vec![name.clone()]), stores.clone(), odd, None);
+    assert_eq!(get(&unknown, "verdict").as_string().as_deref(), Some("unknown"), "{}", text(&unknown));
+    let blank = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": {}}]"#);
+    let lost = check_store_js(session.clone(), Some(vec![name.clone()]), stores.clone(), blank, None);
+    assert_eq!(get(&lost, "emptyStore").as_string().as_deref(), Some(name.as_str()), "{}", text(&lost));
+    let not_read = js(r#"[{"name": "matrix-js-sdk::matrix-sdk-crypto", "contents": null}, 7, null, {"contents": {}}]"#);
+    // (Not read and listed by name: the store is there, whose account it holds is not known; never "lost".)
+    let there = check_store_js(session, Some(vec![name]), stores.clone(), not_read, None);
+    assert_eq!(get(&there, "account").as_string().as_deref(), Some("unknown"), "{}", text(&there));
+    assert_eq!(get(&there, "verdict").as_string().as_deref(), Some("healthy"), "{}", text(&there));
+
+    // A host's session object is read for its three members only; anything else in it (a cycle, a getter that
+    // throws) does not matter, and one without a device id is no session.
+    let host = js_sys::Function::new_no_args(
+        "const s = { userId: '@h:hs', deviceId: 'HD', extra: null }; s.extra = s; \
+         Object.defineProperty(s, 'token', { get() { throw new Error('no'); }, enumerable: true }); return s;",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let hosted = read_session_js("element", JsValue::NULL, host);
+    assert_eq!(text(&hosted), r#"{"deviceId":"HD","homeserver":null,"userId":"@h:hs"}"#);
+    let partial = read_session_js("element", js(r#"{"mx_user_id": "@a:hs", "mx_device_id": 5}"#), js(r#"{"userId": "@h:hs"}"#));
+    assert!(partial.is_null(), "{}", text(&partial));
+    // A stored sentinel that is not one is no sentinel: the check rests on the store alone.
+    let lost = check_store_js(js(r#"{"userId": "@a:hs", "deviceId": "DEV"}"#), Some(vec![]), stores, JsValue::NULL, Some(r#"{"userId":"@a:hs","deviceId":"DEV","ed25519":1}"#.into()));
+    assert!(get(&lost, "knownIdentity").is_null(), "{}", text(&lost));
 }
 
 #[wasm_bindgen_test]

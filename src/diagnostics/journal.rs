@@ -552,9 +552,24 @@ pub fn sentinel_update(stored: Option<&Sentinel>, user_id: &str, device_id: &str
 
 impl Sentinel {
 
-    /// Reads the stored JSON text; `None` when unreadable.
+    /// Reads the stored JSON text (what [`Sentinel::to_json_string`] wrote); `None` when unreadable. Member by
+    /// member from a `Value`: the start module, which reads it, links no serde deserializer into a type
+    /// (`src/js_object.rs` says why).
     pub fn parse(text: &str) -> Option<Sentinel> {
-        serde_json::from_value(serde_json::from_slice(text.as_bytes()).ok()?).ok()
+        let v: Value = serde_json::from_str(text).ok()?;
+        let text = |name| v.get(name)?.as_str().map(str::to_owned);
+        let optional_text = |name| match v.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(m) => m.as_str().map(|t| Some(t.to_owned())),
+        };
+        Some(Sentinel {
+            user_id: text("userId")?,
+            device_id: text("deviceId")?,
+            ed25519: optional_text("ed25519")?,
+            previous_ed25519: optional_text("previousEd25519")?,
+            first_seen: v.get("firstSeen")?.as_f64()?,
+            last_seen: v.get("lastSeen")?.as_f64()?,
+        })
     }
 
     /// The JSON text stored in the guardian's own database.
@@ -743,6 +758,29 @@ mod tests {
         assert_eq!((replaced.ed25519.as_deref(), replaced.previous_ed25519.as_deref()), (Some("ED2"), Some("ED1")));
         assert!(sentinel_update(Some(&keyed), "@a:b", "DEV", None, SENTINEL_REFRESH_MS + 2000.0).is_some());
         assert_eq!(sentinel_update(Some(&keyed), "@a:b", "OTHER", None, 5.0).unwrap().first_seen, 5.0);
+    }
+
+    #[test]
+    fn a_stored_sentinel_reads_back_whole_and_a_malformed_one_not_at_all() {
+        let replaced = Sentinel {
+            user_id: "@a:b".into(),
+            device_id: "DEV".into(),
+            ed25519: Some("ED2".into()),
+            previous_ed25519: Some("ED1".into()),
+            first_seen: 1.5,
+            last_seen: 1796487005515.0,
+        };
+        assert_eq!(Sentinel::parse(&replaced.to_json_string()), Some(replaced.clone()));
+        let fresh = Sentinel { ed25519: None, previous_ed25519: None, ..replaced };
+        assert_eq!(Sentinel::parse(&fresh.to_json_string()), Some(fresh));
+        // Written by the JS layer's JSON.stringify of the same object: members in any order, nulls kept.
+        let stringified = r#"{"lastSeen":2,"firstSeen":1,"previousEd25519":null,"ed25519":"K","deviceId":"D","userId":"@u:hs"}"#;
+        assert_eq!(Sentinel::parse(stringified).map(|s| (s.ed25519, s.last_seen)), Some((Some("K".into()), 2.0)));
+        for bad in ["", "{not json", "null", "[]", r#"{"userId":"@u:hs","deviceId":"D","firstSeen":1}"#,
+            r#"{"userId":"@u:hs","deviceId":"D","ed25519":7,"firstSeen":1,"lastSeen":2}"#,
+            r#"{"userId":1,"deviceId":"D","firstSeen":1,"lastSeen":2}"#] {
+            assert_eq!(Sentinel::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

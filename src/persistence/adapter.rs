@@ -15,6 +15,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::{EventTarget, StorageManager};
 
 use super::model::{self, AskedBy, Permission, StartPlan};
+use crate::js_object::member;
 
 struct State {
     supported: bool,
@@ -41,14 +42,10 @@ pub struct Persistence {
     inner: Rc<Inner>,
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
 /// `navigator.storage` where it has both `persist` and `persisted` (window or worker).
 fn storage_manager() -> Option<StorageManager> {
-    let storage = get(&get(&js_sys::global(), "navigator"), "storage");
-    let callable = |name| get(&storage, name).is_function();
+    let storage = member(&member(&js_sys::global(), "navigator"), "storage");
+    let callable = |name| member(&storage, name).is_function();
     (storage.is_object() && callable("persist") && callable("persisted")).then(|| storage.unchecked_into())
 }
 
@@ -58,15 +55,15 @@ async fn settle(promise: Result<Promise, JsValue>) -> Result<JsValue, JsValue> {
 
 /// "granted" | "denied" | "prompt" of `persistent-storage`, or unknown where the Permissions API cannot say.
 async fn permission() -> Permission {
-    let permissions = get(&get(&js_sys::global(), "navigator"), "permissions");
-    if !get(&permissions, "query").is_function() {
+    let permissions = member(&member(&js_sys::global(), "navigator"), "permissions");
+    if !member(&permissions, "query").is_function() {
         return Permission::Unknown;
     }
     let descriptor = Object::new();
     let _ = Reflect::set(&descriptor, &"name".into(), &"persistent-storage".into());
     let permissions: web_sys::Permissions = permissions.unchecked_into();
     match settle(permissions.query(&descriptor)).await {
-        Ok(status) => Permission::from_state(get(&status, "state").as_string().as_deref()),
+        Ok(status) => Permission::from_state(member(&status, "state").as_string().as_deref()),
         Err(_) => Permission::Unknown,
     }
 }
@@ -98,8 +95,8 @@ impl Inner {
         if let Some(storage) = &self.storage {
             if let Ok(estimate) = settle(storage.estimate()).await {
                 let mut s = self.state.borrow_mut();
-                s.usage = get(&estimate, "usage").as_f64();
-                s.quota = get(&estimate, "quota").as_f64();
+                s.usage = member(&estimate, "usage").as_f64();
+                s.quota = member(&estimate, "quota").as_f64();
             }
         }
         self.report();
@@ -135,7 +132,7 @@ fn ask(inner: &Rc<Inner>, by: AskedBy) -> Promise {
 /// (a host that shows it could move the very button the user is pressing).
 fn ask_on_gesture(inner: &Rc<Inner>) {
     let global = js_sys::global();
-    if inner.stopped.get() || !get(&global, "addEventListener").is_function() {
+    if inner.stopped.get() || !member(&global, "addEventListener").is_function() {
         return;
     }
     let target: EventTarget = global.unchecked_into();

@@ -4,13 +4,11 @@
 
 use wasm_bindgen::prelude::*;
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
 use crate::diagnostics::journal::{sentinel_update, Sentinel};
-use crate::to_js;
+use crate::js_object::{optional, text};
 use crate::store_loss::model::{check_store, read_session, stores_to_read, SeenStore, SessionFacts, SessionPreset};
+use crate::store_loss::probe::contents_of;
+use crate::to_js;
 
 // The shapes of what the store-loss check returns, for the generated .d.ts (js/index.d.ts re-exports them).
 #[wasm_bindgen(typescript_custom_section)]
@@ -68,17 +66,20 @@ pub fn preset_crypto_stores(preset: &str) -> Vec<String> {
     SessionPreset::parse(preset).map(|p| p.crypto_stores().iter().map(|k| k.to_string()).collect()).unwrap_or_default()
 }
 
-/// Plain data from the JS layer (the localStorage snapshot, what the probe read) as the model type it
-/// should be, through a `serde_json::Value` (serde-wasm-bindgen's deserializer is instantiated for `Value`
-/// alone); `None` for anything else (undefined, null, the wrong shape).
-fn typed<T: serde::de::DeserializeOwned>(value: JsValue) -> Option<T> {
-    serde_json::from_value(serde_wasm_bindgen::from_value::<Value>(value).ok()?).ok()
-}
-
 /// A session object (`{ userId, deviceId, homeserver? }`), from the host or `readSession`: only those
 /// members are read, so a host's object with anything else in it (even a cycle) is read all the same.
-fn session_of(value: JsValue) -> Option<SessionFacts> {
-    serde_wasm_bindgen::from_value(value).ok()
+fn session_of(value: &JsValue) -> Option<SessionFacts> {
+    Some(SessionFacts {
+        user_id: text(value, "userId")?,
+        device_id: text(value, "deviceId")?,
+        homeserver: optional(value, "homeserver", JsValue::as_string)?,
+    })
+}
+
+/// One of `checkStore`'s `seen`: `{ name, contents }` (`contents` null: not read). A store the probe could
+/// not describe is left out on its own: it does not hide the others.
+fn seen_store(value: JsValue) -> Option<SeenStore> {
+    Some(SeenStore { name: text(&value, "name")?, contents: optional(&value, "contents", contents_of)? })
 }
 
 /// The session at start: `host_session` (`{ userId, deviceId, homeserver? }`) when the host names it
@@ -86,13 +87,10 @@ fn session_of(value: JsValue) -> Option<SessionFacts> {
 /// `{ userId, deviceId, homeserver }` or `null`.
 #[wasm_bindgen(js_name = readSession, unchecked_return_type = "SessionFacts | null")]
 pub fn read_session_js(preset: &str, values: JsValue, host_session: JsValue) -> JsValue {
-    if let Some(session) = session_of(host_session) {
+    if let Some(session) = session_of(&host_session) {
         return to_js(&session);
     }
-    let values: BTreeMap<String, Value> = typed(values).unwrap_or_default();
-    let session = SessionPreset::parse(preset)
-        .and_then(|p| read_session(p, |k| values.get(k).and_then(Value::as_str).map(str::to_owned)));
-    to_js(&session)
+    to_js(&SessionPreset::parse(preset).and_then(|p| read_session(p, |k| text(&values, k))))
 }
 
 /// The crypto stores the probe should read: the client's own names that exist, then the origin's
@@ -108,13 +106,12 @@ pub fn stores_to_read_js(databases: Vec<String>, crypto_stores: Vec<String>) -> 
 /// (JSON text, or null).
 #[wasm_bindgen(js_name = checkStore, unchecked_return_type = "StoreCheck")]
 pub fn check_store_js(session: JsValue, databases: Option<Vec<String>>, crypto_stores: Vec<String>, seen: JsValue, sentinel: Option<String>) -> JsValue {
-    let session = session_of(session);
-    // Each store on its own: one the probe could not describe does not hide the others.
-    let seen: Vec<SeenStore> = typed::<Vec<Value>>(seen)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|s| serde_json::from_value(s).ok())
-        .collect();
+    let session = session_of(&session);
+    let seen: Vec<SeenStore> = if js_sys::Array::is_array(&seen) {
+        js_sys::Array::from(&seen).iter().filter_map(seen_store).collect()
+    } else {
+        Vec::new()
+    };
     let sentinel = stored_sentinel(sentinel);
     to_js(&check_store(session, databases.as_deref(), &crypto_stores, &seen, sentinel.as_ref()))
 }

@@ -126,6 +126,8 @@ impl StoreCheck {
 
 /// What the guardian read of a crypto store before the SDK opened it (`super::probe` reads it and
 /// writes nothing). Key names, and of the account only whose it is (its user and device id).
+// Deserialize: the bots' check (src/remedy/headless_adapter.rs, the watch module) takes it from JS; the start
+// module reads it member by member (src/store_loss/probe.rs `contents_of`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StoreContents {
@@ -205,7 +207,7 @@ fn crypto_databases(databases: &[String], crypto_stores: &[String]) -> Vec<Strin
 }
 
 /// A crypto store as the check saw it: its name and what the probe read (`None`: not read).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenStore {
     pub name: String,
     pub contents: Option<StoreContents>,

@@ -30,6 +30,9 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::js_object::{optional, texts};
+use crate::store_loss::model::StoreContents;
+
 /// `Symbol.for` key of the drop-in's IndexedDB gate (js/idb-gate.js `GATE`).
 const GATE: &str = "matrix-crypto-guardian/idb-gate";
 
@@ -172,6 +175,22 @@ async fn read_contents(db: Rc<Database>) -> Option<JsValue> {
         set(&contents, "legacyAccounts", &JsValue::from(count));
     }
     Some(contents.into())
+}
+
+/// What [`read_contents`] wrote, read back when the JS layer hands it to `checkStore`: a member that is absent
+/// or null is the model's default; one of another kind makes the contents unreadable (`None`: the store is
+/// left out of the check, never taken for empty).
+pub fn contents_of(value: &JsValue) -> Option<StoreContents> {
+    if !value.is_object() {
+        return None;
+    }
+    Some(StoreContents {
+        object_stores: optional(value, "objectStores", texts)?.unwrap_or_default(),
+        core_keys: optional(value, "coreKeys", texts)?,
+        legacy_accounts: optional(value, "legacyAccounts", |v| v.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0).map(|n| n as u32))?,
+        account_user_id: optional(value, "accountUserId", JsValue::as_string)?,
+        account_device_id: optional(value, "accountDeviceId", JsValue::as_string)?,
+    })
 }
 
 /// Reads a crypto store (see the module's notes): resolves to its contents, `{ objectStores: [] }` where it

@@ -63,7 +63,7 @@ const RUST_META_SUFFIX: &str = "::matrix-sdk-crypto-meta";
 // the lease
 
 /// What the lease's localStorage entry holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseRecord {
     /// The holder's (or claimer's) tab id.
@@ -76,10 +76,16 @@ pub struct LeaseRecord {
 }
 
 impl LeaseRecord {
-    /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten).
+    /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten). Member by
+    /// member from a `Value`: the start module links no serde deserializer into a type (`src/js_object.rs`).
     pub fn parse(raw: Option<&str>) -> Option<LeaseRecord> {
-        let value = serde_json::from_slice(raw?.as_bytes()).ok()?;
-        serde_json::from_value::<LeaseRecord>(value).ok().filter(|r| !r.owner.is_empty())
+        let v: serde_json::Value = serde_json::from_str(raw?).ok()?;
+        let stolen_from = match v.get("stolenFrom") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(from) => Some(from.as_str()?.to_owned()),
+        };
+        let owner = v.get("owner")?.as_str().filter(|o| !o.is_empty())?.to_owned();
+        Some(LeaseRecord { owner, beat: v.get("beat")?.as_u64()?, stolen_from })
     }
 
     /// The entry's text, as the JS layer writes it to localStorage.
@@ -619,6 +625,15 @@ mod tests {
         assert_eq!(LeaseRecord::parse(Some(r#"{"owner":"","beat":1}"#)), None);
         assert_eq!(LeaseRecord::parse(None), None);
         assert_eq!(LeaseRecord::parse(Some(r#"{"owner":"a","beat":3}"#)).unwrap().beat, 3);
+        for bad in [r#"{"owner":"a"}"#, r#"{"owner":"a","beat":-1}"#, r#"{"owner":"a","beat":1.5}"#, r#"{"owner":7,"beat":1}"#,
+            r#"{"owner":"a","beat":1,"stolenFrom":2}"#, "[]", "null"] {
+            assert_eq!(LeaseRecord::parse(Some(bad)), None, "{bad}");
+        }
+        // What a steal writes reads back whole.
+        let stolen = LeaseRecord { owner: "b".into(), beat: 9, stolen_from: Some("a".into()) };
+        assert_eq!(LeaseRecord::parse(Some(&stolen.to_json_string())), Some(stolen));
+        let plain = LeaseRecord { owner: "b".into(), beat: 0, stolen_from: None };
+        assert_eq!(LeaseRecord::parse(Some(&plain.to_json_string())), Some(plain));
     }
 
     #[test]
