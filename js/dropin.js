@@ -4,10 +4,9 @@
 //
 // It installs the fetch tap synchronously (so it is in place before the host's first request), then
 // loads the ESM entry (index.js bundled with its static imports: dropin-start.js) and the wasm core
-// asynchronously from next to itself. Only keys/upload waits for
-// the core; every other request passes straight through. If anything fails to load (404, CSP, blocked
-// wasm), the tap is abandoned, the host runs exactly as without the guardian, and one console warning
-// says why. Bundled by scripts/build.sh into pkg/dropin.js (an IIFE).
+// asynchronously from next to itself. Only keys/upload waits for the core; every other request passes
+// straight through. If anything fails to load (404, CSP, blocked wasm), the tap is abandoned, the host
+// runs exactly as without the guardian, and one console warning says why. Bundled by scripts/build.sh into pkg/dropin.js (an IIFE).
 import { installFetchTap, isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf, OWN_PREFIX } from "./console-tap.js";
 import { installIdbGate } from "./idb-gate.js";
