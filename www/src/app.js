@@ -172,10 +172,11 @@ function renderShell() {
       ),
     ),
     // Developer tools: the guardian's panel, as a client would mount it (docs/diagnostics.md). Last in the
-    // page, so its live updates never move the login form or the chat under the pointer.
+    // page, so its live updates never move the login form or the chat under the pointer. Open with a guardian
+    // (`?devtools=closed` keeps it closed: the panel's view then never loads, as in a client without one).
     h(
       'details',
-      { id: 'devtools', open: guardianMode !== 'off' },
+      { id: 'devtools', open: params.has('devtools') ? params.get('devtools') === 'open' : guardianMode !== 'off' },
       h('summary', { text: 'Developer tools' }),
       h('matrix-crypto-guardian-panel', { id: 'guardian-panel' }),
     ),
