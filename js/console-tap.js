@@ -128,3 +128,17 @@ export function installConsoleTap(target = globalThis) {
 export function consoleTapOf(target = globalThis) {
   return target[TAP_KEY] || null;
 }
+
+/** Puts the console methods back (the tap's wrappers keep the originals), where they are still ours. */
+export function uninstallConsoleTap(target = globalThis) {
+  const key = Symbol.for("matrix-crypto-guardian/console-tap");
+  const tap = target[key];
+  if (!tap) return;
+  tap.detach();
+  const con = target.console;
+  for (const level of ["error", "warn", "log", "info"]) {
+    const original = con && con[level] && con[level][key];
+    if (original) con[level] = original;
+  }
+  delete target[key];
+}

@@ -5,4 +5,4 @@
 const taps = globalThis[Symbol.for("matrix-crypto-guardian/dropin-taps")];
 if (!taps) throw new Error("dropin-start.js is loaded by dropin.js");
 
-export const { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, OWN_PREFIX } = taps;
+export const { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, uninstallConsoleTap, OWN_PREFIX } = taps;

@@ -8,7 +8,7 @@
 // straight through. If anything fails to load (404, CSP, blocked wasm), the tap is abandoned, the host
 // runs exactly as without the guardian, and one console warning says why. Bundled by scripts/build.sh into pkg/dropin.js (an IIFE).
 import { installFetchTap, isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
-import { installConsoleTap, consoleTapOf, OWN_PREFIX } from "./console-tap.js";
+import { installConsoleTap, consoleTapOf, uninstallConsoleTap, OWN_PREFIX } from "./console-tap.js";
 import { installIdbGate } from "./idb-gate.js";
 import { readDropInConfig } from "./dropin-config.js";
 
@@ -56,7 +56,7 @@ import { readDropInConfig } from "./dropin-config.js";
     /* no streaming compile here: index.js fetches the wasm */
   }
   // The ESM it loads (dropin-start.js) uses these very modules (js/dropin-taps.js): one copy per page.
-  window[Symbol.for("matrix-crypto-guardian/dropin-taps")] = { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, OWN_PREFIX };
+  window[Symbol.for("matrix-crypto-guardian/dropin-taps")] = { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, uninstallConsoleTap, OWN_PREFIX };
   let markReady;
   const ready = new Promise((resolve) => (markReady = resolve));
   window.matrixCryptoGuardian = { loading: true, ready };

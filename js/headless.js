@@ -1,7 +1,8 @@
 // Node.js and other hosts without a page (bots, bridges on matrix-js-sdk): what the browser parts become
-// there. docs/integration-node.md is the guide.
+// there. docs/integration-node.md is the guide. Loaded by index.js in Node, and in a page only if it calls a
+// bot's API (checkBotStore, replaceDevice): a browser's start never fetches it.
 //
-// * The wasm modules are read from the package's own files: Node's fetch cannot read a file: URL.
+// * The wasm modules are read from the package's own files (js/platform.js).
 // * The writer role is the process's own: a Node process has no tabs to share a store with (see
 //   ProcessWriter for what that leaves to the host).
 // * The store-loss check for bots (checkBotStore) and the headless remedy (replaceDevice): the facts are
@@ -9,42 +10,6 @@
 // The prompt, the panel, Web Locks and persistent storage simply do not exist here (their own feature
 // tests already say so); nothing in this file keeps the process alive.
 import { databaseNames, probeCryptoStore } from "./core/guardian_core.js";
-import { installFetchTap } from "./fetch-tap.js";
-import { importUrl } from "./import-url.js";
-
-/** True in Node.js (not in a browser page or worker, even one that polyfills `process`). */
-export function isNode() {
-  return typeof process === "object" && !!process?.versions?.node && typeof globalThis.window === "undefined" && typeof globalThis.importScripts !== "function";
-}
-
-// Not literal specifiers: bundlers must not try to resolve Node's modules for a browser build.
-const FS = "node:fs/promises";
-
-/**
- * The bytes of a wasm file of this package, in Node; `undefined` elsewhere (the wasm-bindgen glue fetches
- * it). `url`: absolute, or relative to this file; only file: URLs are read (others are the glue's to fetch).
- */
-export async function wasmBytes(url) {
-  if (!isNode()) return undefined;
-  const where = new URL(String(url), import.meta.url);
-  if (where.protocol !== "file:") return undefined;
-  const { readFile } = await importUrl(FS);
-  return readFile(where);
-}
-
-/** Where the core's wasm is in this package (relative to this file, as the glue itself places it). */
-export const CORE_WASM = "./core/guardian_core_bg.wasm";
-
-/** A lazily loaded module's wasm (`wasmName`) next to its glue module (`moduleUrl`, relative to this file or absolute). */
-export function moduleWasm(moduleUrl, wasmName) {
-  return new URL(wasmName, new URL(String(moduleUrl), import.meta.url)).href;
-}
-
-/** A timer that never keeps a Node process alive (a no-op in browsers, whose timers are numbers). */
-export function unref(timer) {
-  if (timer && typeof timer.unref === "function") timer.unref();
-  return timer;
-}
 
 /**
  * The writer role in Node: the process is the only "tab", so it is the writer as soon as it asks, in
@@ -183,7 +148,6 @@ export async function replaceDevice(old, login, m, emit) {
 export class BotHost {
   #ctx;
   #bot = null;
-  #wrappedTaps = [];
 
   constructor(ctx) {
     this.#ctx = ctx;
@@ -232,35 +196,8 @@ export class BotHost {
     return out;
   }
 
-  /** A client's own fetchFn, tapped like the global fetch (one that calls the global fetch is guarded already). */
-  wrapFetch(fetchFn) {
-    if (typeof fetchFn !== "function") throw new TypeError("matrix-crypto-guardian: wrapFetch expects a function");
-    const globalTap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
-    if (fetchFn === globalThis.fetch || fetchFn === globalTap?.original) return globalThis.fetch;
-    const scope = { fetch: fetchFn };
-    const tap = installFetchTap(scope);
-    tap.attach(this.#ctx.uploadHandler());
-    this.#wrappedTaps.push(tap);
-    return scope.fetch;
-  }
-
-  /** Guardian.stop(): the wrapped fetchFns call through untouched; the session is forgotten. */
+  /** Guardian.stop(): the session is forgotten. */
   stop() {
-    for (const tap of this.#wrappedTaps.splice(0)) tap.uninstall();
     this.#bot = null;
   }
-}
-
-/** Puts the console methods back (the tap's wrappers keep the originals), where they are still ours. */
-export function uninstallConsoleTap(target = globalThis) {
-  const key = Symbol.for("matrix-crypto-guardian/console-tap");
-  const tap = target[key];
-  if (!tap) return;
-  tap.detach();
-  const con = target.console;
-  for (const level of ["error", "warn", "log", "info"]) {
-    const original = con && con[level] && con[level][key];
-    if (original) con[level] = original;
-  }
-  delete target[key];
 }

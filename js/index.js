@@ -12,7 +12,7 @@
 // a diagnosis or an export. Decisions are the modules'.
 import initCore, { coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore, quietStorm, quietOtkHealth } from "./core/guardian_core.js";
 import { installFetchTap } from "./fetch-tap.js";
-import { installConsoleTap, consoleTapOf } from "./console-tap.js";
+import { installConsoleTap, consoleTapOf, uninstallConsoleTap } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 // The writer election is the core's (src/writer/lock.rs: Web Locks, the lease fallback, the tab census).
 import { WriterLock, writerLockName, writerHeldElsewhere, writerMechanism } from "./core/guardian_core.js";
@@ -22,7 +22,7 @@ import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core
 import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./language.js";
 import { importUrl } from "./import-url.js";
-import { isNode, wasmBytes, CORE_WASM, moduleWasm, ProcessWriter, BotHost, uninstallConsoleTap } from "./headless.js";
+import { isNode, wasmBytes, CORE_WASM, moduleWasm } from "./platform.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel-element.js";
@@ -119,7 +119,9 @@ export class Guardian extends EventTarget {
   #uploadsHeld = null;
   #diagnostics = null;
   #recovery = null;
-  #bots; // Node.js: checkBotStore / replaceDevice / wrapFetch (js/headless.js)
+  #headless = null; // js/headless.js (Node's writer role, the bots' API), once asked for
+  #bots = null; // its BotHost: checkBotStore / replaceDevice
+  #wrappedTaps = []; // wrapFetch()'s taps
   #storeMismatch = null; // { at, message } once initRustCrypto() refused another account's store
   // stop() aborts it: every tap, listener, timer, lock and request of this guardian ends through it (each
   // registers its own teardown on the signal where it is set up).
@@ -188,18 +190,9 @@ export class Guardian extends EventTarget {
     } catch {
       // Fail open: the guardian works without its journal.
     }
-    this.#bots = new BotHost({
-      module: () => this.#watchModule(),
-      emit: (events) => this.#emit(events),
-      cryptoStores: options.cryptoStores,
-      uploadHandler: () => this.#uploadHandler(),
-      storeCheck: () => this.#storeCheck,
-      setStoreCheck: (check) => (this.#storeCheck = check),
-      holdUploads: () => (this.#uploadsHeld ??= new Promise((resolve) => (this.#releaseUploads = resolve))),
-      letUploadsGo: () => this.#letUploadsGo(),
-    });
     this.#onStop(() => {
-      this.#bots.stop();
+      for (const tap of this.#wrappedTaps.splice(0)) tap.uninstall(); // the wrapped fetchFns call through untouched
+      this.#bots?.stop();
       // Without a guardian nothing holds the host's uploads.
       this.#letUploadsGo();
     });
@@ -404,7 +397,6 @@ export class Guardian extends EventTarget {
     this.#emit([{ type: "persistence", detail: { ...state } }]);
   }
 
-  /** The current storm state: breaker, failing key ids, counts, diagnosis. */
   /**
    * Makes this tab the session's one crypto writer. mode "wait" resolves true once acquired; "ifAvailable"
    * resolves false at once if another tab holds it; "steal" takes it over (the holder gets writer-lost).
@@ -414,31 +406,33 @@ export class Guardian extends EventTarget {
     if (!["wait", "ifAvailable", "steal"].includes(mode)) {
       return Promise.reject(new TypeError(`matrix-crypto-guardian: acquireWriter mode must be "wait", "ifAvailable" or "steal"`));
     }
+    // Node's writer role is the process's (js/headless.js).
+    if (isNode()) return this.#nodeParts().then(({ ProcessWriter }) => this.#acquire(() => new ProcessWriter({ emit: (events) => this.#emit(events) }), mode));
+    const name = () => writerLockName(
+      this.#options.writerLockName,
+      this.#options.cryptoStorePrefix,
+      userId ?? this.#session.userId ?? undefined,
+      deviceId ?? this.#session.deviceId ?? undefined,
+    );
+    return this.#acquire(() => new WriterLock(name(), (events) => this.#emit(events), undefined), mode);
+  }
+
+  /** Makes this guardian's writer with `make` the first time, then asks it for the role. */
+  #acquire(make, mode) {
     if (this.#lifetime.signal.aborted) return Promise.reject(new Error("matrix-crypto-guardian: stopped"));
-    if (!this.#writer) {
-      const name = writerLockName(
-        this.#options.writerLockName,
-        this.#options.cryptoStorePrefix,
-        userId ?? this.#session.userId ?? undefined,
-        deviceId ?? this.#session.deviceId ?? undefined,
-      );
-      const emit = (events) => this.#emit(events);
-      try {
-        const writer = isNode() ? new ProcessWriter({ emit }) : new WriterLock(name, emit, undefined);
+    try {
+      if (!this.#writer) {
+        const writer = make();
         this.#writer = writer;
         // The browser's WriterLock: the lock or lease, its listeners, timers and census channel.
         this.#onStop(() => {
           writer.release();
           writer.stop?.();
         });
-      } catch (err) {
-        return Promise.reject(err); // the drop-in then lets the crypto store open (fail open)
       }
-    }
-    try {
       return this.#writer.acquire(mode);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err); // the drop-in then lets the crypto store open (fail open)
     }
   }
 
@@ -569,17 +563,49 @@ export class Guardian extends EventTarget {
 
   /** A bot's store-loss check before its first upload: `{ homeserver, userId, deviceId, accessToken, indexedDB }`. */
   checkBotStore(bot) {
-    return this.#bots.check(bot);
+    return this.#botHost().then((bots) => bots.check(bot));
   }
 
   /** After checkBotStore() found a store loss: signs the old device out, `login()` (the host's) logs a new one in. */
   replaceDevice(options) {
-    return this.#bots.replace(options);
+    return this.#botHost().then((bots) => bots.replace(options));
   }
 
   /** Guards a client's own `fetchFn` like the global fetch (`createClient({ fetchFn: guardian.wrapFetch(f) })`). */
   wrapFetch(fetchFn) {
-    return this.#bots.wrapFetch(fetchFn);
+    if (typeof fetchFn !== "function") throw new TypeError("matrix-crypto-guardian: wrapFetch expects a function");
+    // One that is the global fetch is guarded already.
+    const globalTap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
+    if (fetchFn === globalThis.fetch || fetchFn === globalTap?.original) return globalThis.fetch;
+    const scope = { fetch: fetchFn };
+    const tap = installFetchTap(scope);
+    tap.attach(this.#uploadHandler());
+    this.#wrappedTaps.push(tap);
+    return scope.fetch;
+  }
+
+  /** js/headless.js, loaded once, the first time Node's writer role or a bot's API is asked for. */
+  #nodeParts() {
+    this.#headless ??= import("./headless.js").catch((err) => {
+      this.#headless = null; // tried again on the next call
+      throw err;
+    });
+    return this.#headless;
+  }
+
+  #botHost() {
+    return this.#nodeParts().then(({ BotHost }) => {
+      this.#bots ??= new BotHost({
+        module: () => this.#watchModule(),
+        emit: (events) => this.#emit(events),
+        cryptoStores: this.#options.cryptoStores,
+        storeCheck: () => this.#storeCheck,
+        setStoreCheck: (check) => (this.#storeCheck = check),
+        holdUploads: () => (this.#uploadsHeld ??= new Promise((resolve) => (this.#releaseUploads = resolve))),
+        letUploadsGo: () => this.#letUploadsGo(),
+      });
+      return this.#bots;
+    });
   }
 
   /**
