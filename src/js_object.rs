@@ -4,8 +4,8 @@
 //! The core links no serde deserializer: serde's error paths format what they could not read (floats among
 //! it), and serde-wasm-bindgen's deserializer and the derives into the model's types cost the start module
 //! 23.5 KB gzipped (measured: core wasm 123.1 → 99.6 KB). These objects are small, flat and built by the
-//! guardian's own code. (Stored JSON text, the sentinel and the lease entry, is read through serde_json's
-//! `Value` in the models.)
+//! guardian's own code. (Stored JSON text, the sentinel and the lease entry, is parsed by the engine's
+//! `JSON.parse` and read with these: `src/stored_json.rs`.)
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 

@@ -30,8 +30,10 @@ pub mod remedy;
 pub mod diagnostics;
 pub mod persistence;
 /// Reading the JS layer's plain objects in the core (no serde deserializer at start).
-#[cfg(all(target_arch = "wasm32", feature = "start"))]
+#[cfg(target_arch = "wasm32")]
 pub mod js_object;
+/// Stored JSON text read back member by member (the engine's `JSON.parse` in wasm).
+pub mod stored_json;
 
 /// The crate version, which is also the npm package's.
 #[cfg(all(target_arch = "wasm32", feature = "start"))]

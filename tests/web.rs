@@ -126,6 +126,39 @@ fn the_store_check_reads_js_objects_and_answers_one() {
     assert!(get(&lost, "knownIdentity").is_null(), "{}", text(&lost));
 }
 
+/// The records the core reads back from stored JSON text, parsed here by the engine's `JSON.parse`
+/// (src/stored_json.rs): the same verdicts as the native tests, which parse with serde_json.
+#[wasm_bindgen_test]
+fn stored_json_text_reads_back_through_the_engines_parser() {
+    use matrix_crypto_guardian::store_loss::model::{read_session, SessionPreset};
+    use matrix_crypto_guardian::diagnostics::journal::Sentinel;
+    use matrix_crypto_guardian::writer::model::LeaseRecord;
+
+    let stringified = r#"{"lastSeen":2,"firstSeen":1,"previousEd25519":null,"ed25519":"K","deviceId":"D","userId":"@u:hs"}"#;
+    let sentinel = Sentinel::parse(stringified).unwrap();
+    assert_eq!((sentinel.ed25519.as_deref(), sentinel.previous_ed25519.as_deref(), sentinel.last_seen), (Some("K"), None, 2.0));
+    assert_eq!(Sentinel::parse(&sentinel.to_json_string()), Some(sentinel));
+    for bad in ["", "{not json", "null", "[]", "7", r#"{"userId":"@u:hs","deviceId":"D","firstSeen":1}"#,
+        r#"{"userId":"@u:hs","deviceId":"D","ed25519":7,"firstSeen":1,"lastSeen":2}"#, r#"{"userId":1,"deviceId":"D","firstSeen":1,"lastSeen":2}"#] {
+        assert_eq!(Sentinel::parse(bad), None, "{bad}");
+    }
+
+    assert_eq!(LeaseRecord::parse(Some(r#"{"owner":"a","beat":3,"stolenFrom":null}"#)), Some(LeaseRecord { owner: "a".into(), beat: 3, stolen_from: None }));
+    for bad in ["{not json", r#"{"owner":"","beat":1}"#, r#"{"owner":"a"}"#, r#"{"owner":"a","beat":-1}"#, r#"{"owner":"a","beat":1.5}"#,
+        r#"{"owner":7,"beat":1}"#, r#"{"owner":"a","beat":1,"stolenFrom":2}"#, "[]", "null"] {
+        assert_eq!(LeaseRecord::parse(Some(bad)), None, "{bad}");
+    }
+
+    let storage = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let current = read_session(SessionPreset::Cinny, storage(&[("matrixSessions", r#"[{"baseUrl":"https://hs","userId":"@a:hs","deviceId":"DEV"}]"#)]));
+    assert_eq!(current.map(|s| (s.device_id, s.homeserver)), Some(("DEV".into(), Some("https://hs".into()))));
+    // An empty list is no session; a list without ids is none either; text that is not a list falls back.
+    assert_eq!(read_session(SessionPreset::Cinny, storage(&[("matrixSessions", "[]"), ("cinny_user_id", "@a:hs"), ("cinny_device_id", "L")])), None);
+    assert_eq!(read_session(SessionPreset::Cinny, storage(&[("matrixSessions", r#"[{"userId":"@a:hs"}]"#)])), None);
+    let junk = storage(&[("matrixSessions", "{not json"), ("cinny_user_id", "@a:hs"), ("cinny_device_id", "L")]);
+    assert_eq!(read_session(SessionPreset::Cinny, junk).map(|s| s.device_id), Some("L".into()));
+}
+
 #[wasm_bindgen_test]
 fn trouble_wakes_the_journal_and_an_accepted_upload_tells_its_identity() {
     // The journal itself is in the lazily loaded module (tests/e2e/diagnostics.test.mjs drives it); the

@@ -552,23 +552,18 @@ pub fn sentinel_update(stored: Option<&Sentinel>, user_id: &str, device_id: &str
 
 impl Sentinel {
 
-    /// Reads the stored JSON text (what [`Sentinel::to_json_string`] wrote); `None` when unreadable. Member by
-    /// member from a `Value`: the start module, which reads it, links no serde deserializer into a type
-    /// (`src/js_object.rs` says why).
+    /// Reads the stored JSON text (what [`Sentinel::to_json_string`] or the JS layer's `JSON.stringify`
+    /// wrote); `None` when unreadable.
     pub fn parse(text: &str) -> Option<Sentinel> {
-        let v: Value = serde_json::from_str(text).ok()?;
-        let text = |name| v.get(name)?.as_str().map(str::to_owned);
-        let optional_text = |name| match v.get(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(m) => m.as_str().map(|t| Some(t.to_owned())),
-        };
+        use crate::stored_json::{number, optional_text, parse, text as member};
+        let v = parse(text)?;
         Some(Sentinel {
-            user_id: text("userId")?,
-            device_id: text("deviceId")?,
-            ed25519: optional_text("ed25519")?,
-            previous_ed25519: optional_text("previousEd25519")?,
-            first_seen: v.get("firstSeen")?.as_f64()?,
-            last_seen: v.get("lastSeen")?.as_f64()?,
+            user_id: member(&v, "userId")?,
+            device_id: member(&v, "deviceId")?,
+            ed25519: optional_text(&v, "ed25519")?,
+            previous_ed25519: optional_text(&v, "previousEd25519")?,
+            first_seen: number(&v, "firstSeen")?,
+            last_seen: number(&v, "lastSeen")?,
         })
     }
 

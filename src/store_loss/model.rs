@@ -7,7 +7,7 @@
 //! guardian's own per-device sentinel (the identity it saw this device upload), and what the crypto
 //! store holds when it is there (a store without an account is as lost as a missing one).
 
-use serde_json::Value;
+use crate::stored_json::{first_item, parse, text};
 
 /// Where a client keeps its session in localStorage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,16 +61,15 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
     let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
     match preset {
         SessionPreset::Cinny => {
-            if let Some(raw) = nonempty("matrixSessions") {
-                if let Ok(Value::Array(sessions)) = serde_json::from_slice::<Value>(raw.as_bytes()) {
-                    let first = sessions.first()?;
-                    let field = |name: &str| first.get(name).and_then(Value::as_str).map(str::to_owned);
-                    return Some(SessionFacts {
-                        user_id: field("userId")?,
-                        device_id: field("deviceId")?,
-                        homeserver: field("baseUrl"),
-                    });
-                }
+            // The current list: its first session, or none at all when the list is empty; text that is not
+            // a list falls back to the legacy keys.
+            if let Some(first) = nonempty("matrixSessions").and_then(|raw| first_item(&parse(&raw)?)) {
+                let first = first?;
+                return Some(SessionFacts {
+                    user_id: text(&first, "userId")?,
+                    device_id: text(&first, "deviceId")?,
+                    homeserver: text(&first, "baseUrl"),
+                });
             }
             Some(SessionFacts {
                 user_id: nonempty("cinny_user_id")?,

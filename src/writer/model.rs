@@ -76,16 +76,12 @@ pub struct LeaseRecord {
 }
 
 impl LeaseRecord {
-    /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten). Member by
-    /// member from a `Value`: the start module links no serde deserializer into a type (`src/js_object.rs`).
+    /// Parses the stored value; anything unreadable counts as no lease (it is then overwritten).
     pub fn parse(raw: Option<&str>) -> Option<LeaseRecord> {
-        let v: serde_json::Value = serde_json::from_str(raw?).ok()?;
-        let stolen_from = match v.get("stolenFrom") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(from) => Some(from.as_str()?.to_owned()),
-        };
-        let owner = v.get("owner")?.as_str().filter(|o| !o.is_empty())?.to_owned();
-        Some(LeaseRecord { owner, beat: v.get("beat")?.as_u64()?, stolen_from })
+        use crate::stored_json::{count, optional_text, parse, text};
+        let v = parse(raw?)?;
+        let owner = text(&v, "owner").filter(|o| !o.is_empty())?;
+        Some(LeaseRecord { owner, beat: count(&v, "beat")?, stolen_from: optional_text(&v, "stolenFrom")? })
     }
 
     /// The entry's text, as the JS layer writes it to localStorage.
