@@ -10,7 +10,8 @@
 // start (writer, store-loss check, persistence), the storm watch with the first keys/upload or the first
 // sign of trouble (it also runs the journal, report and remedy models), forensics (matrix-sdk-crypto) for
 // a diagnosis or an export. Decisions are the modules'.
-import initCore, { coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore, quietStorm, quietOtkHealth } from "./core/guardian_core.js";
+import initCore, { coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
+import { QUIET_STORM, QUIET_OTK_HEALTH } from "./storm-idle.js";
 import { installFetchTap } from "./fetch-tap.js";
 import { installConsoleTap, consoleTapOf, uninstallConsoleTap } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
@@ -457,8 +458,8 @@ export class Guardian extends EventTarget {
   }
 
   storm() {
-    // Before the first keys/upload the watch is not loaded: the core answers with a fresh watch's state.
-    return this.#storm ? this.#storm.storm() : quietStorm();
+    // Before the first keys/upload the watch is not loaded: a fresh watch's state (written from the model).
+    return this.#storm ? this.#storm.storm() : structuredClone(QUIET_STORM);
   }
 
   /**
@@ -466,7 +467,7 @@ export class Guardian extends EventTarget {
    * figures }` — see docs/diagnostics.md.
    */
   otkHealth() {
-    return this.#storm ? this.#storm.otkHealth() : quietOtkHealth();
+    return this.#storm ? this.#storm.otkHealth() : structuredClone(QUIET_OTK_HEALTH);
   }
 
   /** What the recovery prompt shows: `{ cause, reason, session, facts, offers, snoozedUntil }`, or null. */

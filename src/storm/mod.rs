@@ -6,7 +6,8 @@
 //! * [`breaker`]: the circuit breaker state machine.
 //! * [`otk_health`]: one-time-key inflation and the server's cap on keys per device.
 //! * [`model`]: ties them together ([`StormWatch`]); `adapter`: its wasm surface in the lazily loaded watch
-//!   module (the JS fetch tap loads it with the first keys/upload); `idle`: what the core answers until then.
+//!   module (the JS fetch tap loads it with the first keys/upload); [`idle`]: what the JS layer answers
+//!   until then (`js/storm-idle.js`, written from the model).
 
 pub mod breaker;
 pub mod conflict;
@@ -15,7 +16,7 @@ pub mod otk_health;
 pub mod upload;
 #[cfg(all(target_arch = "wasm32", feature = "watch"))]
 pub mod adapter;
-#[cfg(all(target_arch = "wasm32", feature = "start"))]
+#[cfg(not(target_arch = "wasm32"))]
 pub mod idle;
 
 pub use breaker::{
