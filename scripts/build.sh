@@ -48,18 +48,17 @@ for wasm in $NEXT/core/guardian_core_bg.wasm $NEXT/watch/guardian_watch_bg.wasm 
   mv "$wasm.opt" "$wasm"
 done
 
-# The wasm-bindgen glue is generated code: shipped with whitespace and redundant syntax removed (names kept,
-# so stack traces stay readable; the types are in its .d.ts). It is part of what every page fetches.
+# Everything a page fetches is minified (whitespace, syntax and local names; exported names stay) with a
+# source map that carries the original text, so a stack trace maps back to js/ or to the generated glue.
+# The wasm-bindgen glue is generated code; its types are in its .d.ts.
 for glue in $NEXT/core/guardian_core.js $NEXT/watch/guardian_watch.js $NEXT/forensics/forensics.js; do
-  node_modules/.bin/esbuild "$glue" --minify-whitespace --minify-syntax --format=esm --log-level=warning \
-    --outfile="$glue.min" && mv "$glue.min" "$glue"
+  node_modules/.bin/esbuild "$glue" --minify --format=esm --sourcemap --allow-overwrite --log-level=warning --outfile="$glue"
 done
 
-# The JS layer: each ESM module shipped as the glue is (comments and whitespace out, names kept: stack traces
-# stay readable), with a source map back to js/; import-url.js as it is (its bundler hints are comments).
-# The types are copied; the drop-in is bundled into one classic script, minified the same way.
+# The JS layer: each ESM module minified as the glue is, with a source map back to js/; import-url.js as it
+# is (its bundler hints are comments). The types are copied; the drop-in is bundled (scripts/bundle-dropin.mjs).
 minify_js() { # in out
-  node_modules/.bin/esbuild "$1" --minify-whitespace --minify-syntax --format=esm --sourcemap --log-level=warning --outfile="$2"
+  node_modules/.bin/esbuild "$1" --minify --format=esm --sourcemap --log-level=warning --outfile="$2"
 }
 for f in js/*.js; do
   case "$f" in

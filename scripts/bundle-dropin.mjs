@@ -14,7 +14,7 @@ import { build } from "esbuild";
 const out = process.argv[2];
 if (!out) throw new Error("usage: node scripts/bundle-dropin.mjs <package directory>");
 const js = (file) => new URL(`../js/${file}`, import.meta.url).pathname;
-const common = { bundle: true, minifyWhitespace: true, minifySyntax: true, sourcemap: true, logLevel: "warning" };
+const common = { bundle: true, minify: true, sourcemap: true, logLevel: "warning" };
 
 await build({ ...common, entryPoints: [js("dropin.js")], format: "iife", target: "es2020", outfile: `${out}/dropin.js` });
 
