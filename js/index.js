@@ -13,14 +13,13 @@
 import initCore, { coreVersion, consoleSignature, sessionKeys, presetCryptoStores, readSession, storesToRead, checkStore } from "./core/guardian_core.js";
 import { QUIET_STORM, QUIET_OTK_HEALTH } from "./storm-idle.js";
 import { installFetchTap } from "./fetch-tap.js";
-import { installConsoleTap, consoleTapOf, uninstallConsoleTap } from "./console-tap.js";
+import { installConsoleTap, consoleTapOf, uninstallConsoleTap, OWN_PREFIX } from "./console-tap.js";
 import { Diagnostics } from "./diagnostics.js";
 // The writer election is the core's (src/writer/lock.rs: Web Locks, the lease fallback, the tab census).
 import { WriterLock, writerLockName, writerHeldElsewhere, writerMechanism } from "./core/guardian_core.js";
 import { snapshotSession, sessionToken } from "./prevention.js";
 // The own database, the store probe, the database listing and persistent storage are the core's too.
 import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core/guardian_core.js";
-import { RecoveryFlow } from "./recovery.js";
 import { guardianLanguage } from "./language.js";
 import { importUrl } from "./import-url.js";
 import { isNode, wasmBytes, CORE_WASM, moduleWasm } from "./platform.js";
@@ -119,7 +118,8 @@ export class Guardian extends EventTarget {
   #releaseUploads = null;
   #uploadsHeld = null;
   #diagnostics = null;
-  #recovery = null;
+  #recovery = null; // the RecoveryFlow (js/recovery.js), once loaded: with the first trouble that needs the user
+  #recoveryLoading = null;
   #headless = null; // js/headless.js (Node's writer role, the bots' API), once asked for
   #bots = null; // its BotHost: checkBotStore / replaceDevice
   #wrappedTaps = []; // wrapFetch()'s taps
@@ -196,18 +196,6 @@ export class Guardian extends EventTarget {
       this.#bots?.stop();
       // Without a guardian nothing holds the host's uploads.
       this.#letUploadsGo();
-    });
-    this.#recovery = new RecoveryFlow(this, {
-      options: this.#options,
-      storm: () => this.storm(),
-      requestProbe: () => this.#storm?.requestProbe(Date.now()),
-      session: () => this.#remedySession(),
-      client: () => this.#client,
-      models: () => this.#watchModule(),
-      forensics: () => this.#forensicsModule(),
-      emit: (events) => this.#emit(events),
-      storeMismatch: () => this.storeMismatch(),
-      signal: this.#lifetime.signal,
     });
   }
 
@@ -389,7 +377,7 @@ export class Guardian extends EventTarget {
       // the old device id and start the storm.
       this.#uploadsHeld = new Promise((resolve) => (this.#releaseUploads = resolve));
       this.#emit([{ type: "store-lost", detail: structuredClone(this.#storeCheck) }]);
-      this.#recovery?.needed("store-lost", this.#storeCheck.reason, false).catch(() => {});
+      this.#recoveryFlow().then((flow) => flow.needed("store-lost", this.#storeCheck.reason, false)).catch(() => {});
     }
   }
 
@@ -491,7 +479,7 @@ export class Guardian extends EventTarget {
       // It clears browser storage and reloads the page; a bot's counterpart is replaceDevice().
       return Promise.reject(new Error('matrix-crypto-guardian: "sign-out" is for pages; in Node.js use replaceDevice({ login })'));
     }
-    return this.#recovery ? this.#recovery.run(name, args) : Promise.reject(new Error("matrix-crypto-guardian: no recovery"));
+    return this.#recoveryFlow().then((flow) => flow.run(name, args));
   }
 
   /** Opens the recovery prompt (when one is pending and the prompt is not disabled). */
@@ -632,8 +620,38 @@ export class Guardian extends EventTarget {
     for (const { type, detail } of events || []) {
       this.#diagnostics?.record(type, detail);
       this.dispatchEvent(new CustomEvent(type, { detail }));
-      this.#recovery?.observe(type, detail);
+      if (this.#recovery) this.#recovery.observe(type, detail);
+      // The events that can start a recovery, or settle one, load the flow; the others only concern a
+      // flow that has a recovery pending (loaded already).
+      else if ((type === "diagnosis" && detail?.diagnosis) || type === "store-loss-accepted") {
+        this.#recoveryFlow().then((flow) => flow.observe(type, detail), () => {});
+      }
     }
+  }
+
+  /** The recovery flow, loaded once (a failed load is tried again on the next need). */
+  #recoveryFlow() {
+    this.#recoveryLoading ??= import("./recovery.js").then(
+      ({ RecoveryFlow }) =>
+        (this.#recovery ??= new RecoveryFlow(this, {
+          options: this.#options,
+          storm: () => this.storm(),
+          requestProbe: () => this.#storm?.requestProbe(Date.now()),
+          session: () => this.#remedySession(),
+          client: () => this.#client,
+          models: () => this.#watchModule(),
+          forensics: () => this.#forensicsModule(),
+          emit: (events) => this.#emit(events),
+          storeMismatch: () => this.storeMismatch(),
+          signal: this.#lifetime.signal,
+        })),
+      (err) => {
+        this.#recoveryLoading = null;
+        console.warn(`${OWN_PREFIX} recovery: its module did not load (${err && err.message ? err.message : err})`);
+        throw err;
+      },
+    );
+    return this.#recoveryLoading;
   }
 
   #uploadHandler() {
