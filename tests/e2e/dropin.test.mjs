@@ -96,6 +96,38 @@ describe('drop-in against a real homeserver', { timeout: 300_000 }, () => {
     await Promise.all(run.pages.map((p) => p.close()));
   });
 
+  test('a healthy reload loads the start only: the panel view when the panel is shown, the recovery flow and the Node parts never', async () => {
+    const user = await freshUser(stack.hs, 'lazy');
+    const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: 'lazy', query: { devtools: 'closed' } });
+    await withArtifacts('dropin-lazy', [page], async () => {
+      await login(page, user.localpart, user.password, { homeserver: stack.hs.baseUrl, timeout: 120_000 });
+      const pkgFiles = [];
+      page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path.startsWith('/pkg/')) pkgFiles.push(path.slice('/pkg/'.length));
+      });
+      await openApp(page);
+      await page.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.loading !== true, null, { timeout: 30_000 });
+      await waitForSyncs(page, 1);
+      await page.waitForTimeout(1000);
+      for (const start of ['dropin.js', 'dropin-start.js', 'core/guardian_core_bg.wasm', 'core/guardian_core.js']) {
+        assert.ok(pkgFiles.includes(start), `${start} loaded at start: ${pkgFiles.join(' ')}`);
+      }
+      for (const lazy of ['panel.js', 'recovery.js', 'prompt.js', 'remedies.js', 'headless.js', 'platform.js', 'index.js']) {
+        assert.ok(!pkgFiles.includes(lazy), `${lazy} not loaded on a healthy reload: ${pkgFiles.join(' ')}`);
+      }
+      // The storm state is answered before any upload all the same (js/storm-idle.js, written from the model).
+      const storm = await page.evaluate(() => window.matrixCryptoGuardian.storm());
+      assert.equal(storm.active, false);
+      assert.equal(storm.breaker.state, 'closed');
+      // The user opens the developer tools: the panel's view loads and shows the guardian.
+      await page.click('#devtools > summary');
+      await page.waitForFunction(() => (document.querySelector('#guardian-panel')?.shadowRoot?.textContent || '').length > 40, null, { timeout: 15_000 });
+      assert.ok(pkgFiles.includes('panel.js'), `panel.js loaded once the panel is shown: ${pkgFiles.join(' ')}`);
+    });
+    await page.context().close();
+  });
+
   test('bad data-* attributes: one warning names them, the guardian starts with the defaults', async () => {
     const context = await stack.browser.newContext();
     const page = await context.newPage();
