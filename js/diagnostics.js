@@ -155,7 +155,7 @@ export class Diagnostics {
   async #mergeStored(key) {
     try {
       await this.#ownDbReady;
-      const stored = this.#takeTail(key) ?? (await this.#db.loadJournal(key));
+      const stored = this.#takeTail(key) ?? (await this.#db.load("journal", key));
       // The page may have switched sessions meanwhile: then this journal is not that session's.
       if (!stored || this.#journal.sessionKey() !== key) return;
       if (!this.#journal.mergeStored(stored)) this.#warn("journal", "stored journal unreadable; starting anew");
@@ -252,10 +252,10 @@ export class Diagnostics {
 
   async #observeSentinelNow(userId, deviceId, ed25519) {
     const key = `${userId}|${deviceId}`;
-    const stored = await this.#db.loadSentinel(key);
+    const stored = await this.#db.load("sentinel", key);
     const next = sentinelUpdate(stored ?? undefined, userId, deviceId, ed25519 ?? undefined, Date.now());
     if (next) {
-      await this.#db.saveSentinel(key, JSON.stringify(next));
+      await this.#db.save("sentinel", key, JSON.stringify(next));
       return next;
     }
     return parseOrNull(stored);
@@ -288,7 +288,7 @@ export class Diagnostics {
       this.#savesUnderway++;
       try {
         await this.#ownDbReady;
-        if (this.#ownDb && this.#ownDb.available) await this.#db.saveJournal(key, this.#journal.toStoredJson());
+        if (this.#ownDb && this.#ownDb.available) await this.#db.save("journal", key, this.#journal.toStoredJson());
       } catch (err) {
         this.#warn("own database", err);
       } finally {
@@ -355,7 +355,7 @@ export class Diagnostics {
       storm: safe(() => g.storm()),
       otkHealth: safe(() => (typeof g.otkHealth === "function" ? g.otkHealth() : null)),
       storeMismatch: safe(() => (typeof g.storeMismatch === "function" ? g.storeMismatch() : null)),
-      journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.journalSessions() : null)),
+      journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.sessions("journal") : null)),
       // The store-loss check and the pending recovery: the report names the verdict and the remedy at top
       // level (no token in either: the recovery view never holds one).
       storeCheck: safe(() => g.storeCheck()),
@@ -365,7 +365,7 @@ export class Diagnostics {
     const checked = input.storeCheck && input.storeCheck.session;
     const key = this.#session?.key ?? (checked && checked.userId && checked.deviceId ? `${checked.userId}|${checked.deviceId}` : null);
     if (this.#ownDb?.available && key && !this.#sentinel) {
-      input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.loadSentinel(key)));
+      input.ownDatabase.sentinel = parseOrNull(await safeAsync(() => this.#db.load("sentinel", key)));
     }
     const module = await this.#loadModule();
     await this.#wake();

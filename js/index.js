@@ -347,7 +347,7 @@ export class Guardian extends EventTarget {
     let sentinel = null;
     if (session) {
       // The identity this device was last seen uploading (any failure: none; the check then rests on the store).
-      sentinel = await new OwnDb(this.#options.ownDatabaseName).loadSentinel(`${session.userId}|${session.deviceId}`).catch(() => null);
+      sentinel = await new OwnDb(this.#options.ownDatabaseName).load("sentinel", `${session.userId}|${session.deviceId}`).catch(() => null);
       // The store is not opened at all while another tab is this session's crypto writer (the session's
       // lock, or the store-wide one a tab takes without a known session, the drop-in): a tab that is not
       // the writer never opens the crypto store — and the writer's own start checked it.

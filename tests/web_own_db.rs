@@ -5,7 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use matrix_crypto_guardian::diagnostics::journal::{sentinel_update, Journal, Sentinel, SessionId};
-use matrix_crypto_guardian::diagnostics::own_db::{self, OwnDb};
+use matrix_crypto_guardian::diagnostics::own_db::{self, OwnDb, Record};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -93,16 +93,23 @@ async fn a_new_database_is_created_at_the_current_schema_and_round_trips() {
     j.set_session(Some(SessionId { user_id: "@a:localhost".into(), device_id: "DEV".into() }));
     j.record_console("error", "One time key signed_curve25519:AAAA already exists", 1.0);
     let key = j.session().unwrap().key();
-    assert!(wait(db.load_journal(key.clone())).await.is_null());
-    wait(db.save_journal(key.clone(), j.to_stored_json())).await;
-    let text = wait(db.load_journal(key.clone())).await.as_string().unwrap();
+    assert!(wait(db.load(Record::Journal, key.clone())).await.is_null());
+    wait(db.save(Record::Journal, key.clone(), j.to_stored_json())).await;
+    let text = wait(db.load(Record::Journal, key.clone())).await.as_string().unwrap();
     assert_eq!(Journal::from_stored(&text, 20).unwrap(), j);
-    assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.clone()]);
+    assert_eq!(strings(wait(db.sessions(Record::Journal)).await), vec![key.clone()]);
 
     let s = sentinel_update(None, "@a:localhost", "DEV", Some("ED"), 5.0).unwrap();
-    wait(db.save_sentinel(key.clone(), s.to_json_string())).await;
-    let text = wait(db.load_sentinel(key.clone())).await.as_string().unwrap();
+    wait(db.save(Record::Sentinel, key.clone(), s.to_json_string())).await;
+    let text = wait(db.load(Record::Sentinel, key.clone())).await.as_string().unwrap();
     assert_eq!(Sentinel::parse(&text), Some(s));
+    assert_eq!(strings(wait(db.sessions(Record::Sentinel)).await), vec![key.clone()]);
+
+    // A record name the JS layer made up is a rejected promise that says so, never a panic.
+    let call = js_sys::Function::new_with_args("db", "return db.load('journals', 'k')");
+    let unknown: js_sys::Promise = call.call1(&JsValue::NULL, &JsValue::from(db)).unwrap().into();
+    let err = JsFuture::from(unknown).await.expect_err("an unknown record is an error");
+    assert!(format!("{:?}", err).contains("no such record"), "{err:?}");
     wait(delete_db(name)).await;
 }
 
@@ -123,7 +130,7 @@ async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 
     // The v1 record is still there and reads as a journal with its counts rebuilt.
-    let stored = wait(db.load_journal(key.to_owned())).await.as_string().expect("journal kept across the migration");
+    let stored = wait(db.load(Record::Journal, key.to_owned())).await.as_string().expect("journal kept across the migration");
     let j = Journal::from_stored(&stored, 200).unwrap();
     assert_eq!(j.ke_counts()["KE-1"], 2);
     assert_eq!(j.ke_counts()["KE-2"], 1);
@@ -131,10 +138,10 @@ async fn a_schema_v1_database_migrates_and_keeps_its_journal() {
     assert_eq!(j.entries()[0].count, 2);
 
     // Written back in the current format, it still reads the same.
-    wait(db.save_journal(key.to_owned(), j.to_stored_json())).await;
-    let again = Journal::from_stored(&wait(db.load_journal(key.to_owned())).await.as_string().unwrap(), 200).unwrap();
+    wait(db.save(Record::Journal, key.to_owned(), j.to_stored_json())).await;
+    let again = Journal::from_stored(&wait(db.load(Record::Journal, key.to_owned())).await.as_string().unwrap(), 200).unwrap();
     assert_eq!(again.ke_counts(), j.ke_counts());
-    assert_eq!(strings(wait(db.journal_sessions()).await), vec![key.to_owned()]);
+    assert_eq!(strings(wait(db.sessions(Record::Journal)).await), vec![key.to_owned()]);
     wait(delete_db(name)).await;
 }
 

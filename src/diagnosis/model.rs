@@ -28,8 +28,9 @@ pub struct DiagnosisInput<'a> {
     pub request_had_device_keys: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Diagnosis {
     /// The old key was made by another identity: the store was lost; only a new device fixes it.
     IdentityReplaced { reason: String },
@@ -44,12 +45,7 @@ pub enum Diagnosis {
 impl Diagnosis {
     /// The JSON tag: `"identity-replaced"`, `"concurrent-writers"`, …
     pub fn kind(&self) -> &'static str {
-        match self {
-            Diagnosis::IdentityReplaced { .. } => "identity-replaced",
-            Diagnosis::ConcurrentWriters { .. } => "concurrent-writers",
-            Diagnosis::ExhaustionOrOther { .. } => "exhaustion-or-other",
-            Diagnosis::Undetermined { .. } => "undetermined",
-        }
+        self.into()
     }
 
     pub fn reason(&self) -> &str {

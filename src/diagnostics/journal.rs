@@ -61,8 +61,9 @@ impl Ke {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Source {
     Console,
     Network,
@@ -71,11 +72,7 @@ pub enum Source {
 
 impl Source {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Console => "console",
-            Source::Network => "network",
-            Source::Guardian => "guardian",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<Source> {

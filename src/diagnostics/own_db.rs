@@ -170,32 +170,43 @@ impl OwnDb {
         })
     }
 
-    /// The stored journal of a session (JSON text) or null.
-    #[wasm_bindgen(js_name = loadJournal)]
-    pub fn load_journal(&self, session_key: String) -> Promise {
-        future_to_promise(load(self.name.clone(), JOURNAL, session_key))
+    /// A session's stored record (JSON text) or null.
+    pub fn load(&self, record: Record, session_key: String) -> Promise {
+        let name = self.name.clone();
+        future_to_promise(async move { load(name, record.store()?, session_key).await })
     }
 
-    #[wasm_bindgen(js_name = saveJournal)]
-    pub fn save_journal(&self, session_key: String, json: String) -> Promise {
-        future_to_promise(save(self.name.clone(), JOURNAL, session_key, json))
+    /// Stores a session's record (JSON text).
+    pub fn save(&self, record: Record, session_key: String, json: String) -> Promise {
+        let name = self.name.clone();
+        future_to_promise(async move { save(name, record.store()?, session_key, json).await })
     }
 
-    /// Keys (`user|device`) of every stored journal.
-    #[wasm_bindgen(js_name = journalSessions)]
-    pub fn journal_sessions(&self) -> Promise {
-        future_to_promise(keys(self.name.clone(), JOURNAL))
+    /// The sessions (`user|device`) that have this record stored.
+    pub fn sessions(&self, record: Record) -> Promise {
+        let name = self.name.clone();
+        future_to_promise(async move { keys(name, record.store()?).await })
     }
+}
 
-    /// The stored sentinel of a session (JSON text) or null.
-    #[wasm_bindgen(js_name = loadSentinel)]
-    pub fn load_sentinel(&self, session_key: String) -> Promise {
-        future_to_promise(load(self.name.clone(), SENTINEL, session_key))
-    }
+/// What the guardian keeps per session, one object store each (keyed `user|device`).
+#[wasm_bindgen]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// The diagnostics journal.
+    Journal = "journal",
+    /// The device sentinel (who this device is, and since when).
+    Sentinel = "sentinel",
+}
 
-    #[wasm_bindgen(js_name = saveSentinel)]
-    pub fn save_sentinel(&self, session_key: String, json: String) -> Promise {
-        future_to_promise(save(self.name.clone(), SENTINEL, session_key, json))
+impl Record {
+    /// Its object store; a name JS made up is an error.
+    fn store(self) -> Result<&'static str, JsValue> {
+        match self {
+            Record::Journal => Ok(JOURNAL),
+            Record::Sentinel => Ok(SENTINEL),
+            _ => Err(js_sys::Error::new("matrix-crypto-guardian own database: no such record").into()),
+        }
     }
 }
 

@@ -56,8 +56,9 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
 
 /// The verdict for a bot's store, before its first upload. `healthy`, `store-lost` and `unknown` have the page
 /// check's shapes ([`crate::store_loss::model::StoreCheck`]), so a host reads both alike.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[strum(serialize_all = "kebab-case")]
 pub enum BotStoreCheck {
     /// The server has no keys for this device: the SDK will create and upload them, nothing to collide with.
     NewDevice { session: SessionFacts, store: Option<String> },
@@ -75,12 +76,7 @@ pub enum BotStoreCheck {
 
 impl BotStoreCheck {
     pub fn verdict(&self) -> &'static str {
-        match self {
-            BotStoreCheck::NewDevice { .. } => "new-device",
-            BotStoreCheck::Healthy { .. } => "healthy",
-            BotStoreCheck::StoreLost { .. } => "store-lost",
-            BotStoreCheck::Unknown { .. } => "unknown",
-        }
+        self.into()
     }
 }
 

@@ -13,8 +13,9 @@
 use serde_json::Value;
 
 /// What went wrong, as the prompt explains it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Cause {
     /// The store-loss check at start: session present, crypto store gone.
     StoreLost,
@@ -34,13 +35,7 @@ impl Cause {
         [Cause::StoreLost, Cause::IdentityReplaced, Cause::ConcurrentWriters, Cause::ExhaustionOrOther, Cause::Undetermined];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::StoreLost => "store-lost",
-            Cause::IdentityReplaced => "identity-replaced",
-            Cause::ConcurrentWriters => "concurrent-writers",
-            Cause::ExhaustionOrOther => "exhaustion-or-other",
-            Cause::Undetermined => "undetermined",
-        }
+        self.into()
     }
 
     /// Exactly one of the names ([`Cause::as_str`]); `None` for anything else.
@@ -50,8 +45,9 @@ impl Cause {
 }
 
 /// A yes/no fact that may not be known (server unreachable, no client attached, old browser).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Known {
     Yes,
     No,
@@ -60,8 +56,9 @@ pub enum Known {
 }
 
 /// Whether this tab is the single crypto writer of the session (issue 4's writer lock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum WriterFact {
     Writer,
     NotWriter,
@@ -93,8 +90,9 @@ pub struct Facts {
 }
 
 /// The remedies, by the name `runRemedy(name)` takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Remedy {
     ExportKeys,
     SignOut,
@@ -113,19 +111,14 @@ impl Remedy {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Remedy::ExportKeys => "export-keys",
-            Remedy::SignOut => "sign-out",
-            Remedy::Repair => "repair",
-            Remedy::Continue => "continue",
-            Remedy::Snooze => "snooze",
-        }
+        self.into()
     }
 }
 
 /// What a remedy will lose, as codes the prompt turns into sentences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Loss {
     /// Encrypted history this device can read and nothing else holds (no backup, no export).
     UnbackedHistory,
@@ -598,34 +591,20 @@ pub fn should_prompt(snoozed_until: Option<f64>, now_ms: f64, new_server_conflic
 
 impl Known {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Known::Yes => "yes",
-            Known::No => "no",
-            Known::Unknown => "unknown",
-        }
+        self.into()
     }
 }
 
 impl WriterFact {
     pub fn as_str(self) -> &'static str {
-        match self {
-            WriterFact::Writer => "writer",
-            WriterFact::NotWriter => "not-writer",
-            WriterFact::Unknown => "unknown",
-        }
+        self.into()
     }
 
 }
 
 impl Loss {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Loss::UnbackedHistory => "unbacked-history",
-            Loss::MaybeHistory => "maybe-history",
-            Loss::ThisDevice => "this-device",
-            Loss::MessagesToLostKeys => "messages-to-lost-keys",
-            Loss::StormContinues => "storm-continues",
-        }
+        self.into()
     }
 }
 

@@ -88,8 +88,9 @@ pub fn read_session(preset: SessionPreset, get: impl Fn(&str) -> Option<String>)
 /// What the guardian remembers of a device (kept in its own database by the journal code).
 pub use crate::diagnostics::journal::Sentinel;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(tag = "verdict", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[strum(serialize_all = "kebab-case")]
 pub enum StoreCheck {
     /// No session at start: a first login or a signed-out client. Nothing to protect yet.
     NoSession,
@@ -114,12 +115,7 @@ pub enum StoreCheck {
 
 impl StoreCheck {
     pub fn verdict(&self) -> &'static str {
-        match self {
-            StoreCheck::NoSession => "no-session",
-            StoreCheck::Healthy { .. } => "healthy",
-            StoreCheck::StoreLost { .. } => "store-lost",
-            StoreCheck::Unknown { .. } => "unknown",
-        }
+        self.into()
     }
 }
 
@@ -143,8 +139,9 @@ pub struct StoreContents {
 }
 
 /// Whether a crypto store holds this device's account (its identity keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum AccountPresence {
     Present,
     Absent,
@@ -310,11 +307,7 @@ pub fn check_store(
 
 impl AccountPresence {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AccountPresence::Present => "present",
-            AccountPresence::Absent => "absent",
-            AccountPresence::Unknown => "unknown",
-        }
+        self.into()
     }
 }
 

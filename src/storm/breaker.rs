@@ -81,8 +81,9 @@ pub enum Decision {
 }
 
 /// Why the breaker closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum CloseReason {
     /// The probe came back 2xx.
     ProbeAccepted,
@@ -95,17 +96,14 @@ pub enum CloseReason {
 impl CloseReason {
     /// The JSON name: `"probe-accepted"` | `"request-accepted"` | `"reset"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::ProbeAccepted => "probe-accepted",
-            CloseReason::RequestAccepted => "request-accepted",
-            CloseReason::Reset => "reset",
-        }
+        self.into()
     }
 }
 
 /// Why the breaker went back to Open from Probing (or changed target while open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ReopenReason {
     /// The probe met the conflict again: backoff doubled.
     ProbeConflict,
@@ -121,12 +119,7 @@ impl ReopenReason {
     /// The JSON name: `"probe-conflict"` | `"probe-failed"` | `"probe-lost"` |
     /// `"failing-request-changed"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ReopenReason::ProbeConflict => "probe-conflict",
-            ReopenReason::ProbeFailed => "probe-failed",
-            ReopenReason::ProbeLost => "probe-lost",
-            ReopenReason::FailingRequestChanged => "failing-request-changed",
-        }
+        self.into()
     }
 }
 

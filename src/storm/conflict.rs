@@ -41,8 +41,9 @@ pub const MAX_MESSAGE_BYTES: usize = 2048;
 const MAX_ERRCODE_BYTES: usize = 64;
 
 /// Which kind of key the server says is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum KeyKind {
     OneTimeKey,
     FallbackKey,
@@ -51,16 +52,14 @@ pub enum KeyKind {
 impl KeyKind {
     /// The JSON name: `"one-time-key"` | `"fallback-key"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            KeyKind::OneTimeKey => "one-time-key",
-            KeyKind::FallbackKey => "fallback-key",
-        }
+        self.into()
     }
 }
 
 /// The homeserver implementation, as far as the answer (or a known server name) tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Homeserver {
     Synapse,
     ConduitFamily,
@@ -71,12 +70,7 @@ pub enum Homeserver {
 impl Homeserver {
     /// The JSON name: `"synapse"` | `"conduit-family"` | `"dendrite"` | `"unknown"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Homeserver::Synapse => "synapse",
-            Homeserver::ConduitFamily => "conduit-family",
-            Homeserver::Dendrite => "dendrite",
-            Homeserver::Unknown => "unknown",
-        }
+        self.into()
     }
 
     /// Maps a server software name (e.g. `server.name` of `/_matrix/federation/v1/version`, or a
@@ -214,8 +208,9 @@ impl OtkLimit {
 
 /// Why an identical keys/upload will keep failing until something changes on the server: the answers
 /// the breaker stops the loop on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum LoopCause {
     /// "One time key … already exists".
     Conflict,
@@ -226,10 +221,7 @@ pub enum LoopCause {
 impl LoopCause {
     /// The JSON name: `"conflict"` | `"otk-limit"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LoopCause::Conflict => "conflict",
-            LoopCause::OtkLimit => "otk-limit",
-        }
+        self.into()
     }
 }
 

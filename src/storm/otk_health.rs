@@ -48,8 +48,9 @@ impl Default for OtkHealthConfig {
 }
 
 /// What the model has found, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum OtkFinding {
     Healthy,
     OtkInflation,
@@ -59,11 +60,7 @@ pub enum OtkFinding {
 impl OtkFinding {
     /// The JSON name and the DOM event type: `"healthy"` | `"otk-inflation"` | `"otk-limit"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            OtkFinding::Healthy => "healthy",
-            OtkFinding::OtkInflation => "otk-inflation",
-            OtkFinding::OtkLimit => "otk-limit",
-        }
+        self.into()
     }
 }
 

@@ -36,7 +36,8 @@ const ROLL_CALL_MS: u32 = 200;
 /// After a steal, how long the new writer waits at most for the old one to say it stopped (a hung tab).
 const STOPPED_ACK_MS: u32 = 1_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub(super) enum Mechanism {
     WebLocks,
     Lease,
@@ -44,10 +45,7 @@ pub(super) enum Mechanism {
 
 impl Mechanism {
     fn as_str(self) -> &'static str {
-        match self {
-            Mechanism::WebLocks => "web-locks",
-            Mechanism::Lease => "lease",
-        }
+        self.into()
     }
 }
 

@@ -106,8 +106,9 @@ impl Default for LeaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
 pub enum Mode {
     /// Resolve when acquired.
     Wait,
@@ -128,8 +129,9 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum LostReason {
     /// Another tab took over with "Use here".
     Stolen,
@@ -188,8 +190,9 @@ pub struct Lease {
     waiting_for: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum LeasePhase {
     Idle,
     Waiting,
@@ -428,8 +431,9 @@ pub fn after_unavailable(joined: &[Mode]) -> Option<Mode> {
 // ------------------------------------------------------------------------------------------------
 // the census
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Role {
     /// Holds the writer lock.
     Writer,
@@ -511,43 +515,25 @@ impl Census {
 
 impl Mode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Wait => "wait",
-            Mode::IfAvailable => "ifAvailable",
-            Mode::Steal => "steal",
-        }
+        self.into()
     }
 }
 
 impl LostReason {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LostReason::Stolen => "stolen",
-            LostReason::Superseded => "superseded",
-        }
+        self.into()
     }
 }
 
 impl LeasePhase {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LeasePhase::Idle => "idle",
-            LeasePhase::Waiting => "waiting",
-            LeasePhase::Claiming => "claiming",
-            LeasePhase::Holding => "holding",
-            LeasePhase::Lost => "lost",
-        }
+        self.into()
     }
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Writer => "writer",
-            Role::Waiting => "waiting",
-            Role::Lost => "lost",
-            Role::Idle => "idle",
-        }
+        self.into()
     }
 
     /// `"writer" | "waiting" | "lost" | "idle"`; anything else is `None`.

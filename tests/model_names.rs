@@ -1,0 +1,72 @@
+//! Each enum's JSON name is said once, by serde's `rename_all`; `as_str()` (the DOM event types, the journal's
+//! summaries, the lock's mechanism) is strum's `IntoStaticStr` with the same casing. This pins the two to each
+//! other for every variant: a variant renamed on one side only fails here.
+use matrix_crypto_guardian::{diagnostics, remedy, storm, store_loss, writer};
+
+#[test]
+fn as_str_is_the_serde_name_of_every_variant() {
+    let pairs = [
+        (serde_json::to_value(diagnostics::journal::Source::Console).unwrap(), diagnostics::journal::Source::Console.as_str()),
+        (serde_json::to_value(diagnostics::journal::Source::Network).unwrap(), diagnostics::journal::Source::Network.as_str()),
+        (serde_json::to_value(diagnostics::journal::Source::Guardian).unwrap(), diagnostics::journal::Source::Guardian.as_str()),
+        (serde_json::to_value(remedy::model::Cause::StoreLost).unwrap(), remedy::model::Cause::StoreLost.as_str()),
+        (serde_json::to_value(remedy::model::Cause::IdentityReplaced).unwrap(), remedy::model::Cause::IdentityReplaced.as_str()),
+        (serde_json::to_value(remedy::model::Cause::ConcurrentWriters).unwrap(), remedy::model::Cause::ConcurrentWriters.as_str()),
+        (serde_json::to_value(remedy::model::Cause::ExhaustionOrOther).unwrap(), remedy::model::Cause::ExhaustionOrOther.as_str()),
+        (serde_json::to_value(remedy::model::Cause::Undetermined).unwrap(), remedy::model::Cause::Undetermined.as_str()),
+        (serde_json::to_value(remedy::model::Remedy::ExportKeys).unwrap(), remedy::model::Remedy::ExportKeys.as_str()),
+        (serde_json::to_value(remedy::model::Remedy::SignOut).unwrap(), remedy::model::Remedy::SignOut.as_str()),
+        (serde_json::to_value(remedy::model::Remedy::Repair).unwrap(), remedy::model::Remedy::Repair.as_str()),
+        (serde_json::to_value(remedy::model::Remedy::Continue).unwrap(), remedy::model::Remedy::Continue.as_str()),
+        (serde_json::to_value(remedy::model::Remedy::Snooze).unwrap(), remedy::model::Remedy::Snooze.as_str()),
+        (serde_json::to_value(remedy::model::Known::Yes).unwrap(), remedy::model::Known::Yes.as_str()),
+        (serde_json::to_value(remedy::model::Known::No).unwrap(), remedy::model::Known::No.as_str()),
+        (serde_json::to_value(remedy::model::Known::Unknown).unwrap(), remedy::model::Known::Unknown.as_str()),
+        (serde_json::to_value(remedy::model::WriterFact::Writer).unwrap(), remedy::model::WriterFact::Writer.as_str()),
+        (serde_json::to_value(remedy::model::WriterFact::NotWriter).unwrap(), remedy::model::WriterFact::NotWriter.as_str()),
+        (serde_json::to_value(remedy::model::WriterFact::Unknown).unwrap(), remedy::model::WriterFact::Unknown.as_str()),
+        (serde_json::to_value(remedy::model::Loss::UnbackedHistory).unwrap(), remedy::model::Loss::UnbackedHistory.as_str()),
+        (serde_json::to_value(remedy::model::Loss::MaybeHistory).unwrap(), remedy::model::Loss::MaybeHistory.as_str()),
+        (serde_json::to_value(remedy::model::Loss::ThisDevice).unwrap(), remedy::model::Loss::ThisDevice.as_str()),
+        (serde_json::to_value(remedy::model::Loss::MessagesToLostKeys).unwrap(), remedy::model::Loss::MessagesToLostKeys.as_str()),
+        (serde_json::to_value(remedy::model::Loss::StormContinues).unwrap(), remedy::model::Loss::StormContinues.as_str()),
+        (serde_json::to_value(store_loss::model::AccountPresence::Present).unwrap(), store_loss::model::AccountPresence::Present.as_str()),
+        (serde_json::to_value(store_loss::model::AccountPresence::Absent).unwrap(), store_loss::model::AccountPresence::Absent.as_str()),
+        (serde_json::to_value(store_loss::model::AccountPresence::Unknown).unwrap(), store_loss::model::AccountPresence::Unknown.as_str()),
+        (serde_json::to_value(storm::breaker::CloseReason::ProbeAccepted).unwrap(), storm::breaker::CloseReason::ProbeAccepted.as_str()),
+        (serde_json::to_value(storm::breaker::CloseReason::RequestAccepted).unwrap(), storm::breaker::CloseReason::RequestAccepted.as_str()),
+        (serde_json::to_value(storm::breaker::CloseReason::Reset).unwrap(), storm::breaker::CloseReason::Reset.as_str()),
+        (serde_json::to_value(storm::breaker::ReopenReason::ProbeConflict).unwrap(), storm::breaker::ReopenReason::ProbeConflict.as_str()),
+        (serde_json::to_value(storm::breaker::ReopenReason::ProbeFailed).unwrap(), storm::breaker::ReopenReason::ProbeFailed.as_str()),
+        (serde_json::to_value(storm::breaker::ReopenReason::ProbeLost).unwrap(), storm::breaker::ReopenReason::ProbeLost.as_str()),
+        (serde_json::to_value(storm::breaker::ReopenReason::FailingRequestChanged).unwrap(), storm::breaker::ReopenReason::FailingRequestChanged.as_str()),
+        (serde_json::to_value(storm::conflict::KeyKind::OneTimeKey).unwrap(), storm::conflict::KeyKind::OneTimeKey.as_str()),
+        (serde_json::to_value(storm::conflict::KeyKind::FallbackKey).unwrap(), storm::conflict::KeyKind::FallbackKey.as_str()),
+        (serde_json::to_value(storm::conflict::Homeserver::Synapse).unwrap(), storm::conflict::Homeserver::Synapse.as_str()),
+        (serde_json::to_value(storm::conflict::Homeserver::ConduitFamily).unwrap(), storm::conflict::Homeserver::ConduitFamily.as_str()),
+        (serde_json::to_value(storm::conflict::Homeserver::Dendrite).unwrap(), storm::conflict::Homeserver::Dendrite.as_str()),
+        (serde_json::to_value(storm::conflict::Homeserver::Unknown).unwrap(), storm::conflict::Homeserver::Unknown.as_str()),
+        (serde_json::to_value(storm::conflict::LoopCause::Conflict).unwrap(), storm::conflict::LoopCause::Conflict.as_str()),
+        (serde_json::to_value(storm::conflict::LoopCause::OtkLimit).unwrap(), storm::conflict::LoopCause::OtkLimit.as_str()),
+        (serde_json::to_value(storm::otk_health::OtkFinding::Healthy).unwrap(), storm::otk_health::OtkFinding::Healthy.as_str()),
+        (serde_json::to_value(storm::otk_health::OtkFinding::OtkInflation).unwrap(), storm::otk_health::OtkFinding::OtkInflation.as_str()),
+        (serde_json::to_value(storm::otk_health::OtkFinding::OtkLimit).unwrap(), storm::otk_health::OtkFinding::OtkLimit.as_str()),
+        (serde_json::to_value(writer::model::Mode::Wait).unwrap(), writer::model::Mode::Wait.as_str()),
+        (serde_json::to_value(writer::model::Mode::IfAvailable).unwrap(), writer::model::Mode::IfAvailable.as_str()),
+        (serde_json::to_value(writer::model::Mode::Steal).unwrap(), writer::model::Mode::Steal.as_str()),
+        (serde_json::to_value(writer::model::LostReason::Stolen).unwrap(), writer::model::LostReason::Stolen.as_str()),
+        (serde_json::to_value(writer::model::LostReason::Superseded).unwrap(), writer::model::LostReason::Superseded.as_str()),
+        (serde_json::to_value(writer::model::LeasePhase::Idle).unwrap(), writer::model::LeasePhase::Idle.as_str()),
+        (serde_json::to_value(writer::model::LeasePhase::Waiting).unwrap(), writer::model::LeasePhase::Waiting.as_str()),
+        (serde_json::to_value(writer::model::LeasePhase::Claiming).unwrap(), writer::model::LeasePhase::Claiming.as_str()),
+        (serde_json::to_value(writer::model::LeasePhase::Holding).unwrap(), writer::model::LeasePhase::Holding.as_str()),
+        (serde_json::to_value(writer::model::LeasePhase::Lost).unwrap(), writer::model::LeasePhase::Lost.as_str()),
+        (serde_json::to_value(writer::model::Role::Writer).unwrap(), writer::model::Role::Writer.as_str()),
+        (serde_json::to_value(writer::model::Role::Waiting).unwrap(), writer::model::Role::Waiting.as_str()),
+        (serde_json::to_value(writer::model::Role::Lost).unwrap(), writer::model::Role::Lost.as_str()),
+        (serde_json::to_value(writer::model::Role::Idle).unwrap(), writer::model::Role::Idle.as_str()),
+    ];
+    for (serde_name, name) in pairs {
+        assert_eq!(serde_name, name);
+    }
+}
