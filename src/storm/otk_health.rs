@@ -65,7 +65,7 @@ impl OtkFinding {
 }
 
 /// The figures behind a finding, as the panel, the report and the events show them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OtkFigures {
     /// Accepted uploads that carried one-time keys.
@@ -121,20 +121,8 @@ impl OtkHealth {
         let config = OtkHealthConfig { streak: config.streak.max(1), ..config };
         OtkHealth {
             config,
-            figures: OtkFigures {
-                accepted_uploads: 0,
-                keys_uploaded: 0,
-                first_upload_at: None,
-                last_upload_at: None,
-                uploads_per_hour: None,
-                server_count: None,
-                peak_server_count: None,
-                sdk_target: config.sdk_target,
-                device_capacity: config.device_capacity,
-                limit: None,
-                held_at_limit: None,
-                limit_rejections: 0,
-            },
+            // Nothing seen yet; the configuration is shown beside what will be.
+            figures: OtkFigures { sdk_target: config.sdk_target, device_capacity: config.device_capacity, ..OtkFigures::default() },
             over_target_streak: 0,
             finding: OtkFinding::Healthy,
             since: None,
