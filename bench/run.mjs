@@ -44,14 +44,16 @@ function staticImports(entry) {
 // --- Sizes of the package's parts (the budget at start is measured on a real page load below) ---
 const core = ["pkg/core/guardian_core_bg.wasm", "pkg/core/guardian_core.js"];
 const watch = ["pkg/watch/guardian_watch_bg.wasm", "pkg/watch/guardian_watch.js"];
+const lease = ["pkg/lease/guardian_lease_bg.wasm", "pkg/lease/guardian_lease.js"];
 const forensics = ["pkg/forensics/forensics_bg.wasm", "pkg/forensics/forensics.js"];
-for (const p of [...core, ...watch, ...forensics]) {
+for (const p of [...core, ...watch, ...lease, ...forensics]) {
   if (!existsSync(new URL(p, root))) throw new Error(`${p} is missing: run npm run build`);
 }
 const jsAtStart = staticImports("pkg/index.js").filter((p) => !core.includes(p));
 record({ name: "core wasm + wasm-bindgen glue, gzipped", value: gzipped(core) / 1024, unit: "KB" });
 record({ name: `JS layer loaded at start (index.js + ${jsAtStart.length - 1} modules), gzipped`, value: gzipped(jsAtStart) / 1024, unit: "KB" });
 record({ name: "lazily loaded module: storm watch and after-trouble models (watch wasm + glue), gzipped: fetched with the first keys/upload or trouble", value: gzipped(watch) / 1024, unit: "KB", budget: 200 });
+record({ name: "lazily loaded module: the writer lease (lease wasm + glue), gzipped: fetched at start only by a page without Web Locks", value: gzipped(lease) / 1024, unit: "KB", budget: 200 });
 record({ name: "lazily loaded module: matrix-sdk-crypto checks (forensics wasm + glue), gzipped: fetched for a diagnosis or an export", value: gzipped(forensics) / 1024, unit: "KB", budget: 200 });
 record({ name: "drop-in loader, gzipped", value: gzipped(["pkg/dropin.js"]) / 1024, unit: "KB" });
 

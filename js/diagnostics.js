@@ -1,7 +1,8 @@
 // Diagnostics glue: feeds the journal (console tap + guardian events), persists it per session in the
-// guardian's own IndexedDB (src/diagnostics/own_db.rs), keeps the per-device sentinel, and builds / downloads / copies
-// the redacted report. Classification, bounds, de-duplication and redaction are the model's
-// (src/diagnostics/journal.rs, redact.rs), run by the lazily loaded module like the report (report.rs).
+// guardian's own IndexedDB (src/diagnostics/own_db.rs), keeps the per-device sentinel, and asks for the
+// redacted report (its browser side, js/report.js, is loaded for the first one). Classification, bounds,
+// de-duplication and redaction are the model's (src/diagnostics/journal.rs, redact.rs), run by the lazily
+// loaded module like the report (report.rs).
 //
 // The journal sleeps until the first sign of trouble in the page (the core says which events and console
 // lines wake it) or until it is read (journal(), the report, the panel). A healthy page so never fetches
@@ -317,50 +318,16 @@ export class Diagnostics {
     return this.#ownDb;
   }
 
-  /** The redacted report object (schema: docs/diagnostics.md). */
+  /** The redacted report object (schema: docs/diagnostics.md); its browser side is js/report.js, loaded for it. */
   async report() {
-    await this.#ownDbReady;
-    const g = this.#guardian;
-    const client = this.#client;
-    const input = {
-      generatedAt: Date.now(),
-      guardianVersion: safe(() => g.version),
-      sdk: {
-        name: client ? "matrix-js-sdk" : null,
-        version: this.#sdkVersion,
-        cryptoVersion: safe(() => client && client.getCrypto && client.getCrypto()?.getVersion()) ?? null,
-      },
-      userId: this.#session?.userId ?? null,
-      deviceId: this.#session?.deviceId ?? null,
-      homeserver: safe(() => client && client.getHomeserverUrl()) ?? null,
-      browser: safe(() => ({
-        userAgent: navigator.userAgent,
-        language: navigator.language,
-        online: navigator.onLine,
-        cookieEnabled: navigator.cookieEnabled,
-      })),
-      storage: safe(() => {
-        const p = typeof g.persistence === "function" ? g.persistence() : null;
-        return p ? { persisted: p.persisted ?? null, usage: p.usage ?? null, quota: p.quota ?? null } : null;
-      }),
+    const [{ reportInput }] = await Promise.all([import("./report.js"), this.#ownDbReady]);
+    const input = reportInput(this.#guardian, this.#client, {
+      sdkVersion: this.#sdkVersion,
+      session: this.#session,
       ownDatabase: this.#ownDb ? { ...this.#ownDb, sentinel: this.#sentinel ?? null } : null,
-      writer: safe(() => {
-        const w = typeof g.writer === "function" ? g.writer() : null;
-        if (!w) return null;
-        const t = w.census ? w.census.tabs : null;
-        const tabs = typeof t === "number" ? t : Array.isArray(t) ? t.length : null;
-        return { mechanism: w.mechanism ?? null, state: w.role ?? null, tabs, census: w.census ?? null };
-      }),
       otkCounts: this.#otkCounts,
-      storm: safe(() => g.storm()),
-      otkHealth: safe(() => (typeof g.otkHealth === "function" ? g.otkHealth() : null)),
-      storeMismatch: safe(() => (typeof g.storeMismatch === "function" ? g.storeMismatch() : null)),
       journalSessions: await safeAsync(() => (this.#ownDb?.available ? this.#db.sessions("journal") : null)),
-      // The store-loss check and the pending recovery: the report names the verdict and the remedy at top
-      // level (no token in either: the recovery view never holds one).
-      storeCheck: safe(() => g.storeCheck()),
-      recovery: safe(() => g.recovery()),
-    };
+    });
     // Without attach() and before any upload (a store loss holds them), the session is the checked one.
     const checked = input.storeCheck && input.storeCheck.session;
     const key = this.#session?.key ?? (checked && checked.userId && checked.deviceId ? `${checked.userId}|${checked.deviceId}` : null);
@@ -374,30 +341,14 @@ export class Diagnostics {
 
   /** Saves the report as `matrix-crypto-guardian-report-<UTC time>.json`; resolves to the file name. */
   async downloadReport() {
-    const report = await this.report();
-    const name = `matrix-crypto-guardian-report-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-    const url = URL.createObjectURL(new Blob([JSON.stringify(report, null, 2)], { type: "application/json" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = name;
-    a.rel = "noopener";
-    a.hidden = true;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    return name;
+    const [report, { download }] = await Promise.all([this.report(), import("./report.js")]);
+    return download(report);
   }
 
   /** Copies the report (JSON text) to the clipboard; resolves to true when it was copied. */
   async copyReport() {
-    const text = JSON.stringify(await this.report(), null, 2);
-    try {
-      await navigator.clipboard.writeText(text);
-      return true;
-    } catch {
-      return false;
-    }
+    const [report, { copy }] = await Promise.all([this.report(), import("./report.js")]);
+    return copy(report);
   }
 
   #warn(what, err) {
@@ -414,14 +365,6 @@ export class Diagnostics {
 function parseOrNull(text) {
   try {
     return typeof text === "string" ? JSON.parse(text) : null;
-  } catch {
-    return null;
-  }
-}
-
-function safe(fn) {
-  try {
-    return fn();
   } catch {
     return null;
   }

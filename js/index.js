@@ -106,6 +106,7 @@ const PRESET_SESSION_KEYS = {
 export class Guardian extends EventTarget {
   #storm = null; // the storm watch (GuardianCore), once its module loaded (#stormWatch)
   #watch = null; // the watch module, loading or loaded
+  #lease = null; // the lease module, loaded at start by a page without Web Locks
   #watchLoaded = null; // the watch module once loaded (#stormWatch): its functions called synchronously
   #options;
   #session = { userId: null, deviceId: null, baseUrl: null, authorization: null };
@@ -163,7 +164,8 @@ export class Guardian extends EventTarget {
       });
       if (tap) tap.attach(guardian.#uploadHandler());
       // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
-      if (!isNode()) await guardian.#checkStore(sessionAtStart);
+      // A page without Web Locks loads the lease module meanwhile: acquireWriter() makes its lock from it.
+      if (!isNode()) await Promise.all([guardian.#checkStore(sessionAtStart), guardian.#loadLeaseIfNeeded()]);
       if (options.persist !== false) guardian.#startPersistence();
       return guardian;
     })();
@@ -403,7 +405,9 @@ export class Guardian extends EventTarget {
       userId ?? this.#session.userId ?? undefined,
       deviceId ?? this.#session.deviceId ?? undefined,
     );
-    return this.#acquire(() => new WriterLock(name(), (events) => this.#emit(events), undefined), mode);
+    // Without Web Locks the lease module's WriterLock (loaded at start); the core's throws there (fail open).
+    const Lock = this.#lease?.WriterLock ?? WriterLock;
+    return this.#acquire(() => new Lock(name(), (events) => this.#emit(events), undefined), mode);
   }
 
   /** Makes this guardian's writer with `make` the first time, then asks it for the role. */
@@ -706,6 +710,20 @@ export class Guardian extends EventTarget {
     return this.#watch;
   }
 
+  /**
+   * The lease module (src/writer/lease.rs: the writer election without Web Locks), loaded at start where a
+   * page has no `navigator.locks`. If it cannot load, acquireWriter() rejects and the host goes on unguarded
+   * by the writer lock (the drop-in lets the crypto store open), as when the core cannot load.
+   */
+  async #loadLeaseIfNeeded() {
+    if (writerMechanism() !== "lease") return;
+    try {
+      this.#lease = await initModule(import("./lease/guardian_lease.js"), moduleWasm("./lease/guardian_lease.js", "guardian_lease_bg.wasm"));
+    } catch (err) {
+      console.warn(`${OWN_PREFIX} single writer: the lease module did not load (${err && err.message ? err.message : err})`);
+    }
+  }
+
   /** The storm watch, made once its module loaded (the breaker's options are the guardian's). */
   async #stormWatch() {
     const m = await this.#watchModule();
@@ -729,35 +747,11 @@ export class Guardian extends EventTarget {
     return this.#forensics;
   }
 
+  /** Diagnoses the watch's pending conflict (js/diagnosis.js, loaded with the first one). */
   async #diagnose() {
-    const need = this.#storm.diagnosisInput();
-    if (!need) return;
-    let ed25519 = need.currentEd25519 || null;
-    if (!ed25519 && need.userId && need.deviceId) ed25519 = await this.#queryOwnEd25519(need.userId, need.deviceId);
-    let verdict = null;
-    if (ed25519 && need.oldKeyJson && need.userId && need.deviceId) {
-      const forensics = await this.#forensicsModule();
-      verdict = forensics.verifyOneTimeKey(need.oldKeyJson, need.userId, need.deviceId, ed25519);
-    }
-    this.#emit(this.#storm.diagnose(verdict, ed25519, Date.now()).events);
-  }
-
-  /** The device's current ed25519 key as the homeserver publishes it (`POST /keys/query`). */
-  async #queryOwnEd25519(userId, deviceId) {
-    const base = this.#session.baseUrl || baseUrlOf(this.#session.uploadUrl);
-    if (!base || !this.#session.authorization) return null;
-    const { HS_CALL_TIMEOUT_MS } = await import("./remedies.js"); // loaded on trouble only
-    const tap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
-    const fetchOriginal = tap ? tap.original : fetch;
-    const response = await fetchOriginal.call(globalThis, new URL("_matrix/client/v3/keys/query", withSlash(base)), {
-      method: "POST",
-      headers: { authorization: this.#session.authorization, "content-type": "application/json" },
-      body: JSON.stringify({ device_keys: { [userId]: [deviceId] } }),
-      // A hung homeserver must not hold the diagnosis: no answer in time is "undetermined".
-      signal: AbortSignal.timeout(HS_CALL_TIMEOUT_MS),
-    });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    return this.#storm.ed25519FromKeysQuery(response.status, bytes, userId, deviceId) || null;
+    const { diagnose } = await import("./diagnosis.js");
+    const session = { baseUrl: this.#session.baseUrl || baseUrlOf(this.#session.uploadUrl), authorization: this.#session.authorization };
+    this.#emit(await diagnose(this.#storm, session, () => this.#forensicsModule()));
   }
 }
 
@@ -773,8 +767,4 @@ function baseUrlOf(url) {
   if (!url) return null;
   const at = String(url).indexOf("/_matrix/");
   return at > 0 ? String(url).slice(0, at) : null;
-}
-
-function withSlash(url) {
-  return url.endsWith("/") ? url : url + "/";
 }

@@ -18,7 +18,7 @@ const common = { bundle: true, minify: true, sourcemap: true, logLevel: "warning
 
 await build({ ...common, entryPoints: [js("dropin.js")], format: "iife", target: "es2020", outfile: `${out}/dropin.js` });
 
-const LAZY = ["./core/*", "./watch/*", "./forensics/*", "./i18n/*", "./remedies.js", "./prompt.js", "./strings.js", "./panel.js", "./writer-overlay.js", "./headless.js", "./recovery.js"];
+const LAZY = ["./core/*", "./watch/*", "./lease/*", "./forensics/*", "./i18n/*", "./remedies.js", "./prompt.js", "./strings.js", "./panel.js", "./writer-overlay.js", "./headless.js", "./recovery.js", "./report.js", "./diagnosis.js"];
 const tapsFromDropIn = {
   name: "taps-from-dropin",
   setup(b) {

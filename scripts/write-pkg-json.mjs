@@ -27,7 +27,7 @@ const manifest = {
   // Importing the ESM entry has no side effects until Guardian.start(); the drop-in installs its gates on
   // load; the panel's element registers <matrix-crypto-guardian-panel> (its view loads when one is connected).
   sideEffects: ["./dropin.js", ...(hasPanel ? ["./panel-element.js", "./panel.js"] : [])],
-  files: ["*.js", "*.js.map", "*.d.ts", "core/", "watch/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md", "LICENSE"],
+  files: ["*.js", "*.js.map", "*.d.ts", "core/", "watch/", "lease/", "forensics/", ...(built("i18n") ? ["i18n/"] : []), "README.md", "LICENSE"],
   // What it is tested with: matrix-js-sdk 43, which wants Node 22 or later (for the host's build; the
   // guardian itself runs in the browser). The SDK is optional: the drop-in and the store-loss check need none.
   engines: { node: ">=22" },

@@ -18,6 +18,11 @@ use super::model::{Lease, LeaseEvent, LeaseRecord, LeaseStep, LeaseWrite, Mode, 
 
 const LEASE_KEY_PREFIX: &str = "matrix-crypto-guardian:lease:";
 
+/// Whether this module carries the lease. Only a browser without Web Locks needs it, so the core leaves it
+/// out (its `WriterLock` refuses to be made there) and such a page makes its `WriterLock` from the lease
+/// module, which carries it (`js/index.js`). A constant, so the core links none of the lease's code.
+pub(super) const LINKED: bool = cfg!(feature = "lease");
+
 fn key(name: &str) -> String {
     [LEASE_KEY_PREFIX, name].concat()
 }
@@ -84,6 +89,9 @@ impl Shared {
     }
 
     pub(super) fn request_lease(&mut self, mode: Mode) {
+        if !LINKED {
+            return;
+        }
         if self.lease.is_none() {
             self.lease = Some(Lease::new(self.tab_id.clone(), self.lease_config));
             self.lease_entry = Some(LeaseEntry::open(&self.name, self.me.clone()));
@@ -96,6 +104,9 @@ impl Shared {
 
     /// On the timer, on a `storage` event for the entry, on a ping from a waiter.
     pub(super) fn tick_lease(&mut self) {
+        if !LINKED {
+            return;
+        }
         let current = self.current_lease();
         let Some(lease) = self.lease.as_mut() else { return };
         let step = lease.tick(current.as_ref(), now_ms());
@@ -104,6 +115,9 @@ impl Shared {
 
     /// Gives the lease up (release(), pagehide): the entry goes if it is still this tab's.
     pub(super) fn release_lease(&mut self) {
+        if !LINKED {
+            return;
+        }
         let current = self.current_lease();
         let Some(lease) = self.lease.as_mut() else { return };
         let step = lease.release(current.as_ref());

@@ -574,8 +574,13 @@ pub struct WriterLock {
 impl WriterLock {
     /// `name`: the lock's name (`writerLockName`); `emit(events)`: receives `[{ type, detail }]`;
     /// `options`: `{ heartbeatMs?, staleAfterMs?, settleMs? }` of the lease fallback (tests make it fast).
+    /// Throws where the page has no Web Locks and this module does not carry the lease (the core).
     #[wasm_bindgen(constructor)]
-    pub fn new(name: String, emit: Function, options: JsValue) -> WriterLock {
+    pub fn new(name: String, emit: Function, options: JsValue) -> Result<WriterLock, JsError> {
+        let mechanism = mechanism();
+        if mechanism == Mechanism::Lease && !lease::LINKED {
+            return Err(JsError::new("no Web Locks here: the lease is the lease module's WriterLock"));
+        }
         let d = LeaseConfig::default();
         let ms = |key: &str, default: f64| {
             let v = Reflect::get(&options, &key.into()).ok().and_then(|v| v.as_f64());
@@ -593,7 +598,7 @@ impl WriterLock {
                 census: Census::new(tab_id.clone()),
                 name,
                 tab_id,
-                mechanism: mechanism(),
+                mechanism,
                 emit,
                 role: Role::Idle,
                 since: None,
@@ -636,7 +641,7 @@ impl WriterLock {
                 }
             }));
         });
-        WriterLock { cell }
+        Ok(WriterLock { cell })
     }
 
     #[wasm_bindgen(getter)]

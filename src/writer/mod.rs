@@ -6,9 +6,11 @@
 pub mod model;
 #[cfg(all(target_arch = "wasm32", feature = "start"))]
 pub mod adapter;
-#[cfg(all(target_arch = "wasm32", feature = "start"))]
+// The `WriterLock` is in two modules: the core's elects on Web Locks; the lease module's also on the
+// localStorage lease, which only a browser without Web Locks needs (`lease::LINKED`).
+#[cfg(all(target_arch = "wasm32", any(feature = "start", feature = "lease")))]
 pub mod lock;
-#[cfg(all(target_arch = "wasm32", feature = "start"))]
+#[cfg(all(target_arch = "wasm32", any(feature = "start", feature = "lease")))]
 mod lease;
-#[cfg(all(target_arch = "wasm32", feature = "start"))]
+#[cfg(all(target_arch = "wasm32", any(feature = "start", feature = "lease")))]
 mod census;

@@ -157,10 +157,10 @@ describe('the npm package', () => {
     assert.deepEqual([...own, ...reexported].filter((n) => n !== 'PanelView').sort(), declared);
   });
 
-  test('npm pack ships the entry, types, drop-in, core and forensics', () => {
+  test('npm pack ships the entry, types, drop-in, core and the lazily loaded modules', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: PKG, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const files = JSON.parse(out)[0].files.map((f) => f.path);
-    for (const f of ['index.js', 'index.d.ts', 'panel.js', 'panel.d.ts', 'dropin.js', 'fetch-tap.js', 'strings.js', 'i18n/en.js', 'i18n/de.js', 'i18n/fr.js', 'i18n/es.js', 'core/guardian_core.js', 'core/guardian_core_bg.wasm', 'watch/guardian_watch.js', 'watch/guardian_watch_bg.wasm', 'forensics/forensics.js', 'forensics/forensics_bg.wasm', 'package.json', 'README.md', 'LICENSE']) {
+    for (const f of ['index.js', 'index.d.ts', 'panel.js', 'panel.d.ts', 'dropin.js', 'fetch-tap.js', 'strings.js', 'i18n/en.js', 'i18n/de.js', 'i18n/fr.js', 'i18n/es.js', 'core/guardian_core.js', 'core/guardian_core_bg.wasm', 'watch/guardian_watch.js', 'watch/guardian_watch_bg.wasm', 'lease/guardian_lease.js', 'lease/guardian_lease_bg.wasm', 'forensics/forensics.js', 'forensics/forensics_bg.wasm', 'package.json', 'README.md', 'LICENSE']) {
       assert.ok(files.includes(f), `${f} in the tarball (${files.join(', ')})`);
     }
     // Every relative import of a shipped module is shipped too.
