@@ -181,7 +181,7 @@ fn the_new_key_in_the_storm_state_is_the_failing_requests() {
         let conflict = state.conflict.as_ref().expect("a conflict");
         let key_id = conflict.key_id.as_deref().unwrap();
         let sent = request_key(&request, key_id);
-        assert_eq!(conflict.new_key.as_deref(), Some(sent.as_str()), "{name}");
+        assert_eq!(conflict.new_key.as_ref().map(|k| k.key.as_str()), Some(sent.as_str()), "{name}");
         assert_ne!(conflict.old_key, conflict.new_key, "{name}");
         assert!(conflict.details_known, "{name}");
         // The storm event the host sees carries it too.
@@ -206,7 +206,7 @@ fn the_same_public_key_in_answer_and_request_is_no_divergence() {
 
     let mut watch = StormWatch::new(StormConfig::default());
     watch.after_upload(&same, status, &body, true, T0);
-    assert_eq!(watch.state().conflict.unwrap().new_key.as_deref(), Some(old_public.as_str()));
+    assert_eq!(watch.state().conflict.unwrap().new_key.as_ref().map(|k| k.key.as_str()), Some(old_public.as_str()));
     // Even with the old key signed by this device, same material means no second writer.
     let out = watch.diagnose(Some("valid"), Some("ed25519-of-this-device"), T0 + 100.0);
     assert_eq!(out.events[0].detail["diagnosis"]["kind"].as_str(), Some("exhaustion-or-other"));

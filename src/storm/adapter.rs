@@ -106,6 +106,7 @@ export interface StormState {
   /** The last conflict: read from the server's answer, its new key from the failing request. */
   conflict: ConflictSummary | null;
 }
+/** A conflict's JSON (`Conflict` in src/storm/conflict.rs): public keys only, no raw JSON, no server text. */
 export interface ConflictSummary {
   kind: "one-time-key" | "fallback-key";
   algorithm: string | null;

@@ -99,6 +99,10 @@ impl Homeserver {
 }
 
 /// A key-id conflict reported by the homeserver.
+///
+/// Its JSON (`ConflictSummary` in TypeScript: `guardian.storm().conflict`, the events, the report) is what a
+/// host, a report or a prompt needs: the keys' public halves, not their raw JSON, and not the server's
+/// error text. The raw keys stay in memory for the diagnosis (`DiagnosisNeeds::old_key_json`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conflict {
@@ -108,9 +112,11 @@ pub struct Conflict {
     /// The full id as in the request's `one_time_keys` map: `signed_curve25519:AAAAAAAAAA0`.
     pub key_id: Option<String>,
     /// What the server holds under that id, read from the answer (Synapse prints it).
+    #[serde(serialize_with = "public_key")]
     pub old_key: Option<SignedKey>,
     /// What the request tried to store under that id. Never read from the answer: filled from the
     /// failing request by [`Conflict::fill_new_key_from`].
+    #[serde(serialize_with = "public_key")]
     pub new_key: Option<SignedKey>,
     /// First ed25519 signer of the old key (else of the new key, once filled from the request).
     /// For Dendrite, which prints no keys, the user and device the server names.
@@ -121,9 +127,16 @@ pub struct Conflict {
     /// it true.
     pub details_known: bool,
     pub homeserver: Homeserver,
+    #[serde(skip)]
     pub errcode: Option<String>,
     /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
+    #[serde(skip)]
     pub message: String,
+}
+
+/// A key as its public half (unpadded base64), or null.
+fn public_key<S: serde::Serializer>(key: &Option<SignedKey>, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&key.as_ref().map(|k| k.key.as_str()), serializer)
 }
 
 impl Conflict {
@@ -183,8 +196,7 @@ impl Conflict {
 /// the device holding 550, over the limit of 500"}`. matrix-js-sdk re-sends the same request after
 /// every sync, so this is a loop of its own (after OTK inflation, matrix-js-sdk issue 5501). The
 /// figures are read from Synapse's wording; another server's wording leaves them `None`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtkLimit {
     /// e.g. `signed_curve25519`
     pub algorithm: Option<String>,
@@ -225,12 +237,12 @@ impl LoopCause {
     }
 }
 
-/// The classification of one keys/upload answer.
+/// The classification of one keys/upload answer. It stays in the model (the storm watch, the breaker and
+/// one-time-key health decide on it); what reaches JS is their state and events.
 // Short-lived (one per answer) and matched on everywhere: not boxing the big variant keeps
-// `UploadAnswer::Conflict(c)` patterns simple for the API layer.
+// `UploadAnswer::Conflict(c)` patterns simple.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum UploadAnswer {
     /// 2xx with a JSON object (Synapse: `{"one_time_key_counts": {...}}`).
     Accepted {
@@ -1156,30 +1168,25 @@ mod tests {
 
     #[test]
     fn serialises_for_js() {
-        let a = classify_upload_answer(400, SYNAPSE_TWO_TABS.as_bytes(), true);
-        let v = serde_json::to_value(&a).unwrap();
-        assert_eq!(v["type"], "conflict");
+        let UploadAnswer::Conflict(mut c) = classify_upload_answer(400, SYNAPSE_TWO_TABS.as_bytes(), true) else { panic!("a conflict") };
+        let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["kind"], "one-time-key");
         assert_eq!(v["keyId"], "signed_curve25519:AAAAAAAAAA0");
-        assert_eq!(v["oldKey"]["key"], "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
+        assert_eq!(v["oldKey"], "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
         // The answer alone: no new key, so the details are not known yet.
         assert!(v["newKey"].is_null());
         assert_eq!(v["detailsKnown"], false);
         assert_eq!(v["homeserver"], "synapse");
-        let UploadAnswer::Conflict(mut c) = a else { unreachable!() };
         c.fill_new_key_from(&request(TWO_TABS_REQUEST));
+        // The request's own key, signatures and all (as the diagnosis reads it); in JSON its public half.
+        let new_key = c.new_key.as_ref().unwrap();
+        assert_eq!(new_key.raw["signatures"]["@guardian:localhost"]["ed25519:GUARDIANDEV"], "//kgiUtP");
         let v = serde_json::to_value(&c).unwrap();
-        assert_eq!(v["newKey"]["key"], "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
-        assert_eq!(v["newKey"]["raw"]["signatures"]["@guardian:localhost"]["ed25519:GUARDIANDEV"], "//kgiUtP");
+        assert_eq!(v["newKey"], "zqVNmqfYi6SO1RchNXie7Brajsh/bzt7X4o0aBbsGTg");
         assert_eq!(v["detailsKnown"], true);
-        let o = serde_json::to_value(&classify_upload_answer(
-            429,
-            br#"{"errcode":"M_LIMIT_EXCEEDED"}"#,
-            true,
-        )).unwrap();
         assert_eq!(
-            o,
-            json!({"type": "other-error", "status": 429, "errcode": "M_LIMIT_EXCEEDED", "message": null})
+            classify_upload_answer(429, br#"{"errcode":"M_LIMIT_EXCEEDED"}"#, true),
+            UploadAnswer::OtherError { status: 429, errcode: Some("M_LIMIT_EXCEEDED".into()), message: None }
         );
     }
 
@@ -1199,15 +1206,17 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Any bytes, any status: a classification whose JSON reads back, never a panic.
+        /// Any bytes, any status: a classification, never a panic; a conflict's JSON reads back.
         #[test]
         fn total_on_any_body(
             status in proptest::prop_oneof![proptest::strategy::Just(400u16), 100u16..600],
             body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
             complete in proptest::prelude::any::<bool>(),
         ) {
-            let text = serde_json::to_value(&classify_upload_answer(status, &body, complete)).unwrap().to_string();
-            proptest::prop_assert!(serde_json::from_str::<Value>(&text).is_ok());
+            if let UploadAnswer::Conflict(c) = classify_upload_answer(status, &body, complete) {
+                let text = serde_json::to_value(&c).unwrap().to_string();
+                proptest::prop_assert!(serde_json::from_str::<Value>(&text).is_ok());
+            }
         }
 
         /// Synapse's wording around arbitrary old/new literals: classified, never a panic, and
@@ -1234,8 +1243,6 @@ mod tests {
         assert_eq!(l.errcode.as_deref(), Some("M_TOO_LARGE"));
         assert_eq!(answer.loop_cause(), Some(LoopCause::OtkLimit));
         assert!(answer.conflict().is_none());
-        assert_eq!(serde_json::to_value(&answer).unwrap()["type"], "otk-limit");
-        assert_eq!(serde_json::to_value(&answer).unwrap()["wouldHold"], 550);
         // Other wording about one-time keys under M_TOO_LARGE: the cap, without figures.
         let other = classify_upload_answer(400, br#"{"errcode":"M_TOO_LARGE","error":"too many one-time keys"}"#, true);
         let UploadAnswer::OtkLimit(l) = &other else { panic!("{other:?}") };
@@ -1293,21 +1300,27 @@ mod tests {
         for kind in [KeyKind::OneTimeKey, KeyKind::FallbackKey] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
-        // Spot checks of the shape the JS layer reads.
-        let v = serde_json::to_value(&answers[2]).unwrap();
-        assert_eq!(v["oldKey"]["fallback"], true);
-        assert_eq!(v["oldKey"]["raw"]["n"], 1500.0);
-        assert_eq!(v["newKey"]["fallback"], false);
-        assert!(serde_json::to_value(&answers[3]).unwrap()["oldKey"].is_null());
-        assert!(serde_json::to_value(&answers[1]).unwrap()["newKey"].is_null());
+        // The keys as read: flags and raw JSON (the diagnosis checks the old key's signature on it)…
+        let read = answers[2].conflict().unwrap();
+        let old = read.old_key.as_ref().unwrap();
+        assert_eq!(old.fallback, Some(true));
+        assert_eq!(old.raw["n"], 1500.0);
+        assert_eq!(read.new_key.as_ref().unwrap().fallback, Some(false));
+        // …and the JSON a host, the report and the prompt get: public halves only, no server text.
+        let v = serde_json::to_value(read).unwrap();
+        assert_eq!(v["oldKey"], old.key.as_str());
+        assert_eq!(v["newKey"], read.new_key.as_ref().unwrap().key.as_str());
+        assert!(v.get("message").is_none() && v.get("errcode").is_none(), "{v}");
+        assert!(serde_json::to_value(answers[3].conflict()).unwrap()["oldKey"].is_null());
+        assert!(serde_json::to_value(answers[1].conflict()).unwrap()["newKey"].is_null());
         assert!(serde_json::to_value(&synapse.new_key).unwrap().get("fallback").is_none());
         assert_eq!(
-            serde_json::to_value(&answers[5]).unwrap(),
-            json!({"type": "accepted", "oneTimeKeyCounts": {"signed_curve25519": 50, "curve25519": 0}})
+            answers[5],
+            UploadAnswer::Accepted { one_time_key_counts: BTreeMap::from([("signed_curve25519".into(), 50), ("curve25519".into(), 0)]) }
         );
         assert_eq!(
-            serde_json::to_value(&answers[9]).unwrap(),
-            json!({"type": "unreadable", "status": 502, "reason": "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)"})
+            answers[9],
+            UploadAnswer::Unreadable { status: 502, reason: "HTML/XML page instead of a Matrix answer (a proxy or gateway error?)".into() }
         );
     }
 }

@@ -98,45 +98,13 @@ pub struct StormState {
     pub first_seen: Option<f64>,
     /// Conflict answers the host saw: from the server plus local replays.
     pub count: u64,
-    pub conflict: Option<ConflictSummary>,
+    pub conflict: Option<Conflict>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DiagnosisView {
     pub kind: &'static str,
     pub reason: String,
-}
-
-/// A conflict without its raw JSON: what a host, a report or a prompt needs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConflictSummary {
-    pub kind: &'static str,
-    pub algorithm: Option<String>,
-    pub key_id: Option<String>,
-    /// Public keys only (old: what the server holds; new: what the request tried to store).
-    pub old_key: Option<String>,
-    pub new_key: Option<String>,
-    pub signer_user_id: Option<String>,
-    pub signer_device_id: Option<String>,
-    pub details_known: bool,
-    pub homeserver: crate::storm::conflict::Homeserver,
-}
-
-impl ConflictSummary {
-    fn of(c: &Conflict) -> Self {
-        ConflictSummary {
-            kind: c.kind.as_str(),
-            algorithm: c.algorithm.clone(),
-            key_id: c.key_id.clone(),
-            old_key: c.old_key.as_ref().map(|k| k.key.clone()),
-            new_key: c.new_key.as_ref().map(|k| k.key.clone()),
-            signer_user_id: c.signer_user_id.clone(),
-            signer_device_id: c.signer_device_id.clone(),
-            details_known: c.details_known,
-            homeserver: c.homeserver,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -322,7 +290,7 @@ impl StormWatch {
             count: breaker.server_conflicts + breaker.local_answers,
             breaker,
             first_seen: self.first_seen,
-            conflict: self.last_conflict.as_ref().map(ConflictSummary::of),
+            conflict: self.last_conflict.clone(),
         }
     }
 
