@@ -127,11 +127,6 @@ pub struct Conflict {
     /// it true.
     pub details_known: bool,
     pub homeserver: Homeserver,
-    #[serde(skip)]
-    pub errcode: Option<String>,
-    /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
-    #[serde(skip)]
-    pub message: String,
 }
 
 /// A key as its public half (unpadded base64), or null.
@@ -167,12 +162,7 @@ impl Conflict {
         self.details_known = self.key_id.is_some() && self.old_key.is_some() && self.new_key.is_some();
     }
 
-    fn fail_soft(
-        kind: KeyKind,
-        key_id: Option<String>,
-        errcode: Option<String>,
-        text: &str,
-    ) -> Self {
+    fn fail_soft(kind: KeyKind, key_id: Option<String>) -> Self {
         Conflict {
             kind,
             algorithm: key_id.as_deref().and_then(algorithm_of),
@@ -183,8 +173,6 @@ impl Conflict {
             signer_device_id: None,
             details_known: false,
             homeserver: Homeserver::Unknown,
-            errcode,
-            message: truncate(text, MAX_MESSAGE_BYTES),
         }
     }
 }
@@ -206,9 +194,6 @@ pub struct OtkLimit {
     pub would_hold: Option<u64>,
     /// The server's limit ("over the limit of L").
     pub limit: Option<u64>,
-    pub errcode: Option<String>,
-    /// The server's error text, cut to [`MAX_MESSAGE_BYTES`].
-    pub message: String,
 }
 
 impl OtkLimit {
@@ -333,7 +318,7 @@ fn classify_object(status: u16, map: &Map<String, Value>) -> UploadAnswer {
         .and_then(Value::as_str)
         .map(|s| truncate(s, MAX_ERRCODE_BYTES));
     if let Some(error) = map.get("error").and_then(Value::as_str) {
-        if let Some(c) = conflict_from_text(error, errcode.clone()) {
+        if let Some(c) = conflict_from_text(error) {
             return UploadAnswer::Conflict(c);
         }
         if let Some(l) = otk_limit_from_text(error, errcode.as_deref()) {
@@ -347,7 +332,7 @@ fn classify_object(status: u16, map: &Map<String, Value>) -> UploadAnswer {
     }
     if errcode.is_none() {
         if let Some((user, device, error)) = dendrite_key_error(map) {
-            if let Some(mut c) = conflict_from_text(error, None) {
+            if let Some(mut c) = conflict_from_text(error) {
                 c.homeserver = Homeserver::Dendrite;
                 c.signer_user_id = c.signer_user_id.or(Some(truncate(user, 256)));
                 c.signer_device_id = c.signer_device_id.or(Some(truncate(device, 256)));
@@ -392,10 +377,8 @@ fn classify_unparsed(status: u16, body: &[u8], reason: String) -> UploadAnswer {
         let text = lossy_prefix(body, SCAN_BYTES);
         // A cut JSON body: decode what there is of its "error" string, which un-escapes the old key.
         let error = partial_json_string_field(&text, "error");
-        let errcode =
-            partial_json_string_field(&text, "errcode").map(|s| truncate(&s, MAX_ERRCODE_BYTES));
         let candidate = error.as_deref().unwrap_or(&text);
-        if let Some(c) = conflict_from_text(candidate, errcode) {
+        if let Some(c) = conflict_from_text(candidate) {
             return UploadAnswer::Conflict(c);
         }
     }
@@ -422,14 +405,9 @@ fn describe_unreadable(body: &[u8], body_complete: bool, e: &serde_json::Error) 
 
 /// Finds a conflict in a server's error text: Synapse's exact wording with details, Dendrite's
 /// wording, or (failing soft) any text about an existing one-time/fallback key.
-fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
+fn conflict_from_text(text: &str) -> Option<Conflict> {
     let text = cut(text, SCAN_BYTES);
-    if let Some(mut c) = parse_synapse(text) {
-        c.errcode = errcode;
-        return Some(c);
-    }
-    if let Some(mut c) = parse_dendrite(text) {
-        c.errcode = errcode;
+    if let Some(c) = parse_synapse(text).or_else(|| parse_dendrite(text)) {
         return Some(c);
     }
     let lower = text.to_ascii_lowercase();
@@ -461,7 +439,7 @@ fn conflict_from_text(text: &str, errcode: Option<String>) -> Option<Conflict> {
     } else {
         KeyKind::OneTimeKey
     };
-    Some(Conflict::fail_soft(kind, find_key_id(text), errcode, text))
+    Some(Conflict::fail_soft(kind, find_key_id(text)))
 }
 
 /// The one-time-key cap in a server's error text. Synapse's wording (module docs of [`OtkLimit`]) gives
@@ -493,8 +471,6 @@ fn otk_limit_from_text(text: &str, errcode: Option<&str>) -> Option<OtkLimit> {
         uploading: number_after("Uploading "),
         would_hold: number_after("would leave the device holding "),
         limit: number_after("over the limit of "),
-        errcode: errcode.map(str::to_owned),
-        message: truncate(text, MAX_MESSAGE_BYTES),
     })
 }
 
@@ -526,8 +502,6 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
         signer_user_id: signer.as_ref().map(|s| s.0.clone()),
         signer_device_id: signer.map(|s| s.1),
         homeserver: Homeserver::Synapse,
-        errcode: None,
-        message: truncate(text, MAX_MESSAGE_BYTES),
     })
 }
 
@@ -571,8 +545,6 @@ fn parse_dendrite(text: &str) -> Option<Conflict> {
         signer_device_id: device.filter(|d| !d.is_empty()).map(str::to_owned),
         details_known: false,
         homeserver: Homeserver::Dendrite,
-        errcode: None,
-        message: truncate(text, MAX_MESSAGE_BYTES),
     })
 }
 
@@ -750,7 +722,6 @@ mod tests {
         assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
         assert_eq!(c.algorithm.as_deref(), Some("signed_curve25519"));
         assert_eq!(c.homeserver, Homeserver::Synapse);
-        assert_eq!(c.errcode.as_deref(), Some("M_UNKNOWN"));
         let old = c.old_key.clone().unwrap();
         assert_eq!(old.key, "FxKIHL+kexv7OtMnjordEg4tzuYK+q9vvKn1VNrNylA");
         assert_eq!(
@@ -759,9 +730,6 @@ mod tests {
         );
         assert_eq!(c.signer_user_id.as_deref(), Some("@guardian:localhost"));
         assert_eq!(c.signer_device_id.as_deref(), Some("GUARDIANDEV"));
-        assert!(c
-            .message
-            .starts_with("One time key signed_curve25519:AAAAAAAAAA0 already exists."));
         // The answer alone: the repr of the new key is not read.
         assert_eq!(c.new_key, None);
         assert!(!c.details_known);
@@ -1108,7 +1076,6 @@ mod tests {
         );
         assert!(c.new_key.is_none());
         assert!(!c.details_known);
-        assert_eq!(c.errcode.as_deref(), Some("M_UNKNOWN"));
     }
 
     #[test]
@@ -1121,7 +1088,8 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(c.key_id.as_deref(), Some("signed_curve25519:AAAAAAAAAA0"));
-        assert!(c.message.len() <= MAX_MESSAGE_BYTES + "…".len());
+        // What is kept of it (and shown) is small.
+        assert!(serde_json::to_string(&c).unwrap().len() < 1024);
         // A huge body without a conflict, valid JSON or not.
         let mut junk = br#"{"errcode":"M_UNKNOWN","error":""#.to_vec();
         junk.resize(10 * 1024 * 1024, b'a');
@@ -1240,7 +1208,6 @@ mod tests {
         assert_eq!(l.algorithm.as_deref(), Some("signed_curve25519"));
         assert_eq!((l.uploading, l.would_hold, l.limit), (Some(50), Some(550), Some(500)));
         assert_eq!(l.server_holds(), Some(500));
-        assert_eq!(l.errcode.as_deref(), Some("M_TOO_LARGE"));
         assert_eq!(answer.loop_cause(), Some(LoopCause::OtkLimit));
         assert!(answer.conflict().is_none());
         // Other wording about one-time keys under M_TOO_LARGE: the cap, without figures.
@@ -1283,7 +1250,7 @@ mod tests {
             r#"{"fallback_keys":{"signed_curve25519:AAAAAAAAAAE":{"key":"it's","fallback":false,"signatures":{}}}}"#,
         ));
         assert_eq!(fallback.new_key.as_ref().unwrap().fallback, Some(false));
-        let mut conduit = Conflict::fail_soft(KeyKind::FallbackKey, None, None, "x");
+        let mut conduit = Conflict::fail_soft(KeyKind::FallbackKey, None);
         conduit.homeserver = Homeserver::ConduitFamily;
         let answers = [
             UploadAnswer::Conflict(synapse.clone()),
