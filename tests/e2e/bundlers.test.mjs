@@ -109,7 +109,7 @@ describe('npm package in real bundlers', { timeout: 600_000 }, () => {
     assert.equal(result.optionError.option, 'probeAfterMs');
     assert.match(result.optionError.message, /option "probeAfterMs": must be/);
     assert.ok(requests.some((u) => /guardian_core_bg[-.][^/]*wasm$|guardian_core_bg\.wasm$/.test(u)), `${label}: the core wasm was fetched (${requests.join(', ')})`);
-    assert.ok(!requests.some((u) => /forensics|guardian_watch/.test(u)), `${label}: the watch and forensics modules were not fetched without a need (${requests.join(', ')})`);
+    assert.ok(!requests.some((u) => /forensics|guardian_watch|guardian_lease/.test(u)), `${label}: the watch, lease and forensics modules were not fetched without a need (${requests.join(', ')})`);
   }
 
   async function checkApp(name) {

@@ -113,7 +113,7 @@ describe('drop-in against a real homeserver', { timeout: 300_000 }, () => {
       for (const start of ['dropin.js', 'dropin-start.js', 'core/guardian_core_bg.wasm', 'core/guardian_core.js']) {
         assert.ok(pkgFiles.includes(start), `${start} loaded at start: ${pkgFiles.join(' ')}`);
       }
-      for (const lazy of ['panel.js', 'recovery.js', 'prompt.js', 'remedies.js', 'headless.js', 'platform.js', 'index.js']) {
+      for (const lazy of ['panel.js', 'recovery.js', 'prompt.js', 'remedies.js', 'headless.js', 'platform.js', 'index.js', 'report.js', 'diagnosis.js', 'lease/guardian_lease.js', 'lease/guardian_lease_bg.wasm']) {
         assert.ok(!pkgFiles.includes(lazy), `${lazy} not loaded on a healthy reload: ${pkgFiles.join(' ')}`);
       }
       // The storm state is answered before any upload all the same (js/storm-idle.js, written from the model).
