@@ -11,13 +11,15 @@
 //! * [`remedy`]: sign out / replace the device, repairs; the same for headless hosts.
 //! * [`diagnostics`]: the journal, the redacted report.
 //!
-//! The adapters make two wasm modules of this crate, by *when* a page needs them (two builds, one per
+//! The adapters make three wasm modules of this crate, by *when* a page needs them (three builds, one per
 //! feature; `scripts/build.sh`):
 //!
 //! * `start` — the core, fetched at start: the writer election, the store-loss check, persistent storage,
 //!   the guardian's own database, what wakes the journal.
 //! * `watch` — loaded with the first keys/upload or the first sign of trouble: the storm watch, the
 //!   journal, the report, the remedies, the bots' decisions.
+//! * `lease` — loaded at start only by a page without Web Locks: the writer election with its
+//!   localStorage lease (the core's writer is on Web Locks alone).
 //!
 //! matrix-sdk-crypto's checks (signatures, room-key export) are a third module (`forensics/`), loaded only
 //! for a diagnosis or an export. What must run synchronously before any wasm exists (the fetch tap, the

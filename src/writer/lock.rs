@@ -5,7 +5,8 @@
 //! this tab lets the lock go (the browser releases it when the tab closes or crashes). A steal makes the
 //! holder's request promise reject with AbortError: that is how the previous holder is told.
 //! Where `navigator.locks` is missing (older Safari, insecure contexts, some webviews): the localStorage
-//! lease of [`super::lease`]. Both report to the tab census of [`super::census`].
+//! lease of [`super::lease`], linked into the lease module only. Both report to the tab census of
+//! [`super::census`].
 //!
 //! Events (through `emit`, as `[{ type, detail }]`): writer-acquired, writer-waiting, writer-lost. Whether
 //! an acquire call makes, joins or supersedes a request, and the lease's every step, are the model's
