@@ -21,7 +21,7 @@
 //! * `lease` — loaded at start only by a page without Web Locks: the writer election with its
 //!   localStorage lease (the core's writer is on Web Locks alone).
 //!
-//! matrix-sdk-crypto's checks (signatures, room-key export) are a third module (`forensics/`), loaded only
+//! matrix-sdk-crypto's checks (signatures, room-key export) are a fourth module (`forensics/`), loaded only
 //! for a diagnosis or an export. What must run synchronously before any wasm exists (the fetch tap, the
 //! crypto-store open gate, the console tap) and the custom elements are JavaScript, in `js/`.
 pub mod storm;
