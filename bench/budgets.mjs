@@ -81,12 +81,12 @@ export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_
 
     // Bytes at start, on a reload of the healthy session (the host's own files on the bare page).
     const own = (url) => (url.origin === new URL(stack.web.url).origin && !url.pathname.startsWith('/_matrix/') ? url : null);
-    const ready = () => page.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.loading !== true, null, { timeout: 60_000 });
-    const guardianBytes = (url) => bytesDuring(
-      page,
+    const ready = (p) => p.waitForFunction(() => window.matrixCryptoGuardian && window.matrixCryptoGuardian.loading !== true, null, { timeout: 60_000 });
+    const guardianBytes = (url, p = page) => bytesDuring(
+      p,
       async () => {
-        await firstSyncAt(page, url);
-        await ready();
+        await firstSyncAt(p, url);
+        await ready(p);
       },
       (u) => (own(u) ? (u.pathname.startsWith('/pkg/') ? 'guardian' : 'host') : null),
     );
@@ -162,6 +162,25 @@ export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_
       baseline: tap.bare,
       goal: '< 0.2 µs added',
       ok: tap.tapped - tap.bare < 0.2,
+    });
+
+    // A page without Web Locks (older Safari, some webviews) also loads the lease module at start: a tab of
+    // the same session whose navigator.locks is gone before the page's scripts run. The first tab leaves
+    // first, so this one elects itself the writer on the lease.
+    await page.goto('about:blank');
+    const noLocks = await page.context().newPage();
+    await noLocks.addInitScript(() => {
+      delete Navigator.prototype.locks;
+    });
+    const lease = (await guardianBytes(guarded, noLocks)).get('guardian') || { gz: 0, files: [] };
+    await noLocks.close();
+    figures.push({
+      name: `drop-in page without Web Locks: guardian bytes at start (${lease.files.length} files), gzipped`,
+      value: lease.gz / 1024,
+      unit: 'KB',
+      baseline: guardian.gz / 1024,
+      goal: 'the lease module on top of the first row (baseline)',
+      files: lease.files,
     });
     await page.close();
   } finally {

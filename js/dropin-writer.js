@@ -26,9 +26,10 @@ export function guardDropIn({ guardian, gate, hold, win = window, lang }) {
         console.warn("[matrix-crypto-guardian] the writer overlay did not load, this tab no longer waits:", e && e.message ? e.message : e);
       },
     );
+  // Only while another tab holds the role ("waiting"): while this tab's own request is being granted (a
+  // lease claim settles for about 60 ms) the open just waits, with nothing to say.
   const showIfWaiting = () => {
-    const role = guardian.writer().role;
-    if (role !== "writer" && role !== "lost" && gate.pending() > 0) show("elsewhere");
+    if (guardian.writer().role === "waiting" && gate.pending() > 0) show("elsewhere");
   };
 
   guardian.addEventListener("writer-acquired", () => {

@@ -196,6 +196,8 @@ for (const mechanism of ['web-locks', 'lease']) {
         const first = await harnessPage(context, url);
         pages.push(first);
         await waitWriter(first);
+        // Alone, it never said another tab writes, not even while its own request was being granted.
+        assert.equal(await first.locator('matrix-crypto-guardian-writer').count(), 0, 'no overlay in a lone tab');
         const a = await harnessState(first);
         assert.equal(a.writer.mechanism, mechanism);
         assert.equal(a.isOpenRequest, true);
