@@ -4,7 +4,7 @@
 
 /**
  * Diagnoses the conflict the storm watch has pending; resolves to the watch's events for it (none when
- * nothing is pending). `storm`: the watch (GuardianCore). `session`: `{ baseUrl, authorization }`, kept in
+ * nothing is pending). `storm`: the watch (GuardianCore). `session`: `{ baseUrl, accessToken }`, kept in
  * memory only by the guardian, never stored, logged or reported. `forensics()`: resolves to the
  * matrix-sdk-crypto module.
  */
@@ -21,19 +21,11 @@ export async function diagnose(storm, session, forensics) {
 }
 
 /** The device's current ed25519 key as the homeserver publishes it (`POST /keys/query`). */
-async function queryOwnEd25519(storm, { baseUrl, authorization }, userId, deviceId) {
-  if (!baseUrl || !authorization) return null;
-  const { HS_CALL_TIMEOUT_MS } = await import("./remedies.js"); // loaded on trouble only
-  const tap = globalThis[Symbol.for("matrix-crypto-guardian/fetch-tap")];
-  const fetchOriginal = tap ? tap.original : fetch;
-  const base = baseUrl.endsWith("/") ? baseUrl : baseUrl + "/";
-  const response = await fetchOriginal.call(globalThis, new URL("_matrix/client/v3/keys/query", base), {
-    method: "POST",
-    headers: { authorization, "content-type": "application/json" },
-    body: JSON.stringify({ device_keys: { [userId]: [deviceId] } }),
-    // A hung homeserver must not hold the diagnosis: no answer in time is "undetermined".
-    signal: AbortSignal.timeout(HS_CALL_TIMEOUT_MS),
-  });
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  return storm.ed25519FromKeysQuery(response.status, bytes, userId, deviceId) || null;
+async function queryOwnEd25519(storm, session, userId, deviceId) {
+  if (!session.baseUrl || !session.accessToken) return null;
+  const { hsCall } = await import("./remedies.js"); // loaded on trouble only
+  const answer = await hsCall(session, "POST", "_matrix/client/v3/keys/query", { device_keys: { [userId]: [deviceId] } });
+  // No answer (none in time from a hung homeserver, or the network): the diagnosis fails and says why.
+  if (answer.status === 0) throw new Error(answer.error);
+  return storm.ed25519FromKeysQuery(answer.status, answer.bytes, userId, deviceId) || null;
 }

@@ -501,7 +501,7 @@ export class Guardian extends EventTarget {
     const check = this.#storeCheck;
     const lost = check.session || {};
     const c = this.#client;
-    const bearer = this.#session.authorization && /^Bearer (.+)$/i.exec(this.#session.authorization);
+    const bearer = bearerToken(this.#session.authorization);
     const userId = this.#session.userId || lost.userId || null;
     const deviceId = this.#session.deviceId || lost.deviceId || null;
     const preset = this.#options.preset || "generic";
@@ -509,7 +509,7 @@ export class Guardian extends EventTarget {
       userId,
       deviceId,
       baseUrl: this.#session.baseUrl || lost.homeserver || baseUrlOf(this.#session.uploadUrl),
-      accessToken: (c && typeof c.getAccessToken === "function" && c.getAccessToken()) || sessionToken(preset, userId, deviceId) || (bearer && bearer[1]) || null,
+      accessToken: (c && typeof c.getAccessToken === "function" && c.getAccessToken()) || sessionToken(preset, userId, deviceId) || bearer,
       preset,
       // This session's crypto store and the stores of other accounts, as the store-loss check found them.
       ownStore: check.store || check.emptyStore || null,
@@ -750,7 +750,7 @@ export class Guardian extends EventTarget {
   /** Diagnoses the watch's pending conflict (js/diagnosis.js, loaded with the first one). */
   async #diagnose() {
     const { diagnose } = await import("./diagnosis.js");
-    const session = { baseUrl: this.#session.baseUrl || baseUrlOf(this.#session.uploadUrl), authorization: this.#session.authorization };
+    const session = { baseUrl: this.#session.baseUrl || baseUrlOf(this.#session.uploadUrl), accessToken: bearerToken(this.#session.authorization) };
     this.#emit(await diagnose(this.#storm, session, () => this.#forensicsModule()));
   }
 }
@@ -761,6 +761,12 @@ async function initModule(loading, wasmUrl) {
   const bytes = await wasmBytes(wasmUrl);
   await m.default(bytes ? { module_or_path: bytes } : undefined);
   return m;
+}
+
+/** The token of an `Authorization: Bearer …` the host sent, or null. */
+function bearerToken(authorization) {
+  const match = authorization && /^Bearer (.+)$/i.exec(authorization);
+  return match ? match[1] : null;
 }
 
 function baseUrlOf(url) {
