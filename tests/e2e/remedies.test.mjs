@@ -160,6 +160,8 @@ describe('recovery prompt and remedies against a real homeserver', { timeout: 42
       assert.equal(recovery.session.deviceId, deviceId);
       assert.ok(!JSON.stringify(recovery).includes('syt_'), 'no token in what hosts get');
       // The facts again, with the room-key export watched: keys are counted in the store, never exported to be counted.
+      // The demo's crypto engine may still be starting behind the prompt (one run in five had none yet).
+      await page.waitForFunction(() => !!window.demo.client.getCrypto(), null, { timeout: 15_000 });
       const counted = await page.evaluate(async () => {
         const crypto = window.demo.client.getCrypto();
         let exports = 0;
