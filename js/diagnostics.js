@@ -14,6 +14,7 @@
 import { consoleLineWakesJournal, sentinelUpdate, wakesJournal } from "./core/guardian_core.js";
 import { OwnDb } from "./core/guardian_core.js";
 import { OWN_PREFIX } from "./console-tap.js";
+import { whenIdle } from "./platform.js";
 
 /** Journal writes are coalesced: at most one per this many ms during a storm. */
 const SAVE_DELAY_MS = 1000;
@@ -54,13 +55,15 @@ export class Diagnostics {
    * `loadModule`: resolves to the lazily loaded module (the report is built there). `signal`: the guardian's
    * lifetime; its abort (Guardian.stop(), which then flushes) removes the page listeners.
    */
-  constructor(guardian, { capacity, dbName, consoleTap, sdkVersion, loadModule, signal } = {}) {
+  constructor(guardian, { capacity, db, dbName, consoleTap, sdkVersion, loadModule, signal } = {}) {
     this.#guardian = guardian;
     this.#sdkVersion = sdkVersion ?? null;
     this.#capacity = capacity ?? 200;
     this.#loadModule = loadModule;
-    this.#db = new OwnDb(dbName);
-    this.#ownDbReady = this.#db.open().then(
+    this.#db = db ?? new OwnDb(dbName);
+    // Nothing needs the answer at start: asked when the page is idle, by then usually from the store-loss
+    // check's sentinel read on the same OwnDb (one open at start, and still "created by this page" or not).
+    this.#ownDbReady = whenIdle().then(() => this.#db.open()).then(
       (o) => (this.#ownDb = { available: true, createdThisPage: o.previousVersion === 0, previousVersion: o.previousVersion }),
       (err) => (this.#ownDb = { available: false, createdThisPage: false, previousVersion: null, error: String(err) }),
     );

@@ -22,7 +22,7 @@ import { snapshotSession, sessionToken } from "./prevention.js";
 import { OwnDb, probeCryptoStore, databaseNames, startPersistence } from "./core/guardian_core.js";
 import { guardianLanguage } from "./language.js";
 import { importUrl } from "./import-url.js";
-import { isNode, wasmBytes, CORE_WASM, moduleWasm } from "./platform.js";
+import { isNode, wasmBytes, CORE_WASM, moduleWasm, whenIdle } from "./platform.js";
 
 export { isKeysUpload, GUARDIAN_HEADER } from "./fetch-tap.js";
 export { GuardianPanel, definePanel } from "./panel-element.js";
@@ -119,6 +119,7 @@ export class Guardian extends EventTarget {
   #releaseUploads = null;
   #uploadsHeld = null;
   #diagnostics = null;
+  #ownDb = null; // the guardian's own database (src/diagnostics/own_db.rs): the diagnostics' and the sentinel's
   #recovery = null; // the RecoveryFlow (js/recovery.js), once loaded: with the first trouble that needs the user
   #recoveryLoading = null;
   #headless = null; // js/headless.js (Node's writer role, the bots' API), once asked for
@@ -166,7 +167,8 @@ export class Guardian extends EventTarget {
       // A page's session and stores are checked here; a bot's with checkBotStore(), which knows its session.
       // A page without Web Locks loads the lease module meanwhile: acquireWriter() makes its lock from it.
       if (!isNode()) await Promise.all([guardian.#checkStore(sessionAtStart), guardian.#loadLeaseIfNeeded()]);
-      if (options.persist !== false) guardian.#startPersistence();
+      // Asked once the page is idle: the host's own start goes first (nothing waits on the answer).
+      if (options.persist !== false) whenIdle().then(() => guardian.#startPersistence());
       return guardian;
     })();
     starting.catch(() => {
@@ -182,9 +184,11 @@ export class Guardian extends EventTarget {
     if (!(options && typeof options === "object")) throw new TypeError("use Guardian.start()");
     this.#options = { diagnose: true, ...options };
     try {
+      // One per guardian: the store-loss check reads its sentinel through it, the diagnostics the rest.
+      this.#ownDb = new OwnDb(options.ownDatabaseName);
       this.#diagnostics = new Diagnostics(this, {
         capacity: options.journalCapacity,
-        dbName: options.ownDatabaseName,
+        db: this.#ownDb,
         sdkVersion: options.sdkVersion,
         consoleTap: consoleTapOf(globalThis),
         loadModule: () => this.#watchModule(),
@@ -349,7 +353,7 @@ export class Guardian extends EventTarget {
     let sentinel = null;
     if (session) {
       // The identity this device was last seen uploading (any failure: none; the check then rests on the store).
-      sentinel = await new OwnDb(this.#options.ownDatabaseName).load("sentinel", `${session.userId}|${session.deviceId}`).catch(() => null);
+      sentinel = await this.#ownDb?.load("sentinel", `${session.userId}|${session.deviceId}`).catch(() => null);
       // The store is not opened at all while another tab is this session's crypto writer (the session's
       // lock, or the store-wide one a tab takes without a known session, the drop-in): a tab that is not
       // the writer never opens the crypto store — and the writer's own start checked it.

@@ -30,3 +30,15 @@ export const CORE_WASM = "./core/guardian_core_bg.wasm";
 export function moduleWasm(moduleUrl, wasmName) {
   return new URL(wasmName, new URL(String(moduleUrl), import.meta.url)).href;
 }
+
+/**
+ * Resolves once the page is idle, at the latest after `timeoutMs`: for start work nothing waits on (the
+ * persistent-storage request, the own database's first look), so it never competes with the host's own
+ * start. Where there is no requestIdleCallback (WebKit, Node.js), after `timeoutMs`.
+ */
+export function whenIdle(timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    if (typeof globalThis.requestIdleCallback === "function") globalThis.requestIdleCallback(() => resolve(), { timeout: timeoutMs });
+    else setTimeout(resolve, timeoutMs)?.unref?.(); // Node: never keeps a bot's process alive
+  });
+}

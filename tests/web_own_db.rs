@@ -86,7 +86,9 @@ async fn a_new_database_is_created_at_the_current_schema_and_round_trips() {
     wait(delete_db(name)).await;
     let db = OwnDb::new(Some(name.to_owned()));
     assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(0.0), "did not exist before");
-    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(f64::from(schema_version())), "exists now, no upgrade");
+    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(0.0), "the same instance tells its first open");
+    let again = OwnDb::new(Some(name.to_owned()));
+    assert_eq!(field(&wait(again.open()).await, "previousVersion").as_f64(), Some(f64::from(schema_version())), "exists now, no upgrade");
     assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 
     let mut j = Journal::new(20);
@@ -157,4 +159,16 @@ async fn a_failing_database_rejects_with_a_clear_error() {
     let message = field(&err, "message").as_string().unwrap_or_default();
     assert!(message.starts_with("matrix-crypto-guardian own database: open:"), "{message}");
     wait(delete_db(name)).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_first_open_is_remembered_whichever_call_made_it() {
+    // At start the store-loss check reads the sentinel before the diagnostics ask whether the database is
+    // new: one open, and the diagnostics still learn that this page created it.
+    let name = "mcg-test-own-db-first-open";
+    wait(delete_db(name)).await;
+    let db = OwnDb::new(Some(name.to_owned()));
+    assert!(wait(db.load(Record::Sentinel, "@a:localhost|DEV".to_owned())).await.is_null());
+    assert_eq!(field(&wait(db.open()).await, "previousVersion").as_f64(), Some(0.0), "the sentinel read created it");
+    assert_eq!(shape(name).await, (schema_version(), vec!["journal".to_owned(), "sentinel".to_owned()]));
 }

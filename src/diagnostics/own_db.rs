@@ -104,8 +104,26 @@ impl Connection {
     }
 }
 
-async fn load(name: String, store: &'static str, key: String) -> Result<JsValue, JsValue> {
-    let (conn, _) = Connection::open(&name).await?;
+/// Where an [`OwnDb`] opens: the database's name, and the version its first open in this page found.
+#[derive(Clone)]
+struct Target {
+    name: Rc<str>,
+    first_open: Rc<Cell<Option<f64>>>,
+}
+
+impl Target {
+    /// Opens; the first open that succeeds remembers the version it found (0: created by this page).
+    async fn open(&self) -> Result<Connection, JsValue> {
+        let (conn, previous) = Connection::open(&self.name).await?;
+        if self.first_open.get().is_none() {
+            self.first_open.set(Some(previous));
+        }
+        Ok(conn)
+    }
+}
+
+async fn load(target: Target, store: &'static str, key: String) -> Result<JsValue, JsValue> {
+    let conn = target.open().await?;
     let read = async {
         let tx = conn.db.transaction(store).build()?;
         let value: Option<String> = tx.object_store(store)?.get(key.as_str()).primitive()?.await?;
@@ -117,8 +135,8 @@ async fn load(name: String, store: &'static str, key: String) -> Result<JsValue,
     Ok(value.map_or(JsValue::NULL, |v| JsValue::from_str(&v)))
 }
 
-async fn save(name: String, store: &'static str, key: String, json: String) -> Result<JsValue, JsValue> {
-    let (conn, _) = Connection::open(&name).await?;
+async fn save(target: Target, store: &'static str, key: String, json: String) -> Result<JsValue, JsValue> {
+    let conn = target.open().await?;
     let written = async {
         // indexed_db_futures rolls a transaction back unless it is committed.
         let tx = conn.db.transaction(store).with_mode(TransactionMode::Readwrite).build()?;
@@ -131,8 +149,8 @@ async fn save(name: String, store: &'static str, key: String, json: String) -> R
     Ok(JsValue::UNDEFINED)
 }
 
-async fn keys(name: String, store: &'static str) -> Result<JsValue, JsValue> {
-    let (conn, _) = Connection::open(&name).await?;
+async fn keys(target: Target, store: &'static str) -> Result<JsValue, JsValue> {
+    let conn = target.open().await?;
     let read = async {
         let tx = conn.db.transaction(store).build()?;
         let keys = tx.object_store(store)?.get_all_keys::<JsValue>().primitive()?.await?;
@@ -145,24 +163,33 @@ async fn keys(name: String, store: &'static str) -> Result<JsValue, JsValue> {
 }
 
 /// One database of the guardian's (`name`: another one for tests). Every method opens, acts and closes.
+/// One instance per guardian: the store-loss check's sentinel read and the diagnostics share it, so the
+/// page opens the database once at start and still knows whether that open created it.
 #[wasm_bindgen]
 pub struct OwnDb {
-    name: String,
+    target: Target,
 }
 
 #[wasm_bindgen]
 impl OwnDb {
     #[wasm_bindgen(constructor)]
     pub fn new(name: Option<String>) -> OwnDb {
-        OwnDb { name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| OWN_DB_NAME.to_owned()) }
+        let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| OWN_DB_NAME.to_owned());
+        OwnDb { target: Target { name: name.into(), first_open: Rc::default() } }
     }
 
-    /// Opens (and migrates) once: `{ previousVersion, version }`.
+    /// `{ previousVersion, version }` of this instance's first open in this page (0: that open created the
+    /// database), opening (and migrating) only if no call has opened it yet.
     pub fn open(&self) -> Promise {
-        let name = self.name.clone();
+        let target = self.target.clone();
         future_to_promise(async move {
-            let (conn, previous) = Connection::open(&name).await?;
-            conn.close();
+            let previous = match target.first_open.get() {
+                Some(previous) => previous,
+                None => {
+                    target.open().await?.close();
+                    target.first_open.get().unwrap_or_default()
+                }
+            };
             let out = Object::new();
             Reflect::set(&out, &"previousVersion".into(), &JsValue::from_f64(previous))?;
             Reflect::set(&out, &"version".into(), &JsValue::from(SCHEMA_VERSION))?;
@@ -172,20 +199,20 @@ impl OwnDb {
 
     /// A session's stored record (JSON text) or null.
     pub fn load(&self, record: Record, session_key: String) -> Promise {
-        let name = self.name.clone();
-        future_to_promise(async move { load(name, record.store()?, session_key).await })
+        let target = self.target.clone();
+        future_to_promise(async move { load(target, record.store()?, session_key).await })
     }
 
     /// Stores a session's record (JSON text).
     pub fn save(&self, record: Record, session_key: String, json: String) -> Promise {
-        let name = self.name.clone();
-        future_to_promise(async move { save(name, record.store()?, session_key, json).await })
+        let target = self.target.clone();
+        future_to_promise(async move { save(target, record.store()?, session_key, json).await })
     }
 
     /// The sessions (`user|device`) that have this record stored.
     pub fn sessions(&self, record: Record) -> Promise {
-        let name = self.name.clone();
-        future_to_promise(async move { keys(name, record.store()?).await })
+        let target = self.target.clone();
+        future_to_promise(async move { keys(target, record.store()?).await })
     }
 }
 

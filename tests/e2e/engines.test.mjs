@@ -269,8 +269,9 @@ describe(`engine ${ENGINE}: the user-facing scenarios against a real homeserver`
     const page = await newUserPage(stack.browser, { baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian: 'dropin', name: `${ENGINE}-persist` });
     await withArtifacts(`engine-${ENGINE}-persist`, [page], async () => {
       await waitForAppState(page, 'login', { timeout: LOGIN_TIMEOUT_MS });
-      // The drop-in's guardian first (the login form can show before it is ready), then its first answer.
-      await page.waitForFunction(() => !!window.demo.guardian && window.demo.guardian.persistence().outcome !== 'pending', null, { timeout: 15_000 });
+      // The drop-in's guardian first (the login form can show before it is ready), then its first answer
+      // (it asks once the page is idle after start).
+      await page.waitForFunction(() => !!window.demo.guardian && !['pending', 'not-requested'].includes(window.demo.guardian.persistence().outcome), null, { timeout: 15_000 });
       const atLoad = await page.evaluate(async () => ({
         reported: window.demo.guardian.persistence(),
         permission: await navigator.permissions?.query({ name: 'persistent-storage' }).then((p) => p.state, () => null),
