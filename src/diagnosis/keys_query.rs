@@ -12,7 +12,7 @@ pub fn device_ed25519(status: u16, body: &[u8], user_id: &str, device_id: &str) 
         .get(user_id)?
         .get(device_id)?
         .get("keys")?
-        .get(&["ed25519:", device_id].concat())?
+        .get(["ed25519:", device_id].concat())?
         .as_str()?;
     Some(key.to_owned())
 }

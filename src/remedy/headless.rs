@@ -48,7 +48,7 @@ pub fn server_device(status: u16, body: &[u8], user_id: &str, device_id: &str, n
         return unreadable("keys/query answer without device_keys");
     };
     let Some(device) = users.get(user_id).and_then(|u| u.get(device_id)) else { return ServerDevice::NoKeys };
-    match device.get("keys").and_then(|k| k.get(&["ed25519:", device_id].concat())).and_then(Value::as_str) {
+    match device.get("keys").and_then(|k| k.get(["ed25519:", device_id].concat())).and_then(Value::as_str) {
         Some(key) => ServerDevice::HasKeys { ed25519: key.to_owned() },
         None => unreadable("keys/query lists the device without an ed25519 key"),
     }

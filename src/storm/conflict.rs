@@ -509,7 +509,7 @@ fn parse_synapse(text: &str) -> Option<Conflict> {
 fn parse_old_key(after: &str) -> Option<SignedKey> {
     let at = after.find("Old key:")? + "Old key:".len();
     // The key's JSON ends where its value does; serde_json's stream reader stops there.
-    let old = serde_json::Deserializer::from_slice(after[at..].as_bytes()).into_iter::<Value>().next()?.ok()?;
+    let old = serde_json::Deserializer::from_slice(&after.as_bytes()[at..]).into_iter::<Value>().next()?.ok()?;
     SignedKey::from_value(&old)
 }
 

@@ -151,7 +151,7 @@ impl OtkHealth {
             let hours = (now_ms - first) / 3_600_000.0;
             f.uploads_per_hour = (f.accepted_uploads >= 2 && hours > 0.0).then(|| (f.accepted_uploads - 1) as f64 / hours);
         }
-        let Some(count) = count else { return None };
+        let count = count?;
         let grew_over_target = count > self.config.sdk_target && previous.is_some_and(|p| count > p);
         self.over_target_streak = if grew_over_target { self.over_target_streak + 1 } else { 0 };
         let inflated = count > self.config.device_capacity || self.over_target_streak >= self.config.streak;
