@@ -55,6 +55,15 @@ import { readDropInConfig } from "./dropin-config.js";
   } catch {
     /* no streaming compile here: index.js fetches the wasm */
   }
+  // dropin-start.js imports the core's glue: fetched now beside it, not one round trip after it.
+  try {
+    const glue = document.createElement("link");
+    glue.rel = "modulepreload";
+    glue.href = new URL("core/guardian_core.js", base).href;
+    document.head.appendChild(glue);
+  } catch {
+    /* no preload: the import fetches it */
+  }
   // The ESM it loads (dropin-start.js) uses these very modules (js/dropin-taps.js): one copy per page.
   window[Symbol.for("matrix-crypto-guardian/dropin-taps")] = { installFetchTap, isKeysUpload, GUARDIAN_HEADER, installConsoleTap, consoleTapOf, uninstallConsoleTap, OWN_PREFIX };
   let markReady;
