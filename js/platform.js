@@ -34,11 +34,12 @@ export function moduleWasm(moduleUrl, wasmName) {
 /**
  * Resolves once the page is idle, at the latest after `timeoutMs`: for start work nothing waits on (the
  * persistent-storage request, the own database's first look), so it never competes with the host's own
- * start. Where there is no requestIdleCallback (WebKit, Node.js), after `timeoutMs`.
+ * start. Where there is no requestIdleCallback (WebKit), after `timeoutMs`; in Node.js at once (no page).
  */
 export function whenIdle(timeoutMs = 1000) {
+  if (isNode()) return Promise.resolve();
   return new Promise((resolve) => {
     if (typeof globalThis.requestIdleCallback === "function") globalThis.requestIdleCallback(() => resolve(), { timeout: timeoutMs });
-    else setTimeout(resolve, timeoutMs)?.unref?.(); // Node: never keeps a bot's process alive
+    else setTimeout(resolve, timeoutMs);
   });
 }
