@@ -150,9 +150,9 @@ export interface PersistenceState {
   supported: boolean | null;
   persisted: boolean | null;
   /**
-   * "not-requested" (persist: false; in a page also until it is first idle after start), "pending", "already-persisted", "awaiting-gesture" (asking may prompt:
-   * asked on the first click or key), "asking" (the browser has not answered), "granted"/"denied" (at load,
-   * when the permission was already decided), "granted-on-gesture"/"denied-on-gesture",
+   * "not-requested" (persist: false; in a page also until it is first idle after start), "pending",
+   * "already-persisted", "awaiting-gesture" (asking may prompt: asked on the first click or key), "asking"
+   * (the browser has not answered), "granted"/"denied" (at load, when the permission was already decided), "granted-on-gesture"/"denied-on-gesture",
    * "granted-on-request"/"denied-on-request" (requestPersistence()), "unsupported" (no navigator.storage).
    */
   outcome: string;
