@@ -58,8 +58,10 @@ function mainThreadByOwner(profile, into) {
   const node = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const child of n.children || []) parent.set(child, n.id);
-  // The taps calling the real fetch or IndexedDB open run the host's request: those samples are the host's.
-  const PASSED_THROUGH = new Set(['fetch', 'open']);
+  // The drop-in's taps (dropin.js) calling the real fetch or IndexedDB open or delete run the host's request: those
+  // samples are the host's (named `open` or, below this bench's own wrapper, `IDBFactory.open`). The core's
+  // own opens (the probe, its database) stay the guardian's.
+  const PASSED_THROUGH = new Set(['fetch', 'open', 'deleteDatabase']);
   const owner = (id) => {
     const leaf = node.get(id).callFrame;
     for (let at = id; at !== undefined; at = parent.get(at)) {
@@ -68,7 +70,7 @@ function mainThreadByOwner(profile, into) {
       const path = new URL(url).pathname;
       if (!path.startsWith('/pkg/')) return `host ${path.startsWith('/dist/') ? '/dist/*' : path}`;
       if (leaf.url) return `guardian ${path}`;
-      return PASSED_THROUGH.has(leaf.functionName) ? `host ${leaf.functionName} through ${path}` : `guardian ${path} → ${leaf.functionName || 'native'}`;
+      return path === '/pkg/dropin.js' && PASSED_THROUGH.has(leaf.functionName.split('.').pop()) ? `host ${leaf.functionName} through ${path}` : `guardian ${path} → ${leaf.functionName || 'native'}`;
     }
     return leaf.functionName || '(native)';
   };
