@@ -148,7 +148,7 @@ async function cinnySyncFigure({ pairs }) {
   }
 }
 
-export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 61), cinnyPairs = Number(process.env.MCG_BENCH_CINNY_PAIRS || 41) } = {}) {
+export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 241), cinnyPairs = Number(process.env.MCG_BENCH_CINNY_PAIRS || 121) } = {}) {
   const pkg = await snapshotPkg(); // a rebuild of pkg/ during the runs cannot skew them
   const stack = await startStack({ pkg });
   const figures = [];
