@@ -46,7 +46,7 @@ function ratioInterval(guarded, bare, draws = 2000) {
 const SYNC = '/_matrix/client/v3/sync';
 
 /** Navigates `page` to `url` and resolves to the responseEnd (ms after navigation start) of its first /sync. */
-async function firstSyncAt(page, url) {
+export async function firstSyncAt(page, url) {
   await page.goto(url);
   const handle = await page.waitForFunction(
     (sync) => {
@@ -89,7 +89,7 @@ async function bytesDuring(page, act, classify) {
 }
 
 /** `pairs` alternating guarded/bare measurements (ABBA order, so drift in the machine's load falls on both sides). */
-async function alternatingPairs(pairs, measure) {
+export async function alternatingPairs(pairs, measure) {
   const times = { guarded: [], bare: [] };
   for (let i = 0; i < pairs; i++) {
     const order = i % 2 === 0 ? ['guarded', 'bare'] : ['bare', 'guarded'];

@@ -17,9 +17,9 @@ import { dirname } from 'node:path';
 
 import { appUrl, login, newUserPage } from '../tests/support/browser.mjs';
 import { freshUser, snapshotPkg, startStack, LOGIN_TIMEOUT_MS } from '../tests/support/scenarios.mjs';
+import { alternatingPairs, firstSyncAt } from './budgets.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const firstSyncDone = () => performance.getEntriesByType('resource').some((e) => e.name.includes('/_matrix/client/v3/sync') && e.responseEnd > 0);
 
 /** Below the gate: every IndexedDB open as it reaches the browser, and its success. */
 function recordIdbOpens() {
@@ -90,19 +90,15 @@ export async function startTimeline({ pairs = 15, profiled = 10 } = {}) {
     await page.waitForTimeout(3000); // the login's own uploads settle: what follows are healthy reloads
     const url = (guardian) => appUrl({ baseUrl: stack.web.url, homeserver: stack.hs.baseUrl, guardian, query: { devtools: 'closed' } });
     const reload = async (which) => {
-      await page.goto(url(which === 'guarded' ? 'dropin' : 'off'));
-      await page.waitForFunction(firstSyncDone, null, { timeout: 60_000, polling: 20 });
+      await firstSyncAt(page, url(which === 'guarded' ? 'dropin' : 'off'));
       await page.waitForTimeout(300); // what follows the first /sync closely
     };
 
     await page.context().addInitScript(recordIdbOpens);
-    const runs = { guarded: [], bare: [] };
-    for (let i = 0; i < pairs; i++) {
-      for (const which of i % 2 === 0 ? ['guarded', 'bare'] : ['bare', 'guarded']) {
-        await reload(which);
-        runs[which].push(await page.evaluate(pageEvents));
-      }
-    }
+    const runs = await alternatingPairs(pairs, async (which) => {
+      await reload(which);
+      return page.evaluate(pageEvents);
+    });
 
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Profiler.enable');
