@@ -18,14 +18,14 @@ import { buildCinny, cinnyArchive, cinnyLogin, HOW_TO_GET_CINNY, openCinny, serv
 import { startHomeserver } from '../tests/support/homeserver.mjs';
 import { freshUser, snapshotPkg, startStack, LOGIN_TIMEOUT_MS } from '../tests/support/scenarios.mjs';
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * The 95% interval of median(guarded) ÷ median(bare), by resampling the alternating pairs with replacement
  * (a percentile bootstrap, 2000 draws, a fixed seed so one run's samples always give one interval). It says
  * how far this machine's noise lets one run's ratio be trusted.
  */
-function ratioInterval(guarded, bare, draws = 2000) {
+export function ratioInterval(guarded, bare, draws = 2000) {
   let seed = 0x9e3779b9;
   const random = () => {
     // mulberry32: a few lines, enough for resampling indices
