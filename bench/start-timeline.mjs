@@ -17,9 +17,7 @@ import { dirname } from 'node:path';
 
 import { appUrl, login, newUserPage } from '../tests/support/browser.mjs';
 import { freshUser, snapshotPkg, startStack, LOGIN_TIMEOUT_MS } from '../tests/support/scenarios.mjs';
-import { alternatingPairs, firstSyncAt } from './budgets.mjs';
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { alternatingPairs, firstSyncAt, median } from './budgets.mjs';
 
 /** Below the gate: every IndexedDB open as it reaches the browser, and its success. */
 function recordIdbOpens() {

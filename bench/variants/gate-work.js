@@ -1,8 +1,8 @@
 // For the drop-in variants of bench/start-variants.mjs (never shipped): the browser calls that the store-loss
 // check and the writer election make on a healthy reload of the demo's session (preset "cinny"), written
 // straight in JS: the session's localStorage keys, the database listing, the sentinel read in the guardian's
-// own database, the lock snapshot, the crypto store's `core` read, the writer's Web Lock. No module is loaded and nothing is decided: what the gate's work costs the host
-// without the code that decides it.
+// own database, the lock snapshot, the crypto store's `core` read, the writer's Web Lock. No module is
+// loaded and nothing is decided: what the gate's work costs the host without the code that decides it.
 import { gate } from "./taps-only.js";
 
 const request = (req) => new Promise((resolve, reject) => {
