@@ -4,7 +4,8 @@
 //     has synced once (gzipped), next to the bare page's own bytes (the same page without the drop-in);
 //   * the host's time to its first completed network /sync on a reload of a healthy session, guarded ÷
 //     bare, in alternating pairs (ABBA order, so drift in the machine's load falls on both sides), with
-//     the ratio's 95% interval: on the demo client, and on real Cinny built from its source;
+//     the ratio's 95% interval: on the demo client on loopback and over an emulated broadband link, and on
+//     real Cinny built from its source;
 //   * the fetch tap's added time per unrelated request: the tap around a stub fetch vs the bare stub, no
 //     network, in the browser's engine (loopback requests sit in this machine's noise).
 //
@@ -115,12 +116,38 @@ function syncFigure(name, times) {
   };
 }
 
+/** A broadband link, through Chromium's network emulation (CDP): its latency is added to every request's round trip. */
+export const NETWORK = {
+  name: 'a 40 ms round trip at 100 Mbit/s (network emulation)',
+  conditions: { latency: 40, downloadThroughput: 100e6 / 8, uploadThroughput: 100e6 / 8 }, // bytes per second
+};
+
+/** `measure` in alternating pairs with the network of `pages` emulated as NETWORK (back to none after). */
+export async function pairsOverNetwork(pages, pairs, measure) {
+  const sessions = [];
+  try {
+    for (const page of pages) {
+      const session = await page.context().newCDPSession(page);
+      sessions.push(session);
+      await session.send('Network.enable');
+      await session.send('Network.emulateNetworkConditions', { offline: false, ...NETWORK.conditions });
+    }
+    for (const which of ['guarded', 'bare', 'guarded', 'bare']) await measure(which); // warm both over the link
+    return await alternatingPairs(pairs, measure);
+  } finally {
+    for (const session of sessions) {
+      await session.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 }).catch(() => {});
+      await session.detach().catch(() => {});
+    }
+  }
+}
+
 /**
  * The same budget on a real client: Cinny built from its source (tests/support/cinny.mjs), served as is
  * (bare) and with the drop-in line (guarded), each origin with its own healthy session of one user. Cinny
  * is test material outside the repository: without it, no row and one line saying why.
  */
-async function cinnySyncFigure({ pairs }) {
+async function cinnySyncFigures({ pairs, networkPairs }) {
   if (!cinnyArchive()) {
     console.log(`# Cinny /sync row not measured: ${HOW_TO_GET_CINNY}`);
     return [];
@@ -138,8 +165,13 @@ async function cinnySyncFigure({ pairs }) {
       await cinnyLogin(pages[which], user.localpart, user.password);
       await pages[which].waitForTimeout(3000); // the login's own key uploads settle: what follows are healthy reloads
     }
-    const times = await alternatingPairs(pairs, (which) => firstSyncAt(pages[which], `${webs[which].url}/`));
-    return [syncFigure('Cinny (real client, built from source), healthy reload: navigation → first completed /sync, guarded', times)];
+    const reload = (which) => firstSyncAt(pages[which], `${webs[which].url}/`);
+    const times = await alternatingPairs(pairs, reload);
+    const overNetwork = await pairsOverNetwork(Object.values(pages), networkPairs, reload);
+    return [
+      syncFigure('Cinny (real client, built from source), healthy reload: navigation → first completed /sync, guarded', times),
+      syncFigure(`Cinny, healthy reload over ${NETWORK.name}: navigation → first completed /sync, guarded`, overNetwork),
+    ];
   } finally {
     await browser.close().catch(() => {});
     await Promise.allSettled(Object.values(webs).map((w) => w.close()));
@@ -148,7 +180,12 @@ async function cinnySyncFigure({ pairs }) {
   }
 }
 
-export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 241), cinnyPairs = Number(process.env.MCG_BENCH_CINNY_PAIRS || 121) } = {}) {
+export async function budgetFigures({
+  pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 241),
+  networkPairs = Number(process.env.MCG_BENCH_NETWORK_PAIRS || 101),
+  cinnyPairs = Number(process.env.MCG_BENCH_CINNY_PAIRS || 121),
+  cinnyNetworkPairs = Number(process.env.MCG_BENCH_CINNY_NETWORK_PAIRS || 41),
+} = {}) {
   const pkg = await snapshotPkg(); // a rebuild of pkg/ during the runs cannot skew them
   const stack = await startStack({ pkg });
   const figures = [];
@@ -202,6 +239,12 @@ export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_
     // Time to the first completed network /sync, alternating guarded and bare reloads (ABBA).
     const times = await alternatingPairs(pairs, (which) => firstSyncAt(page, which === 'guarded' ? guarded : bare));
     figures.push(syncFigure('healthy reload: navigation → first completed /sync, guarded', times));
+
+    // The same reloads over a network, as a user's browser reaches a homeserver and a web server that are not
+    // on its own machine: on loopback the start is bound by this machine's two cores, and every millisecond
+    // of the guardian's CPU is on the host's path; over a network much of it falls in the host's waits.
+    const overNetwork = await pairsOverNetwork([page], networkPairs, (which) => firstSyncAt(page, which === 'guarded' ? guarded : bare));
+    figures.push(syncFigure(`healthy reload over ${NETWORK.name}: navigation → first completed /sync, guarded`, overNetwork));
 
     // The fetch tap around a stub fetch vs the bare stub, on unrelated requests (no network).
     const tap = await page.evaluate(async () => {
@@ -260,7 +303,7 @@ export async function budgetFigures({ pairs = Number(process.env.MCG_BENCH_SYNC_
     await stack.close();
     rmSync(dirname(pkg), { recursive: true, force: true });
   }
-  figures.push(...(await cinnySyncFigure({ pairs: cinnyPairs })));
+  figures.push(...(await cinnySyncFigures({ pairs: cinnyPairs, networkPairs: cinnyNetworkPairs })));
   return figures;
 }
 

@@ -1,7 +1,9 @@
 // Where the guarded page's start goes, next to the bare page's: a diagnostic for issue 18's /sync budget,
 // not part of `npm run bench` (its figures are the budgets' row; this says why that row is what it is).
 //
-//   node bench/start-timeline.mjs [pairs=15] [profiled loads=10]
+//   node bench/start-timeline.mjs [pairs=15] [profiled loads=10] [--network]
+//
+// --network: the timeline's reloads over the budgets' emulated broadband link (bench/budgets.mjs, NETWORK).
 //
 // 1. A timeline of a healthy reload, guarded and bare in alternating pairs (ABBA): the median time after
 //    navigation start of each request and response, of the guardian's User Timing marks, of
@@ -17,7 +19,7 @@ import { dirname } from 'node:path';
 
 import { appUrl, login, newUserPage } from '../tests/support/browser.mjs';
 import { freshUser, snapshotPkg, startStack, LOGIN_TIMEOUT_MS } from '../tests/support/scenarios.mjs';
-import { alternatingPairs, firstSyncAt, median } from './budgets.mjs';
+import { alternatingPairs, firstSyncAt, median, NETWORK, pairsOverNetwork } from './budgets.mjs';
 
 /** Below the gate: every IndexedDB open as it reaches the browser, and its success. */
 function recordIdbOpens() {
@@ -78,7 +80,7 @@ function mainThreadByOwner(profile, into) {
   });
 }
 
-export async function startTimeline({ pairs = 15, profiled = 10 } = {}) {
+export async function startTimeline({ pairs = 15, profiled = 10, network = false } = {}) {
   const pkg = await snapshotPkg();
   const stack = await startStack({ pkg });
   try {
@@ -93,10 +95,11 @@ export async function startTimeline({ pairs = 15, profiled = 10 } = {}) {
     };
 
     await page.context().addInitScript(recordIdbOpens);
-    const runs = await alternatingPairs(pairs, async (which) => {
+    const timeline = async (which) => {
       await reload(which);
       return page.evaluate(pageEvents);
-    });
+    };
+    const runs = network ? await pairsOverNetwork([page], pairs, timeline) : await alternatingPairs(pairs, timeline);
 
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Profiler.enable');
@@ -115,8 +118,10 @@ export async function startTimeline({ pairs = 15, profiled = 10 } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [pairs = 15, profiled = 10] = process.argv.slice(2).map(Number);
-  const { runs, owners } = await startTimeline({ pairs, profiled });
+  const args = process.argv.slice(2);
+  const network = args.includes('--network');
+  const [pairs = 15, profiled = 10] = args.filter((a) => a !== '--network').map(Number);
+  const { runs, owners } = await startTimeline({ pairs, profiled, network });
   const at = (which, name) => {
     const xs = runs[which].map((r) => r[name]).filter((t) => t !== undefined);
     return xs.length ? median(xs) : undefined;
@@ -125,7 +130,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const when = (name) => at('guarded', name) ?? at('bare', name);
   names.sort((a, b) => when(a) - when(b));
   const ms = (t) => (t === undefined ? '' : t.toFixed(1)).padStart(8);
-  console.log(`\nhealthy reload, median ms after navigation start (${pairs} alternating pairs)\n${'event'.padEnd(72)} guarded     bare  guarded−bare`);
+  console.log(`\nhealthy reload${network ? ` over ${NETWORK.name}` : ''}, median ms after navigation start (${pairs} alternating pairs)\n${'event'.padEnd(72)} guarded     bare  guarded−bare`);
   for (const name of names) {
     const g = at('guarded', name);
     const b = at('bare', name);
@@ -133,11 +138,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (firstName !== name && g === at('guarded', firstName) && b === at('bare', firstName)) continue; // opened once
     console.log(`${name.slice(0, 72).padEnd(72)}${ms(g)} ${ms(b)}  ${g !== undefined && b !== undefined ? ms(g - b) : ''}`);
   }
-  console.log(`\nmain thread of a guarded reload to its first /sync, ms per load (${profiled} loads under the profiler)`);
-  const total = (prefix) => Object.entries(owners).filter(([k]) => k.startsWith(prefix)).reduce((s, [, v]) => s + v, 0) / profiled;
-  console.log(`guardian ${total('guardian').toFixed(1)}, host ${total('host').toFixed(1)} (the rest: idle, GC, the browser's own)`);
-  for (const [name, v] of Object.entries(owners).filter(([k]) => k.startsWith('guardian')).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    console.log(`${(v / profiled).toFixed(2).padStart(8)}  ${name}`);
+  if (profiled > 0) {
+    console.log(`\nmain thread of a guarded reload to its first /sync, ms per load (${profiled} loads under the profiler)`);
+    const total = (prefix) => Object.entries(owners).filter(([k]) => k.startsWith(prefix)).reduce((s, [, v]) => s + v, 0) / profiled;
+    console.log(`guardian ${total('guardian').toFixed(1)}, host ${total('host').toFixed(1)} (the rest: idle, GC, the browser's own)`);
+    for (const [name, v] of Object.entries(owners).filter(([k]) => k.startsWith('guardian')).sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+      console.log(`${(v / profiled).toFixed(2).padStart(8)}  ${name}`);
+    }
   }
   process.exit(0);
 }
