@@ -184,7 +184,7 @@ export async function budgetFigures({
   pairs = Number(process.env.MCG_BENCH_SYNC_PAIRS || 241),
   networkPairs = Number(process.env.MCG_BENCH_NETWORK_PAIRS || 101),
   cinnyPairs = Number(process.env.MCG_BENCH_CINNY_PAIRS || 121),
-  cinnyNetworkPairs = Number(process.env.MCG_BENCH_CINNY_NETWORK_PAIRS || 41),
+  cinnyNetworkPairs = Number(process.env.MCG_BENCH_CINNY_NETWORK_PAIRS || 81),
 } = {}) {
   const pkg = await snapshotPkg(); // a rebuild of pkg/ during the runs cannot skew them
   const stack = await startStack({ pkg });
